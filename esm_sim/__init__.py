@@ -1,0 +1,58 @@
+"""
+esm_sim: simulate AWS Lambda event source mappings on DynamoDB Streams, deterministically.
+
+Write items to a simulated table, attach a handler through a mapping created
+with boto3's parameters, run virtual hours in milliseconds, and assert on what
+AWS would have done: batches, retries, bisects, failure records, duplicates.
+
+The public names are the ones below; everything in ``_``-modules is internal.
+``esm_sim.errors`` holds the exceptions. Optional modules are imported
+explicitly (they pull in optional dependencies).
+"""
+
+from esm_sim import errors as errors
+from esm_sim._engine.trace import Trace as Trace
+from esm_sim._engine.trace import TraceEvent as TraceEvent
+from esm_sim._fates import Fate as Fate
+from esm_sim._lambda.control import LambdaClient as LambdaClient
+from esm_sim._lambda.function import Context as Context
+from esm_sim._lambda.function import Function as Function
+from esm_sim._lambda.function import Invocation as Invocation
+from esm_sim._simulation import Simulation as Simulation
+from esm_sim._simulation import StepResult as StepResult
+from esm_sim._sinks import Bucket as Bucket
+from esm_sim._sinks import Queue as Queue
+from esm_sim._sinks import Topic as Topic
+from esm_sim._streams.shard import Shard as Shard
+from esm_sim._streams.table import Table as Table
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "Bucket",
+    "Context",
+    "Fate",
+    "Function",
+    "Invocation",
+    "LambdaClient",
+    "Queue",
+    "Shard",
+    "Simulation",
+    "StepResult",
+    "Table",
+    "Topic",
+    "Trace",
+    "TraceEvent",
+    "errors",
+]
+
+# Public objects say they come from esm_sim, not from the private module that defines them.
+for _name in __all__:
+    _obj = globals()[_name]
+    if isinstance(_obj, type):
+        _obj.__module__ = "esm_sim"
+del _name, _obj
+
+
+def __dir__() -> list[str]:
+    return [*__all__, "__version__"]

@@ -1,0 +1,1 @@
+"""The domain-agnostic discrete-event kernel: virtual time, scheduling, seeded ids, the trace."""

@@ -1,0 +1,118 @@
+"""
+The append-only trace: what happened, in order, one entry per happening.
+
+Metrics, fates, timelines and plots are all computed from the trace, so what a
+notebook shows and what a test asserts can never disagree. Entries are written
+once per invocation, decision or state change, never once per record, so the
+trace grows with the work done, not with the data.
+
+One line per entry (``TraceEvent.line``), fixed columns::
+
+    time  kind  mapping  shard  lane  first..last seq  n  outcome  detail
+
+``mapping`` is the first 8 characters of the mapping UUID; ``shard`` the last 8
+characters of the shard id; ``first..last`` the batch's sequence-number range.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterator
+from typing import Any
+
+import attrs
+
+from esm_sim._engine.timefmt import iso_ms
+
+KINDS = (
+    "state",  # a mapping changed State
+    "throttle",  # an invocation request was throttled (no invocation, no retry used)
+    "invoke",  # the ESM sent a batch to the function
+    "result",  # the invocation ended: ok, error, partial
+    "split",  # bisect split a failing batch in two
+    "discard",  # records left the mapping: destination or dropped
+    "expire",  # records aged out of the stream before being processed
+    "filter",  # records did not match the filter criteria
+    "checkpoint",  # the shard checkpoint moved
+    "user",  # scheduled user work ran
+    "shard",  # a shard opened or closed
+    "delivery-failure",  # an on-failure destination could not take the record
+)
+
+
+@attrs.frozen(slots=True)
+class TraceEvent:
+    """
+    One happening in a simulation.
+
+    ``first_seq``/``last_seq`` are sequence numbers as text ('' when not about
+    records); ``count`` the number of records concerned; ``detail`` a short
+    free text (request id, error, reason).
+    """
+
+    at_ms: int
+    kind: str
+    mapping: str = ""
+    shard: str = ""
+    lane: int = 0
+    first_seq: str = ""
+    last_seq: str = ""
+    count: int = 0
+    outcome: str = ""
+    detail: str = ""
+    data: tuple[tuple[str, Any], ...] = ()
+
+    def get(self, key: str, default: Any = None) -> Any:
+        """A structured field from ``data`` (e.g. ``request_id``)."""
+        for k, v in self.data:
+            if k == key:
+                return v
+        return default
+
+    def line(self) -> str:
+        """The entry as one fixed-column line of text."""
+        span = f"{self.first_seq}..{self.last_seq}" if self.first_seq else ""
+        return (
+            f"{iso_ms(self.at_ms)}  {self.kind:<10} {self.mapping[:8]:<8} "
+            f"{self.shard[-8:]:<8} {self.lane:>2}  {span:<45} {self.count:>5}  "
+            f"{self.outcome:<12} {self.detail}"
+        ).rstrip()
+
+
+class Trace:
+    """An append-only list of :class:`TraceEvent` with text rendering and a digest."""
+
+    __slots__ = ("_events", "header")
+
+    def __init__(self, header: str) -> None:
+        self.header = header
+        self._events: list[TraceEvent] = []
+
+    def append(self, event: TraceEvent) -> None:
+        """Record one happening (the only way the trace grows)."""
+        self._events.append(event)
+
+    def __iter__(self) -> Iterator[TraceEvent]:
+        return iter(self._events)
+
+    def __len__(self) -> int:
+        return len(self._events)
+
+    def __getitem__(self, index: int) -> TraceEvent:
+        return self._events[index]
+
+    def events(self, kind: str | None = None, mapping: str | None = None) -> list[TraceEvent]:
+        """The entries, optionally only those of one kind and/or one mapping UUID."""
+        return [
+            e
+            for e in self._events
+            if (kind is None or e.kind == kind) and (mapping is None or e.mapping == mapping)
+        ]
+
+    def text(self) -> str:
+        """The whole trace: its header line, then one line per entry."""
+        return "\n".join([self.header, *(e.line() for e in self._events)])
+
+    def digest(self) -> str:
+        """A SHA-256 over the full text: equal digests mean byte-identical traces."""
+        return hashlib.sha256(self.text().encode()).hexdigest()

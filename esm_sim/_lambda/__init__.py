@@ -1,0 +1,1 @@
+"""The Lambda side: functions, invocations, the control plane."""

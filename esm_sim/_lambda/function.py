@@ -1,0 +1,298 @@
+"""
+Simulated Lambda functions: the handler, its ``context``, and the record of each invocation.
+
+A function is a plain callable ``handler(event, context) -> response``. It runs
+in-process at the virtual instant its invocation starts; its virtual running
+time is ``duration`` (seconds, or a callable of the event and context), capped
+at ``timeout`` (spec 10). What it returns goes through JSON as it does in
+Lambda, so the event source mapping judges the JSON the runtime would send.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import traceback
+from collections.abc import Callable, Sequence
+from decimal import Decimal
+from typing import Any
+
+from esm_sim._engine.timefmt import iso_ms, ms_to_datetime
+from esm_sim.errors import ConfigError
+
+Handler = Callable[[dict[str, Any], "Context"], Any]
+Duration = float | int | Callable[[dict[str, Any], "Context"], float]
+
+# spec 10: synchronous invocations carry at most 6 MB each way. The runtime's
+# error text quotes the limit in bytes.
+MAX_SYNC_PAYLOAD_BYTES = 6 * 1024 * 1024
+MAX_RESPONSE_BYTES = 6_291_556
+
+
+class Context:
+    """
+    The ``context`` a Python handler receives, on the virtual clock (spec 10, RIC).
+
+    ``memory_limit_in_mb`` is a ``str``, as the real runtime reads it from an
+    environment variable. ``get_remaining_time_in_millis()`` never goes below 0.
+    """
+
+    __slots__ = (
+        "_deadline_ms",
+        "_now_ms",
+        "aws_request_id",
+        "client_context",
+        "function_name",
+        "function_version",
+        "identity",
+        "invoked_function_arn",
+        "log_group_name",
+        "log_stream_name",
+        "memory_limit_in_mb",
+        "tenant_id",
+    )
+
+    def __init__(
+        self,
+        *,
+        function: Function,
+        request_id: str,
+        deadline_ms: int,
+        now_ms: Callable[[], int],
+        log_stream_name: str,
+    ) -> None:
+        self.aws_request_id = request_id
+        self.function_name = function.name
+        self.function_version = function.version
+        self.invoked_function_arn = function.arn
+        self.memory_limit_in_mb = str(function.memory_size)
+        self.log_group_name = f"/aws/lambda/{function.name}"
+        self.log_stream_name = log_stream_name
+        self.identity = None
+        self.client_context = None  # spec 10 (I): ESM invokes carry no client context
+        self.tenant_id = None
+        self._deadline_ms = deadline_ms
+        self._now_ms = now_ms
+
+    def get_remaining_time_in_millis(self) -> int:
+        """Milliseconds left before the function times out, never below 0."""
+        return max(0, self._deadline_ms - self._now_ms())
+
+    def __repr__(self) -> str:
+        return f"<Context {self.function_name} request_id={self.aws_request_id}>"
+
+
+class Invocation:
+    """
+    One run of a function's handler: what it got, what it answered, when.
+
+    ``event`` is rendered again on every access, exactly as it was delivered
+    (the handler may have mutated its own copy). ``response`` is what the
+    handler returned (None if it raised). ``error`` is None for a success,
+    otherwise the ``X-Amz-Function-Error`` value (``"Unhandled"``), with
+    ``error_type`` and ``error_message`` as the runtime reports them.
+    """
+
+    __slots__ = (
+        "_render",
+        "ended_ms",
+        "error",
+        "error_message",
+        "error_type",
+        "exception",
+        "mapping_uuid",
+        "request_id",
+        "response",
+        "response_json",
+        "sequence_numbers",
+        "shard_id",
+        "stack_trace",
+        "started_ms",
+    )
+
+    def __init__(
+        self,
+        *,
+        request_id: str,
+        render: Callable[[], dict[str, Any]],
+        started_ms: int,
+        mapping_uuid: str = "",
+        shard_id: str = "",
+        sequence_numbers: Sequence[int] = (),
+    ) -> None:
+        self.request_id = request_id
+        self._render = render
+        self.started_ms = started_ms
+        self.ended_ms = started_ms
+        self.response: Any = None
+        self.error: str | None = None
+        self.error_type: str | None = None
+        self.error_message: str | None = None
+        self.exception: BaseException | None = None
+        self.stack_trace: tuple[str, ...] = ()
+        # What the event source mapping read: the response after its trip through JSON.
+        self.response_json: Any = None
+        self.mapping_uuid = mapping_uuid
+        self.shard_id = shard_id
+        self.sequence_numbers: tuple[int, ...] = tuple(sequence_numbers)
+
+    @property
+    def event(self) -> dict[str, Any]:
+        """The event as delivered (a fresh copy)."""
+        return self._render()
+
+    @property
+    def started_at(self) -> Any:
+        """When the invocation started (timezone-aware UTC datetime)."""
+        return ms_to_datetime(self.started_ms)
+
+    @property
+    def ended_at(self) -> Any:
+        """When the invocation ended (timezone-aware UTC datetime)."""
+        return ms_to_datetime(self.ended_ms)
+
+    @property
+    def duration_ms(self) -> int:
+        """How long it ran, in virtual milliseconds."""
+        return self.ended_ms - self.started_ms
+
+    def __repr__(self) -> str:
+        outcome = "ok" if self.error is None else f"{self.error}:{self.error_type}"
+        return (
+            f"<Invocation {self.request_id[:8]} at {iso_ms(self.started_ms)} "
+            f"records={len(self.sequence_numbers)} {outcome}>"
+        )
+
+
+class Function:
+    """
+    A simulated Lambda function. Create it with ``Simulation.create_function``.
+
+    ``invocations`` lists, in order, every request that ran the handler; a
+    throttled request is not an invocation (as for the ``Invocations`` metric).
+    """
+
+    def __init__(
+        self,
+        name: str,
+        handler: Handler,
+        *,
+        arn: str,
+        timeout: float,
+        duration: Duration,
+        memory_size: int,
+    ) -> None:
+        if not callable(handler):
+            msg = f"handler={handler!r} must be a callable handler(event, context)"
+            raise ConfigError(msg)
+        # spec 10: 900 s for normal functions; the model allows 1..900 here.
+        if (
+            not isinstance(timeout, int | float)
+            or isinstance(timeout, bool)
+            or not (0 < timeout <= 900)
+        ):
+            msg = f"timeout={timeout!r} must be a number of seconds in (0, 900] (Lambda Timeout)"
+            raise ConfigError(msg)
+        if not callable(duration) and (
+            not isinstance(duration, int | float)
+            or isinstance(duration, bool)
+            or duration < 0
+            or not math.isfinite(duration)
+        ):
+            msg = f"duration={duration!r} must be seconds >= 0 or a callable(event, context)"
+            raise ConfigError(msg)
+        if not isinstance(memory_size, int) or not 128 <= memory_size <= 10240:
+            msg = f"memory_size={memory_size!r} must be MB in 128..10240 (Lambda MemorySize)"
+            raise ConfigError(msg)
+        self.name = name
+        self.handler = handler
+        self.arn = arn
+        self.version = "$LATEST"
+        self.timeout = timeout
+        self.timeout_ms = round(timeout * 1000)
+        self.duration = duration
+        self.memory_size = memory_size
+        self.reserved_concurrency: int | None = None
+        self.in_flight = 0
+        self.invocations: list[Invocation] = []
+
+    def __repr__(self) -> str:
+        return f"<Function {self.name!r} invocations={len(self.invocations)}>"
+
+    def duration_ms(self, event: dict[str, Any], context: Context) -> int:
+        """The virtual running time of one invocation, in ms."""
+        seconds = self.duration(event, context) if callable(self.duration) else self.duration
+        if (
+            not isinstance(seconds, int | float)
+            or isinstance(seconds, bool)
+            or seconds < 0
+            or not math.isfinite(seconds)
+        ):
+            msg = f"duration callable returned {seconds!r}; it must return seconds >= 0"
+            raise ConfigError(msg)
+        return round(seconds * 1000)
+
+
+def _json_default(value: object) -> object:
+    # The Python runtime's marshaller writes Decimal as a JSON number.
+    if isinstance(value, Decimal):
+        return float(value) if value != value.to_integral_value() else int(value)
+    msg = f"Object of type {type(value).__name__} is not JSON serializable"
+    raise TypeError(msg)
+
+
+def run_handler(
+    invocation: Invocation, function: Function, event: dict[str, Any], context: Context
+) -> int:
+    """
+    Run the handler once and fill ``invocation``; return the virtual duration in ms.
+
+    Function errors (spec 3.1, "during invocation"): the handler raises; it runs
+    past its timeout; its response cannot be marshalled to JSON; or the response
+    is over 6 MB. Each sets ``invocation.error = "Unhandled"``, as Lambda's
+    ``X-Amz-Function-Error`` header does.
+    """
+    try:
+        response = function.handler(event, context)
+    except Exception as exc:  # any exception a handler raises is a function error
+        invocation.error = "Unhandled"
+        invocation.error_type = type(exc).__name__
+        invocation.error_message = str(exc)
+        invocation.exception = exc
+        invocation.stack_trace = tuple(traceback.format_tb(exc.__traceback__))
+        response = None
+    duration_ms = function.duration_ms(event, context)
+    if duration_ms > function.timeout_ms:
+        # The runtime says "<timestamp> <request id> Task timed out after N.NN seconds".
+        ended = invocation.started_ms + function.timeout_ms
+        invocation.error = "Unhandled"
+        invocation.error_type = "Sandbox.Timedout"
+        invocation.error_message = (
+            f"{iso_ms(ended)} {invocation.request_id} Task timed out after "
+            f"{function.timeout_ms / 1000:.2f} seconds"
+        )
+        invocation.response = response
+        return function.timeout_ms
+    if invocation.error is not None:
+        return duration_ms
+    try:
+        body = json.dumps(response, default=_json_default)
+    except (TypeError, ValueError) as exc:
+        invocation.error = "Unhandled"
+        invocation.error_type = "Runtime.MarshalError"
+        invocation.error_message = f"Unable to marshal response: {exc}"
+        invocation.response = response
+        return duration_ms
+    if len(body.encode()) > MAX_RESPONSE_BYTES:
+        invocation.error = "Unhandled"
+        invocation.error_type = "Function.ResponseSizeTooLarge"
+        invocation.error_message = (
+            f"Response payload size exceeded maximum allowed payload size "
+            f"({MAX_RESPONSE_BYTES} bytes)."
+        )
+        invocation.response = response
+        return duration_ms
+    # The mapping judges what came through JSON (a tuple arrives as a list, and so on).
+    invocation.response = response
+    invocation.response_json = json.loads(body)
+    return duration_ms

@@ -1,0 +1,1 @@
+"""Lambda event source mapping semantics: reading, batching, invoking, failure policies."""

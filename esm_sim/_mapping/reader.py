@@ -1,0 +1,446 @@
+"""
+The shard reader: one per (mapping, shard). Polls, batches, invokes, retries, bisects.
+
+State machine (``ShardReader.state``)::
+
+    stopped --start--> polling --records--> [window] --full/closed--> invoking
+       ^                  |  ^                                          |
+       |                  v  |                                          v
+       +--stop------    idle (waits on the shard: no event per empty poll)
+                                                backoff <--failure-- result --success--> polling
+
+While a batch is in flight or being retried, the shard is blocked: nothing
+after it is read (spec 3.1), which keeps order.
+
+Timing (spec 2): the reader polls every ``poll_interval_ms`` (250 ms) on a grid
+that starts when the mapping reports Enabled, but only while there is something
+to read; an idle reader costs nothing until the shard wakes it, and then polls
+at the next grid tick. Each poll is one GetRecords call: at most 1000 records or
+1 MB (spec 7.2). With ``MaximumBatchingWindowInSeconds`` 0 a poll that returns
+records invokes at once; otherwise the first poll with records opens a window,
+and the batch goes when the window ends or ``BatchSize`` / 6 MB is reached. The
+next window starts when the previous invocation completes (spec 2, simulator
+reading; spec 12.7: GetRecords calls per window are I).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from esm_sim._lambda.function import MAX_SYNC_PAYLOAD_BYTES, Invocation
+from esm_sim._mapping.policies import COMPLETE_FAILURE, bisect_halves, judge_item_failures
+from esm_sim._streams.records import CREATED_MS, JSON_LEN, SEQ, SIZE_BYTES, Record, payload_len
+from esm_sim._streams.shard import Shard
+
+if TYPE_CHECKING:
+    from esm_sim._mapping.runtime import MappingRuntime
+
+GET_RECORDS_MAX_RECORDS = 1000  # spec 7.2
+GET_RECORDS_MAX_BYTES = 1024 * 1024  # spec 7.2
+
+STOPPED = "stopped"
+IDLE = "idle"
+POLLING = "polling"
+WINDOW = "window"
+INVOKING = "invoking"
+BACKOFF = "backoff"
+
+
+class Batch:
+    """A batch on its way through the function: its records and its attempt counters."""
+
+    __slots__ = ("invocations", "records", "retries", "throttles")
+
+    def __init__(self, records: list[Record], retries: int = 0) -> None:
+        self.records = records
+        self.retries = retries  # function-error retries used (MaximumRetryAttempts)
+        self.invocations = 0  # invocations of exactly these records (approximateInvokeCount)
+        self.throttles = 0  # consecutive throttles (backoff only; never counted as retries)
+
+
+class ShardReader:
+    """Reads one shard for one mapping and carries every batch to its end."""
+
+    __slots__ = (
+        "_close_timer",
+        "_grid0_ms",
+        "_poll_timer",
+        "_retry_timer",
+        "_stopping",
+        "_window_deadline_ms",
+        "batch",
+        "checkpoint",
+        "gather",
+        "gather_json",
+        "halves",
+        "lane",
+        "pos",
+        "runtime",
+        "shard",
+        "start_index",
+        "state",
+    )
+
+    def __init__(self, runtime: MappingRuntime, shard: Shard, start_index: int) -> None:
+        self.runtime = runtime
+        self.shard = shard
+        self.lane = 0
+        self.start_index = start_index  # records before it are not this mapping's (LATEST)
+        self.pos = start_index  # next record to read
+        self.checkpoint = start_index  # every record before it has reached its fate
+        self.state = STOPPED
+        self.gather: list[Record] = []
+        self.gather_json = 0
+        self.batch: Batch | None = None
+        self.halves: list[Batch] = []  # bisect: halves still to do, next on top
+        self._grid0_ms = 0
+        self._window_deadline_ms = -1
+        self._poll_timer: int | None = None
+        self._close_timer: int | None = None
+        self._retry_timer: int | None = None
+        self._stopping = False
+
+    def __repr__(self) -> str:
+        return f"<ShardReader {self.shard.shard_id} {self.state} pos={self.pos}>"
+
+    # -- lifecycle -------------------------------------------------------------
+
+    def _set_state(self, state: str) -> None:
+        was_busy = self.state not in (STOPPED, IDLE)
+        now_busy = state not in (STOPPED, IDLE)
+        if was_busy != now_busy:
+            self.runtime.busy_changed(+1 if now_busy else -1)
+        self.state = state
+
+    def start(self) -> None:
+        """Begin reading from the checkpoint (the mapping now reports Enabled)."""
+        self._stopping = False
+        if self.state != STOPPED:
+            return
+        self.pos = self.checkpoint
+        self._grid0_ms = self.runtime.now_ms()
+        self._schedule_poll(self._grid0_ms)
+
+    def stop(self) -> None:
+        """
+        Stop reading (the mapping reports Disabled, or is being deleted).
+
+        An invocation in flight finishes and its result is applied; everything
+        not yet invoked is forgotten, and a later start reads again from the
+        checkpoint, so a disable/enable cycle neither skips nor repeats a record.
+        """
+        self._cancel_timers()
+        if self.state == INVOKING:
+            self._stopping = True
+            return
+        self._reset_to_checkpoint()
+        self._set_state(STOPPED)
+
+    def _reset_to_checkpoint(self) -> None:
+        self.gather = []
+        self.gather_json = 0
+        self.batch = None
+        self.halves = []
+        self.pos = self.checkpoint
+        self._window_deadline_ms = -1
+
+    def _cancel_timers(self) -> None:
+        sched = self.runtime.scheduler
+        for handle in (self._poll_timer, self._close_timer, self._retry_timer):
+            if handle is not None:
+                sched.cancel(handle)
+        self._poll_timer = self._close_timer = self._retry_timer = None
+        self.shard.unwait(self._on_append)
+
+    # -- polling ---------------------------------------------------------------
+
+    def _next_tick(self, t_ms: int) -> int:
+        step = self.runtime.behaviour.poll_interval_ms
+        if step <= 0:
+            return t_ms
+        g = self._grid0_ms
+        return g - ((g - t_ms) // step) * step  # the first grid tick at or after t_ms
+
+    def _schedule_poll(self, at_ms: int) -> None:
+        self._set_state(POLLING if self.state != WINDOW else WINDOW)
+        self._poll_timer = self.runtime.scheduler.call_at(at_ms, self._poll)
+
+    def _on_append(self) -> None:
+        # The shard woke us: poll at the next tick of the 250 ms grid.
+        if self.state == IDLE:
+            self._schedule_poll(self._next_tick(self.runtime.now_ms()))
+        elif self.state == WINDOW and self._poll_timer is None:
+            self._poll_timer = self.runtime.scheduler.call_at(
+                self._next_tick(self.runtime.now_ms()), self._poll
+            )
+
+    def _go_idle(self) -> None:
+        self.checkpoint = max(self.checkpoint, self.pos)
+        self._set_state(IDLE)
+        self.shard.wait(self._on_append)
+
+    def _read(self) -> bool:
+        """
+        One GetRecords call into ``gather``; returns True when the batch is full.
+
+        Trimmed records are expired on the way (spec 7.1); records that do not
+        match the filter criteria are skipped and count as filtered (spec 8:
+        filtering happens before batching).
+        """
+        rt = self.runtime
+        cfg = rt.config
+        now = rt.now_ms()
+        shard = self.shard
+        live = shard.first_live(self.pos, now - rt.behaviour.retention_ms)
+        if live > self.pos:
+            rt.expire(self, shard.slice(self.pos, live))
+            self.pos = live
+        end = shard.end
+        limit = min(GET_RECORDS_MAX_RECORDS, cfg.batch_size - len(self.gather))
+        filters = cfg.filters
+        render = shard_format = None
+        if filters is not None:
+            shard_format = rt.format_of(shard)
+            render = shard_format.render
+        gather = self.gather
+        read = read_bytes = 0
+        full = False
+        filtered: list[Record] = []
+        pos = self.pos
+        while pos < end and read < limit:
+            rec = shard.at(pos)
+            if read and read_bytes + rec[SIZE_BYTES] > GET_RECORDS_MAX_BYTES:
+                break
+            if (
+                gather
+                and payload_len(self.gather_json + rec[JSON_LEN], len(gather) + 1)
+                > MAX_SYNC_PAYLOAD_BYTES
+            ):
+                full = True  # spec 2: the 6 MB payload closes the batch
+                break
+            read += 1
+            read_bytes += rec[SIZE_BYTES]
+            pos += 1
+            if render is not None and filters is not None and not filters.matches(render(rec)):
+                filtered.append(rec)
+                continue
+            gather.append(rec)
+            self.gather_json += rec[JSON_LEN]
+        self.pos = pos
+        if filtered:
+            rt.filtered(self, filtered)
+            if not gather:
+                self.checkpoint = pos
+        return full or len(gather) >= cfg.batch_size
+
+    def _poll(self) -> None:
+        self._poll_timer = None
+        full = self._read()
+        rt = self.runtime
+        now = rt.now_ms()
+        window_ms = rt.config.maximum_batching_window_ms
+        more = self.pos < self.shard.end
+        if self.gather:
+            if window_ms == 0 or full:
+                self._invoke_gathered()
+                return
+            if self._window_deadline_ms < 0:
+                # spec 2: the first read with records opens the batching window.
+                self._window_deadline_ms = now + window_ms
+                self._close_timer = rt.scheduler.call_at(
+                    self._window_deadline_ms, self._close_window
+                )
+            self._set_state(WINDOW)
+            if more:
+                self._poll_timer = rt.scheduler.call_at(
+                    now + max(rt.behaviour.poll_interval_ms, 1), self._poll
+                )
+            else:
+                self.shard.wait(self._on_append)
+            return
+        if more:
+            self._schedule_poll(now + max(rt.behaviour.poll_interval_ms, 1))
+        else:
+            self._go_idle()
+
+    def _close_window(self) -> None:
+        self._close_timer = None
+        if self._poll_timer is not None:
+            self.runtime.scheduler.cancel(self._poll_timer)
+            self._poll_timer = None
+        self._read()  # a last GetRecords call as the window ends
+        self._invoke_gathered()
+
+    # -- invoking ----------------------------------------------------------------
+
+    def _invoke_gathered(self) -> None:
+        self._cancel_timers()
+        self._window_deadline_ms = -1
+        batch = Batch(self.gather)
+        self.gather = []
+        self.gather_json = 0
+        self.batch = batch
+        self._attempt()
+
+    def _attempt(self) -> None:
+        """Try the current batch once: age checks, concurrency, then the function."""
+        self._retry_timer = None
+        rt = self.runtime
+        batch = self.batch
+        assert batch is not None
+        now = rt.now_ms()
+        records = batch.records
+        # spec 7.1 / 3.2: with -1/-1, retries end when the records leave the stream.
+        cutoff = now - rt.behaviour.retention_ms
+        k = 0
+        while k < len(records) and records[k][CREATED_MS] <= cutoff:
+            k += 1
+        if k:
+            rt.expire(self, records[:k])
+            records = batch.records = records[k:]
+        # spec 3.2/3.3: records past MaximumRecordAgeInSeconds are split off and
+        # discarded alone, before invocation or between retries; the rest goes on.
+        max_age = rt.config.maximum_record_age_ms
+        if max_age >= 0 and records:
+            cutoff = now - max_age
+            k = 0
+            while k < len(records) and records[k][CREATED_MS] < cutoff:
+                k += 1
+            if k:
+                rt.discard(
+                    self,
+                    records[:k],
+                    condition="RecordAgeExceeded",
+                    invoke_count=max(1, batch.invocations),
+                    function_error=None,
+                    with_response_context=False,
+                )
+                records = batch.records = records[k:]
+        if not records:
+            self._batch_done()
+            return
+        # spec 3.1: throttles and service errors happen before invocation and
+        # never count against MaximumRetryAttempts.
+        refusal = rt.admit(self)
+        if refusal is not None:
+            batch.throttles += 1
+            self._wait(rt.behaviour.backoff_ms(batch.throttles))
+            return
+        batch.throttles = 0
+        batch.invocations += 1
+        self._set_state(INVOKING)
+        rt.invoke(self, records)
+
+    def _wait(self, delay_ms: int) -> None:
+        self._set_state(BACKOFF)
+        self._retry_timer = self.runtime.scheduler.call_later(delay_ms, self._attempt)
+
+    def on_result(self, invocation: Invocation) -> None:
+        """Apply the outcome of the invocation of the current batch."""
+        rt = self.runtime
+        rt.release(self)
+        batch = self.batch
+        assert batch is not None
+        cfg = rt.config
+        if invocation.error is not None:
+            rt.set_last_processing_result("PROBLEM: Function call failed")
+            if cfg.bisect_batch_on_function_error and len(batch.records) > 1:
+                self._split(batch)
+                return
+            self._failed(batch, function_error=invocation.error)
+            return
+        if cfg.report_batch_item_failures:
+            seqs = [str(r[SEQ]) for r in batch.records]
+            verdict = judge_item_failures(invocation.response_json, seqs)
+            if verdict is not None:
+                rt.set_last_processing_result("PROBLEM: Function call failed")
+                if verdict in (COMPLETE_FAILURE, 0):
+                    # spec 4: a complete failure, or a partial one with no progress,
+                    # is a failed attempt of the same batch.
+                    self._failed(batch, function_error=None)
+                    return
+                # spec 4: the checkpoint moves to the lowest reported record; it
+                # and everything after it is retried.
+                rt.processed(self, batch.records[:verdict])
+                batch.records = batch.records[verdict:]
+                batch.invocations = 0
+                if rt.behaviour.partial_progress_resets_retries:
+                    batch.retries = 0  # spec 4 (I, read from O): a fresh attempt count
+                else:
+                    batch.retries += 1
+                if self._check_stopping():
+                    return
+                self._wait(rt.behaviour.backoff_ms(1))
+                return
+        rt.set_last_processing_result("OK")
+        rt.processed(self, batch.records)
+        self._batch_done()
+
+    def _split(self, batch: Batch) -> None:
+        # spec 3.4: split in two and retry each half; splitting uses no retry.
+        rt = self.runtime
+        mid = bisect_halves(len(batch.records))
+        retries = 0 if rt.behaviour.bisect_resets_retries else batch.retries
+        first = Batch(batch.records[:mid], retries)
+        second = Batch(batch.records[mid:], retries)
+        rt.trace_split(self, first.records, second.records)
+        if rt.behaviour.bisect_first_half_first:
+            self.halves.append(second)
+            self.batch = first
+        else:
+            self.halves.append(first)
+            self.batch = second
+        if self._check_stopping():
+            return
+        self._attempt()
+
+    def _failed(self, batch: Batch, function_error: str | None) -> None:
+        rt = self.runtime
+        batch.retries += 1
+        limit = rt.config.maximum_retry_attempts
+        if limit != -1 and batch.retries > limit:
+            # spec 3.2/3.5: N retries after the first attempt, then discard.
+            rt.discard(
+                self,
+                batch.records,
+                condition="RetryAttemptsExhausted",
+                invoke_count=batch.invocations,
+                function_error=function_error,
+                with_response_context=True,
+            )
+            self._batch_done()
+            return
+        if self._check_stopping():
+            return
+        self._wait(rt.behaviour.backoff_ms(batch.retries))
+
+    def _check_stopping(self) -> bool:
+        if not self._stopping:
+            return False
+        self._stopping = False
+        self._reset_to_checkpoint()
+        self._set_state(STOPPED)
+        return True
+
+    def _batch_done(self) -> None:
+        if self.halves:
+            self.batch = self.halves.pop()
+            if self._check_stopping():
+                return
+            self._attempt()
+            return
+        self.batch = None
+        self.checkpoint = max(self.checkpoint, self.pos)
+        if self._check_stopping():
+            return
+        # spec 2: after a batch, keep reading until caught up.
+        if self.pos < self.shard.end:
+            self._schedule_poll(self.runtime.now_ms())
+        else:
+            self._go_idle()
+
+    def advance_checkpoint(self, records: list[Record]) -> None:
+        """Move the checkpoint past these records (now at their fate)."""
+        index = self.shard.index_of(records[-1][SEQ])
+        if index is not None:
+            self.checkpoint = max(self.checkpoint, index + 1)

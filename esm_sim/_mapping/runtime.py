@@ -1,0 +1,386 @@
+"""
+One event source mapping at run time: its readers, its ledger, its side effects.
+
+The readers (``reader.py``) decide; the runtime carries out what touches the
+rest of the world: invoking the function, counting concurrency, writing the
+on-failure record to its destination, recording fates and the trace.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from esm_sim._engine.rng import Rng
+from esm_sim._engine.scheduler import Scheduler
+from esm_sim._engine.timefmt import iso_ms, iso_seconds
+from esm_sim._engine.trace import TraceEvent
+from esm_sim._fates import Ledger
+from esm_sim._lambda.function import Context, Function, Invocation, run_handler
+from esm_sim._mapping.config import Behaviour, MappingConfig
+from esm_sim._mapping.reader import ShardReader
+from esm_sim._sinks import Bucket, Queue, Topic
+from esm_sim._streams.records import CREATED_MS, SEQ, Record, StreamFormat
+from esm_sim._streams.shard import Shard
+from esm_sim._streams.table import Table
+
+if TYPE_CHECKING:
+    from esm_sim._simulation import Simulation
+
+
+class MappingRuntime:
+    """The moving parts of one mapping (its AWS-visible fields live in ``fields``)."""
+
+    def __init__(
+        self,
+        sim: Simulation,
+        *,
+        uuid: str,
+        arn: str,
+        fields: dict[str, Any],
+        function: Function,
+        table: Table,
+        config: MappingConfig,
+        rng: Rng,
+    ) -> None:
+        self.sim = sim
+        self.uuid = uuid
+        self.arn = arn
+        self.fields = fields
+        self.function = function
+        self.table = table
+        self.config = config
+        self.rng = rng
+        self.scheduler: Scheduler = sim._scheduler
+        self.behaviour: Behaviour = sim.behaviour
+        self.ledger = Ledger()
+        self.readers: dict[str, ShardReader] = {}
+        self.invocations: list[Invocation] = []
+        self.started = False  # has it ever reported Enabled (LATEST is taken then)
+        self.enabled_intent = bool(fields.get("_enabled", True))
+        self.deleted = False
+        self.destination_failures = 0
+        table.on_new_shard(self._on_new_shard)
+
+    # -- hooks the readers use ------------------------------------------------------
+
+    def now_ms(self) -> int:
+        """The virtual time."""
+        return self.scheduler.now_ms
+
+    def busy_changed(self, delta: int) -> None:
+        """A reader started or stopped having work (for ``run_until_idle``)."""
+        self.sim._busy += delta
+
+    def format_of(self, shard: Shard) -> StreamFormat:
+        """How records of this shard render."""
+        return self.table.format
+
+    def set_last_processing_result(self, text: str) -> None:
+        """Update ``LastProcessingResult`` (spec 1.3)."""
+        self.fields["LastProcessingResult"] = text
+
+    def _trace(self, kind: str, reader: ShardReader, records: list[Record], **kw: Any) -> None:
+        data = kw.pop("data", ())
+        self.sim.trace.append(
+            TraceEvent(
+                at_ms=self.scheduler.now_ms,
+                kind=kind,
+                mapping=self.uuid,
+                shard=reader.shard.shard_id,
+                lane=reader.lane,
+                first_seq=str(records[0][SEQ]) if records else "",
+                last_seq=str(records[-1][SEQ]) if records else "",
+                count=len(records),
+                data=tuple(data),
+                **kw,
+            )
+        )
+
+    # -- starting and stopping -----------------------------------------------------
+
+    def start(self) -> None:
+        """The mapping now reports Enabled: every reader starts (LATEST taken the first time)."""
+        for shard in self.table.shards:
+            reader = self.readers.get(shard.shard_id)
+            if reader is None:
+                self._add_reader(shard)
+        self.started = True
+        for reader in self.readers.values():
+            reader.start()
+
+    def _add_reader(self, shard: Shard) -> ShardReader:
+        latest = self.fields["StartingPosition"] == "LATEST" and not self.started
+        # spec 1.4: LATEST is the shard's end when the mapping starts reading.
+        start_index = shard.end if latest and shard.created_ms < self.now_ms() else 0
+        reader = ShardReader(self, shard, start_index)
+        self.readers[shard.shard_id] = reader
+        return reader
+
+    def _on_new_shard(self, shard: Shard) -> None:
+        if self.deleted:
+            return
+        reader = ShardReader(self, shard, 0)  # a new shard is read from its start
+        self.readers[shard.shard_id] = reader
+        if self.started and self.fields["State"] in ("Enabled", "Updating", "Disabling"):
+            reader.start()
+
+    def stop(self) -> None:
+        """The mapping now reports Disabled (or is being deleted): every reader stops."""
+        for reader in self.readers.values():
+            reader.stop()
+
+    # -- invoking ---------------------------------------------------------------------
+
+    def admit(self, reader: ShardReader) -> str | None:
+        """Ask for a concurrency slot; None if granted, else the throttle reason (spec 3.1)."""
+        refusal = self.sim._concurrency.acquire(self.function)
+        if refusal is not None:
+            self._trace(
+                "throttle",
+                reader,
+                reader.batch.records if reader.batch else [],
+                outcome="throttled",
+                detail=refusal,
+            )
+        return refusal
+
+    def release(self, reader: ShardReader) -> None:
+        """Give back the concurrency slot of a finished invocation."""
+        self.sim._concurrency.release(self.function)
+
+    def invoke(self, reader: ShardReader, records: list[Record]) -> None:
+        """Run the function on a batch; its result reaches ``reader.on_result`` at the end time."""
+        fn = self.function
+        now = self.scheduler.now_ms
+        fmt = self.table.format
+        batch = list(records)
+
+        def render() -> dict[str, Any]:
+            return {"Records": [fmt.render(r) for r in batch]}
+
+        request_id = self.rng.uuid()
+        invocation = Invocation(
+            request_id=request_id,
+            render=render,
+            started_ms=now,
+            mapping_uuid=self.uuid,
+            shard_id=reader.shard.shard_id,
+            sequence_numbers=[r[SEQ] for r in batch],
+        )
+        context = Context(
+            function=fn,
+            request_id=request_id,
+            deadline_ms=now + fn.timeout_ms,
+            now_ms=self.now_ms,
+            log_stream_name=(
+                f"{iso_seconds(now)[:10].replace('-', '/')}/[$LATEST]{request_id.replace('-', '')}"
+            ),
+        )
+        last_age = now - batch[-1][CREATED_MS]
+        self._trace(
+            "invoke",
+            reader,
+            batch,
+            outcome="sent",
+            detail=request_id,
+            data=(("request_id", request_id), ("iterator_age_ms", last_age), ("function", fn.name)),
+        )
+        duration_ms = run_handler(invocation, fn, render(), context)
+        invocation.ended_ms = now + duration_ms
+        fn.invocations.append(invocation)
+        self.invocations.append(invocation)
+        self.scheduler.call_at(invocation.ended_ms, self._finish, reader, invocation)
+
+    def _finish(self, reader: ShardReader, invocation: Invocation) -> None:
+        records = reader.batch.records if reader.batch else []
+        if invocation.error is not None:
+            outcome, detail = "error", f"{invocation.error_type}: {invocation.error_message}"
+        else:
+            outcome, detail = "ok", ""
+        self._trace(
+            "result",
+            reader,
+            records,
+            outcome=outcome,
+            detail=detail,
+            data=(("request_id", invocation.request_id), ("duration_ms", invocation.duration_ms)),
+        )
+        reader.on_result(invocation)
+
+    # -- fates -------------------------------------------------------------------------
+
+    def processed(self, reader: ShardReader, records: list[Record]) -> None:
+        """These records were processed: the checkpoint moves past them."""
+        if not records:
+            return
+        self.ledger.processed(len(records))
+        reader.advance_checkpoint(records)
+
+    def filtered(self, reader: ShardReader, records: list[Record]) -> None:
+        """These records did not match the filter criteria (spec 8): never sent."""
+        self.ledger.mark([r[SEQ] for r in records], "filtered", "FilterCriteria", None)
+        self._trace("filter", reader, records, outcome="filtered")
+
+    def expire(self, reader: ShardReader, records: list[Record]) -> None:
+        """These records left the stream (24 h retention) before they were processed."""
+        self.ledger.mark([r[SEQ] for r in records], "expired", "RetentionExpired", None)
+        self._trace("expire", reader, records, outcome="expired", detail="RetentionExpired")
+        reader.advance_checkpoint(records)
+
+    def discard(
+        self,
+        reader: ShardReader,
+        records: list[Record],
+        *,
+        condition: str,
+        invoke_count: int,
+        function_error: str | None,
+        with_response_context: bool,
+    ) -> None:
+        """
+        Give up on these records (spec 3.5): to the on-failure destination, or dropped.
+
+        The failure record describes only the records discarded (spec 3.6).
+        """
+        now = self.scheduler.now_ms
+        destination = self.config.on_failure_destination
+        seqs = [r[SEQ] for r in records]
+        if destination is None:
+            self.ledger.mark(seqs, "dropped", condition, None)
+            self._trace("discard", reader, records, outcome="dropped", detail=condition)
+        else:
+            request_id = self._last_request_id(reader) or self.rng.uuid()
+            record = failure_record(
+                request_id=request_id,
+                function_arn=self.function.arn,
+                condition=condition,
+                invoke_count=invoke_count,
+                function_error=function_error,
+                with_response_context=with_response_context,
+                now_ms=now,
+                shard_id=reader.shard.shard_id,
+                records=records,
+                stream_arn=self.table.stream_arn,
+            )
+            delivered = self.sim._deliver(
+                destination,
+                record,
+                self,
+                reader.shard.shard_id,
+                lambda: {"Records": [self.table.format.render(r) for r in records]},
+            )
+            if delivered:
+                self.ledger.mark(seqs, "destination", condition, destination)
+                self._trace(
+                    "discard",
+                    reader,
+                    records,
+                    outcome="destination",
+                    detail=f"{condition} -> {destination}",
+                )
+            else:
+                # spec 9.2: a failed delivery counts DestinationDeliveryFailures and
+                # the records are dropped.
+                self.destination_failures += 1
+                self.ledger.mark(seqs, "dropped", "DestinationDeliveryFailed", destination)
+                self._trace(
+                    "delivery-failure",
+                    reader,
+                    records,
+                    outcome="dropped",
+                    detail=f"{condition}; could not deliver to {destination}",
+                )
+        reader.advance_checkpoint(records)
+
+    def _last_request_id(self, reader: ShardReader) -> str | None:
+        for inv in reversed(self.invocations):
+            if inv.shard_id == reader.shard.shard_id:
+                return inv.request_id
+        return None
+
+    def trace_split(self, reader: ShardReader, first: list[Record], second: list[Record]) -> None:
+        """Bisect split a failing batch (spec 3.4)."""
+        self._trace(
+            "split", reader, first + second, outcome="bisect", detail=f"{len(first)}+{len(second)}"
+        )
+
+
+def failure_record(
+    *,
+    request_id: str,
+    function_arn: str,
+    condition: str,
+    invoke_count: int,
+    function_error: str | None,
+    with_response_context: bool,
+    now_ms: int,
+    shard_id: str,
+    records: list[Record],
+    stream_arn: str,
+) -> dict[str, Any]:
+    """
+    The on-failure invocation record, DynamoDB variant (spec 3.6), key for key.
+
+    ``responseContext`` is left out of ``RecordAgeExceeded`` records (spec 3.3).
+    Arrival times are whole seconds for DynamoDB; ``timestamp`` has milliseconds.
+    """
+    record: dict[str, Any] = {
+        "requestContext": {
+            "requestId": request_id,
+            "functionArn": function_arn,
+            "condition": condition,
+            "approximateInvokeCount": invoke_count,
+        }
+    }
+    if with_response_context:
+        record["responseContext"] = {
+            "statusCode": 200,
+            "executedVersion": "$LATEST",
+            "functionError": function_error,
+        }
+    record["version"] = "1.0"
+    record["timestamp"] = iso_ms(now_ms)
+    record["DDBStreamBatchInfo"] = {
+        "shardId": shard_id,
+        "startSequenceNumber": str(records[0][SEQ]),
+        "endSequenceNumber": str(records[-1][SEQ]),
+        "approximateArrivalOfFirstRecord": iso_seconds(records[0][CREATED_MS]),
+        "approximateArrivalOfLastRecord": iso_seconds(records[-1][CREATED_MS]),
+        "batchSize": len(records),
+        "streamArn": stream_arn,
+    }
+    return record
+
+
+def deliver_to(
+    sink: Queue | Topic | Bucket,
+    record: dict[str, Any],
+    *,
+    now_ms: int,
+    uuid: str,
+    shard_id: str,
+    rng: Rng,
+    payload: Callable[[], dict[str, Any]],
+) -> bool:
+    """Write a failure record to a destination; False if it cannot take it (FIFO)."""
+    if isinstance(sink, Queue):
+        if sink.fifo:
+            return False  # spec 3.6: standard queues only
+        sink.send_message(json.dumps(record))
+        return True
+    if isinstance(sink, Topic):
+        if sink.fifo:
+            return False  # spec 3.6: standard topics only
+        sink.publish(json.dumps(record), now_ms)
+        return True
+    # spec 3.6: S3 gets the metadata plus the whole invocation event as an
+    # escaped JSON string (spec 11 row 22), under AWS's key layout.
+    body = dict(record)
+    body["payload"] = json.dumps(payload())
+    stamp = iso_seconds(now_ms)  # 2019-11-14T00:13:19Z
+    date = stamp[:10].replace("-", "/")
+    key = f"aws/lambda/{uuid}/{shard_id}/{date}/{stamp[:-1].replace(':', '.')}-{rng.uuid()}"
+    sink.put_object(key, json.dumps(body).encode())
+    return True

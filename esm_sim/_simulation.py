@@ -1,0 +1,587 @@
+"""
+The ``Simulation``: one virtual clock, one seed, and everything that lives on them.
+
+It wires the kernel (scheduler, seeded ids, trace) to the DynamoDB side
+(tables and their streams), the Lambda side (functions, the control plane,
+concurrency) and the destinations, and it is the only object users hold.
+"""
+
+from __future__ import annotations
+
+import bisect
+import re
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+import attrs
+
+from esm_sim._engine.rng import Rng
+from esm_sim._engine.scheduler import Scheduler
+from esm_sim._engine.timefmt import (
+    datetime_to_ms,
+    epoch_seconds_float,
+    iso_ms,
+    ms_to_datetime,
+    seconds_to_ms,
+)
+from esm_sim._engine.trace import Trace, TraceEvent
+from esm_sim._fates import OUTCOMES, Fate
+from esm_sim._lambda.concurrency import DEFAULT_ACCOUNT_CONCURRENCY, Concurrency
+from esm_sim._lambda.control import LambdaClient
+from esm_sim._lambda.function import Duration, Function, Handler
+from esm_sim._mapping.config import Behaviour, MappingConfig
+from esm_sim._mapping.runtime import MappingRuntime, deliver_to
+from esm_sim._sinks import Bucket, Queue, Topic
+from esm_sim._streams.records import SEQUENCE_BASE, SEQUENCE_STEP
+from esm_sim._streams.table import Table
+from esm_sim.errors import ConfigError, SimulationError, SimulationLimitExceeded
+
+DEFAULT_START = datetime(2026, 1, 1, tzinfo=UTC)
+_FUNCTION_NAME = re.compile(r"[A-Za-z0-9_-]{1,64}")
+_RESOURCE_NAME = re.compile(r"[A-Za-z0-9_.-]{1,80}")
+
+
+@attrs.frozen(kw_only=True)
+class StepResult:
+    """What :meth:`Simulation.step` ran: when, and which callback."""
+
+    at: datetime
+    at_ms: int
+    callback: str
+
+
+def _seconds(name: str, value: object, *, allow_zero: bool = True) -> int:
+    if (
+        not isinstance(value, int | float)
+        or isinstance(value, bool)
+        or value < 0
+        or (not allow_zero and value == 0)
+    ):
+        bound = ">= 0" if allow_zero else "> 0"
+        msg = f"{name}={value!r} must be a number of seconds {bound}"
+        raise ConfigError(msg)
+    return seconds_to_ms(value)
+
+
+class Simulation:
+    """
+    A deterministic simulation of DynamoDB Streams feeding Lambda through event source mappings.
+
+    Everything happens on a virtual clock in integer milliseconds, and every id
+    and choice comes from ``seed``: the same seed and inputs give the same
+    trace, byte for byte.
+
+    Args:
+        seed: the seed of every id and choice.
+        start: the virtual clock's start (timezone-aware; default 2026-01-01T00:00:00Z).
+        region, account_id: what ARNs and records say.
+        state_transition_delay: seconds each mapping state change takes
+            (Creating, Enabling, Disabling, Updating, Deleting); AWS says "several
+            minutes" (spec 1.4, I).
+        poll_interval: seconds between polls of a shard with nothing to read (spec 2).
+        retry_backoff_base, retry_backoff_max: the exponential wait before retries,
+            for function errors and throttles alike (spec 3.2, I).
+        retention_hours: how long a stream keeps records (spec 7.1).
+        bisect_resets_retries: whether the halves of a split start a fresh retry
+            count (spec 3.4, I; default: they inherit it).
+        bisect_first_half_first: finish the first half before the second (spec 3.4, I).
+        partial_progress_resets_retries: a partial batch response that moves the
+            checkpoint gives the rest a fresh attempt count (spec 4, I from O).
+        iterator_age_at: "send" or "finish" (spec 11 row 10).
+        account_concurrency: the account's concurrent-executions limit (spec 10).
+        max_filters: the filters-per-mapping quota (spec 8: 5 by default, up to 10).
+    """
+
+    def __init__(
+        self,
+        seed: int = 0,
+        *,
+        start: datetime = DEFAULT_START,
+        region: str = "us-east-1",
+        account_id: str = "123456789012",
+        state_transition_delay: float = 5.0,
+        poll_interval: float = 0.25,
+        retry_backoff_base: float = 1.0,
+        retry_backoff_max: float = 60.0,
+        retention_hours: float = 24.0,
+        bisect_resets_retries: bool = False,
+        bisect_first_half_first: bool = True,
+        partial_progress_resets_retries: bool = True,
+        iterator_age_at: str = "send",
+        account_concurrency: int = DEFAULT_ACCOUNT_CONCURRENCY,
+        max_filters: int = 5,
+    ) -> None:
+        if not isinstance(seed, int) or isinstance(seed, bool):
+            msg = f"seed={seed!r} must be an int"
+            raise ConfigError(msg)
+        if not isinstance(start, datetime) or start.tzinfo is None:
+            msg = f"start={start!r} must be a timezone-aware datetime"
+            raise ConfigError(msg)
+        if not re.fullmatch(r"[a-z]{2}(-[a-z]+)+-\d", str(region)):
+            msg = f"region={region!r} must be an AWS region name such as 'us-east-1'"
+            raise ConfigError(msg)
+        if not re.fullmatch(r"\d{12}", str(account_id)):
+            msg = f"account_id={account_id!r} must be 12 digits"
+            raise ConfigError(msg)
+        if not isinstance(account_concurrency, int) or account_concurrency < 100:
+            msg = f"account_concurrency={account_concurrency!r} must be an int >= 100"
+            raise ConfigError(msg)
+        if not isinstance(max_filters, int) or not 1 <= max_filters <= 10:
+            msg = f"max_filters={max_filters!r} must be an int in 1..10 (spec 8 quota)"
+            raise ConfigError(msg)
+        self.seed = seed
+        self.region = region
+        self.account_id = account_id
+        self.max_filters = max_filters
+        self.behaviour = Behaviour(
+            state_transition_ms=_seconds("state_transition_delay", state_transition_delay),
+            poll_interval_ms=_seconds("poll_interval", poll_interval, allow_zero=False),
+            retry_backoff_base_ms=_seconds("retry_backoff_base", retry_backoff_base),
+            retry_backoff_max_ms=_seconds("retry_backoff_max", retry_backoff_max),
+            retention_ms=_seconds("retention_hours", retention_hours * 3600, allow_zero=False),
+            bisect_resets_retries=bool(bisect_resets_retries),
+            bisect_first_half_first=bool(bisect_first_half_first),
+            partial_progress_resets_retries=bool(partial_progress_resets_retries),
+            iterator_age_at=iterator_age_at,
+        )
+        self._scheduler = Scheduler(datetime_to_ms(start))
+        self._rng = Rng.from_seed(seed)
+        self._rng_ids = self._rng.child("ids")
+        self._seq_counter = 0
+        self._busy = 0  # readers with work, plus mappings settling toward Enabled
+        self._user_pending = 0  # call_at / call_later work not yet run
+        self._running = False
+        self._concurrency = Concurrency(account_concurrency)
+        self.trace = Trace(
+            f"# esm_sim trace seed={seed} start={iso_ms(self._scheduler.now_ms)} "
+            f"region={region} account={account_id} {self.behaviour!r}"
+        )
+        self.tables: dict[str, Table] = {}
+        self.tables_by_stream_arn: dict[str, Table] = {}
+        self.functions: dict[str, Function] = {}
+        self.functions_by_name = self.functions
+        self.queues: dict[str, Queue] = {}
+        self.topics: dict[str, Topic] = {}
+        self.buckets: dict[str, Bucket] = {}
+        self._sinks: dict[str, Queue | Topic | Bucket] = {}
+        self.mappings: dict[str, MappingRuntime] = {}
+        self.lambda_client = LambdaClient(self)
+
+    def __repr__(self) -> str:
+        return (
+            f"<Simulation seed={self.seed} now={iso_ms(self.now_ms)} tables={len(self.tables)} "
+            f"functions={len(self.functions)} mappings={len(self.mappings)}>"
+        )
+
+    # -- the clock -----------------------------------------------------------------------
+
+    @property
+    def now_ms(self) -> int:
+        """The virtual clock, as integer epoch milliseconds."""
+        return self._scheduler.now_ms
+
+    @property
+    def now(self) -> datetime:
+        """The virtual clock, as a timezone-aware UTC datetime."""
+        return ms_to_datetime(self._scheduler.now_ms)
+
+    def _to_ms(self, name: str, when: datetime | float) -> int:
+        if isinstance(when, datetime):
+            if when.tzinfo is None:
+                msg = f"{name}={when!r} must be timezone-aware"
+                raise ConfigError(msg)
+            return datetime_to_ms(when)
+        if isinstance(when, int | float) and not isinstance(when, bool):
+            return seconds_to_ms(when)
+        msg = f"{name}={when!r} must be a datetime or epoch seconds"
+        raise ConfigError(msg)
+
+    def _enter(self) -> None:
+        if self._running:
+            msg = "the simulation is already running: a handler cannot run the clock"
+            raise SimulationError(msg)
+        self._running = True
+
+    def run_for(self, seconds: float) -> None:
+        """Advance the virtual clock by ``seconds``, running everything due on the way."""
+        limit = self.now_ms + _seconds("seconds", seconds)
+        self._enter()
+        try:
+            self._scheduler.run_until(limit)
+        finally:
+            self._running = False
+
+    def run_until(self, when: datetime | float) -> None:
+        """Advance the virtual clock to ``when`` (datetime or epoch seconds); never backwards."""
+        limit = self._to_ms("when", when)
+        if limit < self.now_ms:
+            msg = (
+                f"when={iso_ms(limit)} is before now={iso_ms(self.now_ms)}: time can't go backwards"
+            )
+            raise ConfigError(msg)
+        self._enter()
+        try:
+            self._scheduler.run_until(limit)
+        finally:
+            self._running = False
+
+    def is_idle(self) -> bool:
+        """
+        True when nothing is left to do: every mapping that is meant to be Enabled
+        has reached it and has every record checkpointed, discarded or expired,
+        and no user work (``call_at``/``call_later``) is pending.
+        """
+        return self._busy == 0 and self._user_pending == 0
+
+    def run_until_idle(self, max_seconds: float = 2 * 86_400) -> None:
+        """
+        Run until :meth:`is_idle`, at most ``max_seconds`` of virtual time.
+
+        Raises:
+            SimulationLimitExceeded: still busy after ``max_seconds`` (for example a
+                poison record with MaximumRetryAttempts -1 blocks its shard until the
+                record leaves the stream, 24 hours later).
+        """
+        limit = self.now_ms + _seconds("max_seconds", max_seconds)
+        if self.is_idle():
+            return
+        self._enter()
+        try:
+            done = self._scheduler.run_until(limit, self.is_idle)
+        finally:
+            self._running = False
+        if not done:
+            busy = [
+                f"{m.uuid} {r.shard.shard_id} {r.state}"
+                for m in self.mappings.values()
+                for r in m.readers.values()
+                if r.state not in ("stopped", "idle")
+            ]
+            msg = (
+                f"not idle after max_seconds={max_seconds!r}: {len(busy)} shard reader(s) "
+                f"still busy ({'; '.join(busy[:5])}), {self._user_pending} user call(s) pending"
+            )
+            raise SimulationLimitExceeded(msg)
+
+    def step(self) -> StepResult | None:
+        """Run the next scheduled event and say what it was; None if nothing is scheduled."""
+        self._enter()
+        try:
+            entry = self._scheduler.pop()
+            if entry is None:
+                return None
+            self._scheduler.events_run += 1
+            entry[2](*entry[3])
+        finally:
+            self._running = False
+        callback = entry[2]
+        name = getattr(callback, "__qualname__", repr(callback))
+        return StepResult(at=ms_to_datetime(entry[0]), at_ms=entry[0], callback=name)
+
+    def call_at(self, when: datetime | float, fn: Callable[..., object], *args: Any) -> None:
+        """Run ``fn(*args)`` at ``when`` (datetime or epoch seconds), e.g. to write items."""
+        at = self._to_ms("when", when)
+        if at < self.now_ms:
+            msg = f"when={iso_ms(at)} is before now={iso_ms(self.now_ms)}"
+            raise ConfigError(msg)
+        self._user_pending += 1
+        self._scheduler.call_at(at, self._run_user, fn, args)
+
+    def call_later(self, seconds: float, fn: Callable[..., object], *args: Any) -> None:
+        """Run ``fn(*args)`` ``seconds`` from now."""
+        self._user_pending += 1
+        self._scheduler.call_later(_seconds("seconds", seconds), self._run_user, fn, args)
+
+    def _run_user(self, fn: Callable[..., object], args: tuple[Any, ...]) -> None:
+        self._user_pending -= 1
+        name = getattr(fn, "__qualname__", type(fn).__name__)
+        self.trace.append(TraceEvent(at_ms=self.now_ms, kind="user", detail=name))
+        fn(*args)
+
+    # -- resources -----------------------------------------------------------------------
+
+    def _next_sequence(self) -> int:
+        self._seq_counter += 1
+        return SEQUENCE_BASE + self._seq_counter * SEQUENCE_STEP
+
+    def create_table(
+        self,
+        name: str,
+        *,
+        partition_key: str | tuple[str, str],
+        sort_key: str | tuple[str, str] | None = None,
+        stream_view_type: str = "NEW_AND_OLD_IMAGES",
+        shard_count: int = 1,
+    ) -> Table:
+        """
+        A table with its stream enabled.
+
+        ``partition_key``/``sort_key`` are attribute names, or (name, type) pairs
+        with type "S", "N" or "B" to have writes checked against it.
+        """
+        if name in self.tables:
+            msg = f"name={name!r}: a table of that name exists"
+            raise ConfigError(msg)
+        table = Table(
+            name,
+            partition_key=partition_key,
+            sort_key=sort_key,
+            stream_view_type=stream_view_type,
+            shard_count=shard_count,
+            region=self.region,
+            account_id=self.account_id,
+            now_ms=lambda: self._scheduler.now_ms,
+            next_sequence=self._next_sequence,
+            rng=self._rng.child(f"table/{name}"),
+        )
+        self.tables[name] = table
+        self.tables_by_stream_arn[table.stream_arn] = table
+        return table
+
+    def create_function(
+        self,
+        name: str,
+        handler: Handler,
+        *,
+        timeout: float = 3,
+        duration: Duration = 0.0,
+        memory_size: int = 128,
+    ) -> Function:
+        """
+        A Lambda function running ``handler(event, context)``.
+
+        ``timeout`` is Lambda's Timeout in seconds (default 3); ``duration`` the
+        virtual seconds each invocation takes, or a callable(event, context)
+        returning them.
+        """
+        if not isinstance(name, str) or not _FUNCTION_NAME.fullmatch(name):
+            msg = f"name={name!r} must be 1-64 letters, digits, '-' or '_' (Lambda FunctionName)"
+            raise ConfigError(msg)
+        if name in self.functions:
+            msg = f"name={name!r}: a function of that name exists"
+            raise ConfigError(msg)
+        fn = Function(
+            name,
+            handler,
+            arn=f"arn:aws:lambda:{self.region}:{self.account_id}:function:{name}",
+            timeout=timeout,
+            duration=duration,
+            memory_size=memory_size,
+        )
+        self.functions[name] = fn
+        return fn
+
+    def _check_sink_name(self, name: str) -> None:
+        if not isinstance(name, str) or not _RESOURCE_NAME.fullmatch(name):
+            msg = f"name={name!r} must be 1-80 letters, digits, '-', '_' or '.'"
+            raise ConfigError(msg)
+        if any(s.name == name for s in self._sinks.values() if type(s) is not Bucket):
+            pass
+
+    def create_queue(self, name: str) -> Queue:
+        """An SQS queue for on-failure records (a name ending .fifo makes a FIFO queue)."""
+        self._check_sink_name(name)
+        arn = f"arn:aws:sqs:{self.region}:{self.account_id}:{name}"
+        if arn in self._sinks:
+            msg = f"name={name!r}: a queue of that name exists"
+            raise ConfigError(msg)
+        queue = Queue(
+            name,
+            arn=arn,
+            url=f"https://sqs.{self.region}.amazonaws.com/{self.account_id}/{name}",
+            rng=self._rng.child(f"queue/{name}"),
+        )
+        self.queues[name] = queue
+        self._sinks[arn] = queue
+        return queue
+
+    def create_topic(self, name: str) -> Topic:
+        """An SNS topic for on-failure records."""
+        self._check_sink_name(name)
+        arn = f"arn:aws:sns:{self.region}:{self.account_id}:{name}"
+        if arn in self._sinks:
+            msg = f"name={name!r}: a topic of that name exists"
+            raise ConfigError(msg)
+        topic = Topic(name, arn=arn, rng=self._rng.child(f"topic/{name}"))
+        self.topics[name] = topic
+        self._sinks[arn] = topic
+        return topic
+
+    def create_bucket(self, name: str) -> Bucket:
+        """An S3 bucket for on-failure records."""
+        if not isinstance(name, str) or not re.fullmatch(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]", name):
+            msg = f"name={name!r} must be an S3 bucket name (3-63 of a-z, 0-9, '.', '-')"
+            raise ConfigError(msg)
+        arn = f"arn:aws:s3:::{name}"
+        if arn in self._sinks:
+            msg = f"name={name!r}: a bucket of that name exists"
+            raise ConfigError(msg)
+        bucket = Bucket(name, arn=arn)
+        self.buckets[name] = bucket
+        self._sinks[arn] = bucket
+        return bucket
+
+    def inject_invoke_errors(
+        self, function_name: str, *, count: int = 1, code: str = "ServiceException"
+    ) -> None:
+        """
+        Make the next ``count`` invocation requests of a function fail before it runs.
+
+        Such failures (spec 3.1, "before invocation") are retried with backoff and
+        never use up ``MaximumRetryAttempts``.
+        """
+        if function_name not in self.functions:
+            msg = f"function_name={function_name!r} is not a function of this simulation"
+            raise ConfigError(msg)
+        if not isinstance(count, int) or count < 1:
+            msg = f"count={count!r} must be an int >= 1"
+            raise ConfigError(msg)
+        self._concurrency.inject(function_name, count, code)
+
+    # -- mapping life cycle (used by the control plane) ----------------------------------
+
+    def _mapping_state(self, mapping: MappingRuntime, state: str) -> None:
+        settling = state in ("Creating", "Enabling", "Updating") and mapping.enabled_intent
+        was = getattr(mapping, "_settling", False)
+        if settling != was:
+            self._busy += 1 if settling else -1
+        mapping._settling = settling  # type: ignore[attr-defined]
+        mapping.fields["State"] = state
+        self.trace.append(
+            TraceEvent(at_ms=self.now_ms, kind="state", mapping=mapping.uuid, outcome=state)
+        )
+
+    def _settle_later(self, mapping: MappingRuntime, pending: MappingConfig | None = None) -> None:
+        self._scheduler.call_later(
+            self.behaviour.state_transition_ms, self._settle, mapping, pending
+        )
+
+    def _settle(self, mapping: MappingRuntime, pending: MappingConfig | None) -> None:
+        if mapping.fields["State"] == "Deleting":
+            mapping.deleted = True
+            self._mapping_state(mapping, "_gone")
+            return
+        if pending is not None:
+            mapping.config = pending
+        mapping.fields["LastModified"] = epoch_seconds_float(self.now_ms)
+        if mapping.enabled_intent:
+            self._mapping_state(mapping, "Enabled")
+            mapping.start()
+        else:
+            self._mapping_state(mapping, "Disabled")
+            mapping.stop()
+
+    def _deliver(
+        self,
+        destination: str,
+        record: dict[str, Any],
+        mapping: MappingRuntime,
+        shard_id: str,
+        payload: Callable[[], dict[str, Any]],
+    ) -> bool:
+        sink = self._sinks.get(destination)
+        if sink is None:
+            return False  # spec 3.6: a missing destination is a delivery failure
+        return deliver_to(
+            sink,
+            record,
+            now_ms=self.now_ms,
+            uuid=mapping.uuid,
+            shard_id=shard_id,
+            rng=mapping.rng,
+            payload=payload,
+        )
+
+    # -- fates -----------------------------------------------------------------------------
+
+    def _locate(self, sequence_number: int) -> tuple[Table, Any, int] | None:
+        for table in self.tables.values():
+            for shard in table.shards:
+                index = shard.index_of(sequence_number)
+                if index is not None:
+                    return table, shard, index
+        return None
+
+    def fate(self, sequence_number: str | int, *, uuid: str | None = None) -> Fate:
+        """
+        Where one record ended (or stands) for a mapping.
+
+        ``uuid`` picks the mapping when several read the record's stream.
+        """
+        try:
+            seq = int(sequence_number)
+        except (TypeError, ValueError):
+            msg = f"sequence_number={sequence_number!r} must be a record's SequenceNumber"
+            raise ConfigError(msg) from None
+        found = self._locate(seq)
+        if found is None:
+            msg = f"sequence_number={sequence_number!r} is not a record of any stream"
+            raise ConfigError(msg)
+        table, shard, index = found
+        candidates = [m for m in self.mappings.values() if m.table is table]
+        if uuid is not None:
+            candidates = [m for m in candidates if m.uuid == uuid]
+        if len(candidates) != 1:
+            msg = (
+                f"uuid={uuid!r}: {len(candidates)} mappings read table {table.name!r}; "
+                f"name one of {[m.uuid for m in self.mappings.values() if m.table is table]}"
+            )
+            raise ConfigError(msg)
+        mapping = candidates[0]
+        deliveries = tuple(
+            inv
+            for inv in mapping.invocations
+            if inv.shard_id == shard.shard_id and _contains(inv.sequence_numbers, seq)
+        )
+        entry = mapping.ledger.entries.get(seq)
+        if entry is not None:
+            outcome, reason, destination = entry
+            return Fate(
+                sequence_number=str(seq),
+                mapping_uuid=mapping.uuid,
+                outcome=outcome,
+                reason=reason,
+                deliveries=deliveries,
+                destination=destination,
+            )
+        reader = mapping.readers.get(shard.shard_id)
+        if reader is not None and index < reader.start_index:
+            outcome = "skipped"
+        elif reader is not None and index < reader.checkpoint:
+            outcome = "processed"
+        else:
+            outcome = "pending"
+        return Fate(
+            sequence_number=str(seq),
+            mapping_uuid=mapping.uuid,
+            outcome=outcome,
+            reason=None,
+            deliveries=deliveries,
+        )
+
+    def fate_counts(self, uuid: str | None = None) -> dict[str, int]:
+        """
+        How many records of a mapping's stream reached each outcome (plus "pending"
+        and "skipped"); they add up to the records in the stream.
+        """
+        mappings = [m for m in self.mappings.values() if uuid is None or m.uuid == uuid]
+        if len(mappings) != 1:
+            msg = f"uuid={uuid!r}: name one of {list(self.mappings)}"
+            raise ConfigError(msg)
+        mapping = mappings[0]
+        counts = dict.fromkeys((*OUTCOMES, "pending", "skipped"), 0)
+        for outcome in OUTCOMES:
+            counts[outcome] = mapping.ledger.counts[outcome]
+        total = sum(len(s) for s in mapping.table.shards)
+        for shard in mapping.table.shards:
+            reader = mapping.readers.get(shard.shard_id)
+            if reader is not None:
+                counts["skipped"] += reader.start_index
+        counts["pending"] = total - sum(counts.values())
+        return counts
+
+
+def _contains(sorted_seqs: tuple[int, ...], seq: int) -> bool:
+    i = bisect.bisect_left(sorted_seqs, seq)
+    return i < len(sorted_seqs) and sorted_seqs[i] == seq

@@ -1,0 +1,102 @@
+"""
+In-memory stand-ins for the on-failure destinations: SQS queues, SNS topics, S3 buckets.
+
+Each keeps what it received, in order, parsed, so tests can assert on it. A
+FIFO queue or topic refuses ESM failure records, as AWS does (spec 3.6:
+standard queues and topics only).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Any
+
+from esm_sim._engine.rng import Rng
+from esm_sim._engine.timefmt import iso_ms
+
+
+class Queue:
+    """
+    A simulated SQS queue. ``messages`` holds the parsed JSON bodies, in order;
+    ``raw_messages`` holds what SQS would return (MessageId, Body, MD5OfBody).
+    """
+
+    def __init__(self, name: str, *, arn: str, url: str, rng: Rng) -> None:
+        self.name = name
+        self.arn = arn
+        self.url = url
+        self.fifo = name.endswith(".fifo")
+        self._rng = rng
+        self.raw_messages: list[dict[str, str]] = []
+        self.messages: list[Any] = []
+
+    def __repr__(self) -> str:
+        return f"<Queue {self.name!r} messages={len(self.messages)}>"
+
+    def send_message(self, body: str) -> str:
+        """Enqueue a message body; returns its MessageId."""
+        message_id = self._rng.uuid()
+        self.raw_messages.append(
+            {
+                "MessageId": message_id,
+                "Body": body,
+                "MD5OfBody": hashlib.md5(body.encode(), usedforsecurity=False).hexdigest(),
+            }
+        )
+        self.messages.append(json.loads(body))
+        return message_id
+
+
+class Topic:
+    """
+    A simulated SNS topic. ``messages`` holds the notifications as SNS delivers
+    them to a subscriber (Type, MessageId, TopicArn, Message as a JSON string,
+    Timestamp, ...), in order.
+    """
+
+    def __init__(self, name: str, *, arn: str, rng: Rng) -> None:
+        self.name = name
+        self.arn = arn
+        self.fifo = name.endswith(".fifo")
+        self._rng = rng
+        self.messages: list[dict[str, Any]] = []
+
+    def __repr__(self) -> str:
+        return f"<Topic {self.name!r} messages={len(self.messages)}>"
+
+    def publish(self, message: str, at_ms: int) -> str:
+        """Publish a message; returns its MessageId."""
+        message_id = self._rng.uuid()
+        self.messages.append(
+            {
+                "Type": "Notification",
+                "MessageId": message_id,
+                "TopicArn": self.arn,
+                "Message": message,
+                "Timestamp": iso_ms(at_ms),
+                "SignatureVersion": "1",
+            }
+        )
+        return message_id
+
+
+class Bucket:
+    """A simulated S3 bucket. ``objects`` maps each key to its parsed JSON body, in write order."""
+
+    def __init__(self, name: str, *, arn: str) -> None:
+        self.name = name
+        self.arn = arn
+        self.objects: dict[str, Any] = {}
+        self.raw_objects: dict[str, bytes] = {}
+
+    def __repr__(self) -> str:
+        return f"<Bucket {self.name!r} objects={len(self.objects)}>"
+
+    def put_object(self, key: str, body: bytes) -> None:
+        """Store an object."""
+        self.raw_objects[key] = body
+        self.objects[key] = json.loads(body)
+
+
+Sink = Queue | Topic | Bucket

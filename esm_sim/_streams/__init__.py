@@ -1,0 +1,1 @@
+"""The DynamoDB Streams side: items, records, shards and streams."""

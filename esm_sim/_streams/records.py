@@ -1,0 +1,139 @@
+"""
+Stream records: the compact form kept in shards, and the Lambda form rendered per delivery.
+
+A record is kept as a plain tuple of atomic values and immutable tuples (see
+``Record``), never as the AWS dict: a rendered record is about 1.9 KB and is
+tracked by the cyclic GC, a tuple is about 200 B and is not (perf-notes 4.3-4.4).
+The Lambda form is rendered fresh for every delivery, as real Lambda does, so a
+handler that mutates its event cannot change what the next delivery sees.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Any, Final
+
+from esm_sim._streams.attributes import Image, image_json_len, render_image
+
+# Field positions in a Record tuple.
+SEQ: Final = 0  # sequence number as int (rendered as a digits-only string, spec 7.3)
+CREATED_MS: Final = 1  # when the write happened, epoch ms (rendered rounded down to seconds)
+EVENT_NAME: Final = 2  # "INSERT" | "MODIFY" | "REMOVE"
+KEYS: Final = 3  # Image of the key attributes, partition key first
+NEW_IMAGE: Final = 4  # Image or None, already cut to the stream view type
+OLD_IMAGE: Final = 5  # Image or None, already cut to the stream view type
+SIZE_BYTES: Final = 6  # DynamoDB's SizeBytes, computed once at write time (spec 13)
+JSON_LEN: Final = 7  # exact length of the record's compact JSON in the Lambda event
+
+Record = tuple[int, int, str, Image, Image | None, Image | None, int, int]
+
+EVENT_VERSION = "1.1"  # spec 11 row 9: real events carry "1.1", the guide's samples "1.0"
+EVENT_SOURCE = "aws:dynamodb"
+
+# Every sequence number has 21 digits (spec 7.3 allows 21..40) and they grow
+# with every write in the simulation, across tables, so a sequence number names
+# one record. Gaps between them, as in real streams, keep users from assuming +1.
+SEQUENCE_BASE = 100_000_000_000_000_000_000
+SEQUENCE_STEP = 100
+
+
+class StreamFormat:
+    """
+    What every record of one stream shares when rendered: region, ARN, view type, id key.
+
+    It also knows the exact JSON length of a record without rendering it, which
+    the batcher needs for the 6 MB payload cap (spec 2).
+    """
+
+    __slots__ = ("_base_len", "_id_key", "region", "stream_arn", "view_type")
+
+    def __init__(self, *, region: str, stream_arn: str, view_type: str, id_key: bytes) -> None:
+        self.region = region
+        self.stream_arn = stream_arn
+        self.view_type = view_type
+        self._id_key = id_key
+        skeleton = self._skeleton()
+        self._base_len = len(json.dumps(skeleton, separators=(",", ":")))
+
+    def _skeleton(self) -> dict[str, Any]:
+        return {
+            "eventID": "0" * 32,
+            "eventName": "",
+            "eventVersion": EVENT_VERSION,
+            "eventSource": EVENT_SOURCE,
+            "awsRegion": self.region,
+            "dynamodb": {
+                "ApproximateCreationDateTime": 0.0,
+                "Keys": {},
+                "SequenceNumber": "",
+                "SizeBytes": 0,
+                "StreamViewType": self.view_type,
+            },
+            "eventSourceARN": self.stream_arn,
+        }
+
+    def event_id(self, seq: int) -> str:
+        """The record's ``eventID``: 32 lowercase hex, derived from the stream's seed and seq."""
+        return hashlib.blake2b(
+            seq.to_bytes(17, "big"), key=self._id_key, digest_size=16
+        ).hexdigest()
+
+    def json_len(
+        self,
+        *,
+        seq: int,
+        created_ms: int,
+        event_name: str,
+        keys: Image,
+        new: Image | None,
+        old: Image | None,
+        size_bytes: int,
+    ) -> int:
+        """Exactly ``len(json.dumps(render(record), separators=(",", ":")))``, without rendering."""
+        n = (
+            self._base_len
+            + len(event_name)
+            + len(repr(float(created_ms // 1000)))
+            - 3  # "0.0"
+            + len(str(seq))
+            + len(str(size_bytes))
+            - 1  # "0"
+            + image_json_len(keys)
+            - 2  # "{}"
+        )
+        if new is not None:
+            n += len(',"NewImage":') + image_json_len(new)
+        if old is not None:
+            n += len(',"OldImage":') + image_json_len(old)
+        return n
+
+    def render(self, rec: Record) -> dict[str, Any]:
+        """The record exactly as Lambda delivers it in ``event["Records"]`` (spec 7.3)."""
+        seq, created_ms, event_name, keys, new, old, size_bytes, _ = rec
+        ddb: dict[str, Any] = {
+            # spec 13: whole epoch seconds, decoded by Python as a float.
+            "ApproximateCreationDateTime": float(created_ms // 1000),
+            "Keys": render_image(keys),
+        }
+        if new is not None:
+            ddb["NewImage"] = render_image(new)
+        if old is not None:
+            ddb["OldImage"] = render_image(old)
+        ddb["SequenceNumber"] = str(seq)
+        ddb["SizeBytes"] = size_bytes
+        ddb["StreamViewType"] = self.view_type
+        return {
+            "eventID": self.event_id(seq),
+            "eventName": event_name,
+            "eventVersion": EVENT_VERSION,
+            "eventSource": EVENT_SOURCE,
+            "awsRegion": self.region,
+            "dynamodb": ddb,
+            "eventSourceARN": self.stream_arn,
+        }
+
+
+def payload_len(records_json_len: int, count: int) -> int:
+    """Length of ``{"Records":[...]}`` in compact JSON for ``count`` records of total length."""
+    return len('{"Records":[]}') + records_json_len + max(count - 1, 0)

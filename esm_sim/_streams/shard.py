@@ -1,0 +1,116 @@
+"""
+A shard: an append-only, time-ordered run of stream records, with its lineage.
+
+Readers keep absolute indexes into the shard. Records are never moved, and a
+record older than the stream's retention counts as trimmed wherever a reader
+meets it (spec 7.1: data older than 24 h "is susceptible to trimming").
+
+A reader with nothing to read does not poll: it leaves a callback with
+:meth:`Shard.wait` and is called back on the next append (perf-notes 4.2: idle
+shards cost nothing).
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_left, bisect_right
+from collections.abc import Callable
+from typing import Any
+
+from esm_sim._streams.records import CREATED_MS, SEQ, Record, StreamFormat
+
+
+class Shard:
+    """
+    One shard of a DynamoDB stream.
+
+    Attributes:
+        shard_id: ``shardId-<20 digits>-<8 hex>``, as DynamoDB names them.
+        parent_shard_id: the shard this one followed, or None.
+        created_ms: when the shard opened (epoch ms).
+        closed_ms: when it was sealed, or None while open.
+    """
+
+    __slots__ = (
+        "_fmt",
+        "_records",
+        "_waiters",
+        "closed_ms",
+        "created_ms",
+        "parent_shard_id",
+        "shard_id",
+    )
+
+    def __init__(
+        self, shard_id: str, parent_shard_id: str | None, created_ms: int, fmt: StreamFormat
+    ) -> None:
+        self.shard_id = shard_id
+        self.parent_shard_id = parent_shard_id
+        self.created_ms = created_ms
+        self.closed_ms: int | None = None
+        self._fmt = fmt
+        self._records: list[Record] = []
+        self._waiters: list[Callable[[], object]] = []
+
+    def __repr__(self) -> str:
+        state = "open" if self.closed_ms is None else "closed"
+        return f"<Shard {self.shard_id} {state} records={len(self._records)}>"
+
+    # -- writing ---------------------------------------------------------------
+
+    def append(self, record: Record) -> None:
+        """Add a record and wake every reader waiting for one."""
+        self._records.append(record)
+        if self._waiters:
+            waiters, self._waiters = self._waiters, []
+            for waiter in waiters:
+                waiter()
+
+    def wait(self, callback: Callable[[], object]) -> None:
+        """Call ``callback()`` once, on the next append."""
+        self._waiters.append(callback)
+
+    def unwait(self, callback: Callable[[], object]) -> None:
+        """Withdraw a callback left with :meth:`wait` (no error if it is not there)."""
+        if callback in self._waiters:
+            self._waiters.remove(callback)
+
+    # -- reading ---------------------------------------------------------------
+
+    @property
+    def end(self) -> int:
+        """The index one past the last record."""
+        return len(self._records)
+
+    def at(self, index: int) -> Record:
+        """The record at an absolute index."""
+        return self._records[index]
+
+    def slice(self, start: int, stop: int) -> list[Record]:
+        """Records ``start`` to ``stop - 1``."""
+        return self._records[start:stop]
+
+    def index_of(self, sequence_number: int) -> int | None:
+        """The index of the record with this sequence number, or None."""
+        i = bisect_left(self._records, sequence_number, key=lambda r: r[SEQ])
+        if i < len(self._records) and self._records[i][SEQ] == sequence_number:
+            return i
+        return None
+
+    def first_live(self, start: int, cutoff_ms: int) -> int:
+        """The first index at or after ``start`` whose record was written after ``cutoff_ms``."""
+        return max(start, bisect_right(self._records, cutoff_ms, key=lambda r: r[CREATED_MS]))
+
+    # -- the user's view -------------------------------------------------------
+
+    @property
+    def records(self) -> list[dict[str, Any]]:
+        """Every record of the shard, rendered as Lambda delivers them (fresh dicts)."""
+        return [self._fmt.render(r) for r in self._records]
+
+    @property
+    def sequence_numbers(self) -> list[str]:
+        """The records' sequence numbers, in order, as strings."""
+        return [str(r[SEQ]) for r in self._records]
+
+    def __len__(self) -> int:
+        return len(self._records)

@@ -1,0 +1,268 @@
+"""
+A DynamoDB table with a stream: items, writes, and the records the writes leave.
+
+Writes take plain Python values, as boto3's ``Table`` resource does, and happen
+at the simulation's current virtual time. A write that changes nothing writes no
+stream record (spec 7.1). Each record lands in the shard chosen by a stable hash
+of the partition key (CRC-32, never ``hash()``), so an item's records stay in
+order in one shard (spec 7.1: per-item order is guaranteed).
+"""
+
+from __future__ import annotations
+
+import zlib
+from collections.abc import Callable, Mapping
+from typing import Any, Literal
+
+from esm_sim._engine.rng import Rng
+from esm_sim._engine.timefmt import stream_label
+from esm_sim._streams.attributes import (
+    MAX_ITEM_SIZE_BYTES,
+    Image,
+    deserialize_image,
+    image_size_bytes,
+    serialize_item,
+)
+from esm_sim._streams.records import Record, StreamFormat
+from esm_sim._streams.shard import Shard
+from esm_sim.errors import ConfigError, ValidationException
+
+StreamViewType = Literal["KEYS_ONLY", "NEW_IMAGE", "OLD_IMAGE", "NEW_AND_OLD_IMAGES"]
+STREAM_VIEW_TYPES = ("KEYS_ONLY", "NEW_IMAGE", "OLD_IMAGE", "NEW_AND_OLD_IMAGES")
+KEY_TYPES = ("S", "N", "B")
+
+
+def _key_spec(name: str, value: str | tuple[str, str] | None) -> tuple[str, str | None] | None:
+    if value is None:
+        return None
+    if isinstance(value, str) and value:
+        return (value, None)
+    if (
+        isinstance(value, tuple)
+        and len(value) == 2
+        and isinstance(value[0], str)
+        and value[0]
+        and value[1] in KEY_TYPES
+    ):
+        return (value[0], value[1])
+    msg = (
+        f"{name}={value!r} must be an attribute name, or a (name, type) pair with type "
+        f"one of {KEY_TYPES}"
+    )
+    raise ConfigError(msg)
+
+
+class Table:
+    """
+    A simulated DynamoDB table with streams enabled.
+
+    Create it with ``Simulation.create_table``. ``stream_arn`` names its stream;
+    ``shards`` lists every shard the stream has had, oldest first.
+    """
+
+    def __init__(
+        self,
+        name: str,
+        *,
+        partition_key: str | tuple[str, str],
+        sort_key: str | tuple[str, str] | None,
+        stream_view_type: str,
+        shard_count: int,
+        region: str,
+        account_id: str,
+        now_ms: Callable[[], int],
+        next_sequence: Callable[[], int],
+        rng: Rng,
+    ) -> None:
+        if not isinstance(name, str) or not 3 <= len(name) <= 255:
+            msg = f"name={name!r} must be a table name of 3 to 255 characters (DynamoDB TableName)"
+            raise ConfigError(msg)
+        if stream_view_type not in STREAM_VIEW_TYPES:
+            msg = (
+                f"stream_view_type={stream_view_type!r} must be one of "
+                f"{', '.join(STREAM_VIEW_TYPES)} (DynamoDB StreamViewType)"
+            )
+            raise ConfigError(msg)
+        if not isinstance(shard_count, int) or isinstance(shard_count, bool) or shard_count < 1:
+            msg = f"shard_count={shard_count!r} must be an int >= 1"
+            raise ConfigError(msg)
+        pk = _key_spec("partition_key", partition_key)
+        if pk is None:
+            msg = "partition_key=None: a table needs a partition key"
+            raise ConfigError(msg)
+        sk = _key_spec("sort_key", sort_key)
+        if sk is not None and sk[0] == pk[0]:
+            msg = f"sort_key={sort_key!r} must differ from partition_key={partition_key!r}"
+            raise ConfigError(msg)
+        self.name = name
+        self.stream_view_type = stream_view_type
+        self._key_specs = (pk,) if sk is None else (pk, sk)
+        self.partition_key = pk[0]
+        self.sort_key = None if sk is None else sk[0]
+        self._now_ms = now_ms
+        self._next_sequence = next_sequence
+        self._rng = rng
+        created = now_ms()
+        self.stream_arn = (
+            f"arn:aws:dynamodb:{region}:{account_id}:table/{name}/stream/{stream_label(created)}"
+        )
+        self.arn = f"arn:aws:dynamodb:{region}:{account_id}:table/{name}"
+        self._format = StreamFormat(
+            region=region,
+            stream_arn=self.stream_arn,
+            view_type=stream_view_type,
+            id_key=rng.child("event-ids").key[:32],
+        )
+        # Current item per key, with its size so the OLD image's size is never recomputed.
+        self._items: dict[Image, tuple[Image, int]] = {}
+        self.shards: list[Shard] = []
+        self._open: list[Shard] = []
+        self._shard_listeners: list[Callable[[Shard], object]] = []
+        for _ in range(shard_count):
+            shard = self._new_shard(parent=None)
+            self._open.append(shard)
+
+    def __repr__(self) -> str:
+        return f"<Table {self.name!r} items={len(self._items)} shards={len(self.shards)}>"
+
+    # -- shards ----------------------------------------------------------------
+
+    def _new_shard(self, parent: Shard | None) -> Shard:
+        now = self._now_ms()
+        shard_id = f"shardId-{now:020d}-{self._rng.hex(8)}"
+        shard = Shard(shard_id, None if parent is None else parent.shard_id, now, self._format)
+        self.shards.append(shard)
+        for listener in self._shard_listeners:
+            listener(shard)
+        return shard
+
+    def on_new_shard(self, listener: Callable[[Shard], object]) -> None:
+        """Call ``listener(shard)`` for every shard opened from now on."""
+        self._shard_listeners.append(listener)
+
+    @property
+    def format(self) -> StreamFormat:
+        """How this stream's records render."""
+        return self._format
+
+    # -- writes ----------------------------------------------------------------
+
+    def _keys(self, image: Image, what: str) -> Image:
+        by_name = {attr[0]: attr for attr in image}
+        keys = []
+        for key_name, key_type in self._key_specs:
+            attr = by_name.get(key_name)
+            if attr is None:
+                msg = (
+                    "One or more parameter values were invalid: "
+                    f"Missing the key {key_name} in the {what}"
+                )
+                raise ValidationException(msg, operation_name="PutItem")
+            if attr[1] not in KEY_TYPES or (key_type is not None and attr[1] != key_type):
+                expected = key_type or "S, N or B"
+                msg = (
+                    f"One or more parameter values were invalid: Type mismatch for key "
+                    f"{key_name} expected: {expected} actual: {attr[1]}"
+                )
+                raise ValidationException(msg, operation_name="PutItem")
+            if attr[2] in ("", b""):
+                msg = (
+                    "One or more parameter values are not valid. The AttributeValue for a key "
+                    f"attribute cannot contain an empty {'string' if attr[1] == 'S' else 'binary'}"
+                    f" value. Key: {key_name}"
+                )
+                raise ValidationException(msg, operation_name="PutItem")
+            keys.append(attr)
+        return tuple(keys)
+
+    def put_item(self, item: Mapping[str, Any]) -> None:
+        """
+        Write an item (plain Python values, as boto3's ``Table.put_item`` takes them).
+
+        Leaves an INSERT record for a new key, a MODIFY record for a changed item,
+        and no record when the item is unchanged.
+
+        Raises:
+            TypeError: for a ``float`` (boto3: "Float types are not supported. Use
+                Decimal types instead.") or another type boto3 cannot serialize.
+            ValidationException: a missing or mistyped key, or an item over 400 KB.
+        """
+        image = serialize_item(item)
+        keys = self._keys(image, "item")
+        size = image_size_bytes(image)
+        if size > MAX_ITEM_SIZE_BYTES:
+            msg = "Item size has exceeded the maximum allowed size"
+            raise ValidationException(msg, operation_name="PutItem")
+        old = self._items.get(keys)
+        if old is not None and old[0] == image:
+            return  # spec 7.1: a write that changes nothing writes no record
+        self._items[keys] = (image, size)
+        self._emit("INSERT" if old is None else "MODIFY", keys, (image, size), old)
+
+    def delete_item(self, key: Mapping[str, Any]) -> None:
+        """Delete the item with this key; deleting a missing item writes no record."""
+        image = serialize_item(key)
+        keys = self._keys(image, "key")
+        if len(image) != len(keys):
+            msg = "The provided key element does not match the schema"
+            raise ValidationException(msg, operation_name="DeleteItem")
+        old = self._items.pop(keys, None)
+        if old is None:
+            return
+        self._emit("REMOVE", keys, None, old)
+
+    def get_item(self, key: Mapping[str, Any]) -> dict[str, Any] | None:
+        """The current item as plain Python values (boto3's TypeDeserializer), or None."""
+        keys = self._keys(serialize_item(key), "key")
+        found = self._items.get(keys)
+        return None if found is None else deserialize_image(found[0])
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def _emit(
+        self,
+        event_name: str,
+        keys: Image,
+        new: tuple[Image, int] | None,
+        old: tuple[Image, int] | None,
+    ) -> None:
+        view = self.stream_view_type
+        # spec 7.3: images per view type; INSERT has no old image, REMOVE no new one.
+        new_kept = new if view in ("NEW_IMAGE", "NEW_AND_OLD_IMAGES") else None
+        old_kept = old if view in ("OLD_IMAGE", "NEW_AND_OLD_IMAGES") else None
+        size = image_size_bytes(keys)
+        if new_kept is not None:
+            size += new_kept[1]
+        if old_kept is not None:
+            size += old_kept[1]
+        seq = self._next_sequence()
+        now = self._now_ms()
+        new_image = None if new_kept is None else new_kept[0]
+        old_image = None if old_kept is None else old_kept[0]
+        record: Record = (
+            seq,
+            now,
+            event_name,
+            keys,
+            new_image,
+            old_image,
+            size,
+            self._format.json_len(
+                seq=seq,
+                created_ms=now,
+                event_name=event_name,
+                keys=keys,
+                new=new_image,
+                old=old_image,
+                size_bytes=size,
+            ),
+        )
+        self._route(keys).append(record)
+
+    def _route(self, keys: Image) -> Shard:
+        # A stable hash of the partition key (CRC-32 of its type and value), never hash().
+        _, type_code, value = keys[0]
+        raw = value if isinstance(value, bytes) else str(value).encode()
+        slot = zlib.crc32(type_code.encode() + b":" + raw) % len(self._open)
+        return self._open[slot]
