@@ -1,0 +1,29 @@
+"""``python -m esm_sim``: the command line (``demo`` runs the built-in scenario)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; returns the exit status."""
+    parser = argparse.ArgumentParser(prog="python -m esm_sim", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+    demo = commands.add_parser(
+        "demo", help="a poison record in a stream: timeline and summary"
+    )
+    demo.add_argument("--seed", type=int, default=0, help="the simulation seed (default 0)")
+    args = parser.parse_args(argv)
+    if args.command == "demo":
+        from esm_sim._demo import build_demo, demo_text
+
+        print(demo_text(build_demo(args.seed)))
+        return 0
+    parser.error(f"unknown command {args.command!r}")  # pragma: no cover - argparse exits first
+    return 2  # pragma: no cover
+
+
+if __name__ == "__main__":
+    sys.exit(main())
