@@ -31,7 +31,13 @@ class Rng:
 
     def child(self, name: str) -> Rng:
         """An independent stream named ``name`` under this one."""
-        return Rng(hashlib.blake2b(name.encode(), key=self.key[:64], digest_size=32).digest())
+        key = self.key
+        if len(key) > 64:
+            # BLAKE2b keys are at most 64 bytes. Cutting a longer key (a root made
+            # from a seed of more than 56 digits) would give two seeds that share
+            # their first 56 digits the same children, so hash it down instead.
+            key = hashlib.blake2b(key, digest_size=64).digest()
+        return Rng(hashlib.blake2b(name.encode(), key=key, digest_size=32).digest())
 
     def next64(self) -> int:
         """The next 64 random bits (SplitMix64)."""
@@ -43,17 +49,26 @@ class Rng:
 
     def randbelow(self, n: int) -> int:
         """A uniform int in ``[0, n)`` (rejection sampling: no modulo bias)."""
-        if n <= 0:
-            msg = f"n={n!r} must be positive"
+        if not isinstance(n, int) or isinstance(n, bool) or n <= 0:
+            msg = f"n={n!r} must be a positive int"
             raise ValueError(msg)
-        limit = (1 << 64) - ((1 << 64) % n)
+        # Draw as many 64-bit words as n needs; for n <= 2**64 that is one word,
+        # and the draws are the same as they have always been.
+        words = max(1, (n.bit_length() + 63) // 64)
+        span = 1 << (64 * words)
+        limit = span - (span % n)
         while True:
-            x = self.next64()
+            x = 0
+            for _ in range(words):
+                x = (x << 64) | self.next64()
             if x < limit:
                 return x % n
 
     def hex(self, digits: int) -> str:
         """``digits`` lowercase hex characters."""
+        if not isinstance(digits, int) or isinstance(digits, bool) or digits < 0:
+            msg = f"digits={digits!r} must be an int >= 0"
+            raise ValueError(msg)
         out: list[str] = []
         while len(out) * 16 < digits:
             out.append(f"{self.next64():016x}")

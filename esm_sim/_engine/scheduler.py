@@ -12,6 +12,9 @@ anything in the heap due *now* was scheduled before the clock reached now, so it
 has a smaller ``seq`` than everything in the ready deque, and runs first.
 
 Cancellation is by tombstone: a cancelled ``seq`` is skipped when popped.
+Callers may cancel a handle whose call already ran (a timer they did not
+clear); such stale tombstones match nothing, and they are pruned once they
+outnumber the live entries, so the tombstone set stays bounded.
 """
 
 from __future__ import annotations
@@ -58,7 +61,14 @@ class Scheduler:
 
     def cancel(self, handle: int) -> None:
         """Cancel a scheduled call; cancelling one that already ran is harmless."""
-        self._cancelled.add(handle)
+        cancelled = self._cancelled
+        cancelled.add(handle)
+        # Stale tombstones (handles that already ran) would otherwise pile up for
+        # the whole run; rebuilding when they dominate keeps cancel amortised O(1).
+        if len(cancelled) > 64 and len(cancelled) > 2 * (len(self._heap) + len(self._ready)):
+            live = {e[1] for e in self._heap}
+            live.update(e[1] for e in self._ready)
+            self._cancelled = {h for h in cancelled if h in live}
 
     def peek_ms(self) -> int | None:
         """The due time of the next call that will run, or None if nothing is scheduled."""
@@ -88,6 +98,9 @@ class Scheduler:
         Returns None, leaving the clock alone, when nothing is due by then.
         """
         heap, ready, cancelled = self._heap, self._ready, self._cancelled
+        if limit_ms is not None and limit_ms < self.now_ms:
+            # Everything left is due at now_ms or later: nothing is due by a past limit.
+            return None
         while True:
             if heap and (not ready or heap[0][0] <= self.now_ms):
                 if limit_ms is not None and heap[0][0] > limit_ms:
@@ -120,5 +133,11 @@ class Scheduler:
         return False
 
     def pending(self) -> int:
-        """How many live calls are scheduled."""
-        return len(self._heap) + len(self._ready) - len(self._cancelled)
+        """How many live calls are scheduled (cancelled ones and stale handles not counted)."""
+        cancelled = self._cancelled
+        if not cancelled:
+            return len(self._heap) + len(self._ready)
+        # Counted by scan: a tombstone may name a call that already ran.
+        return sum(1 for e in self._heap if e[1] not in cancelled) + sum(
+            1 for e in self._ready if e[1] not in cancelled
+        )

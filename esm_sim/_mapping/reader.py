@@ -338,7 +338,6 @@ class ShardReader:
     def on_result(self, invocation: Invocation) -> None:
         """Apply the outcome of the invocation of the current batch."""
         rt = self.runtime
-        rt.release(self)
         batch = self.batch
         assert batch is not None
         cfg = rt.config

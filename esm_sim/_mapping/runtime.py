@@ -113,7 +113,7 @@ class MappingRuntime:
     def _add_reader(self, shard: Shard) -> ShardReader:
         latest = self.fields["StartingPosition"] == "LATEST" and not self.started
         # spec 1.4: LATEST is the shard's end when the mapping starts reading.
-        start_index = shard.end if latest and shard.created_ms < self.now_ms() else 0
+        start_index = shard.end if latest else 0
         reader = ShardReader(self, shard, start_index)
         self.readers[shard.shard_id] = reader
         return reader
@@ -145,10 +145,6 @@ class MappingRuntime:
                 detail=refusal,
             )
         return refusal
-
-    def release(self, reader: ShardReader) -> None:
-        """Give back the concurrency slot of a finished invocation."""
-        self.sim._concurrency.release(self.function)
 
     def invoke(self, reader: ShardReader, records: list[Record]) -> None:
         """Run the function on a batch; its result reaches ``reader.on_result`` at the end time."""
@@ -191,9 +187,12 @@ class MappingRuntime:
         invocation.ended_ms = now + duration_ms
         fn.invocations.append(invocation)
         self.invocations.append(invocation)
-        self.scheduler.call_at(invocation.ended_ms, self._finish, reader, invocation)
+        self.scheduler.call_at(invocation.ended_ms, self._finish, reader, invocation, fn)
 
-    def _finish(self, reader: ShardReader, invocation: Invocation) -> None:
+    def _finish(self, reader: ShardReader, invocation: Invocation, fn: Function) -> None:
+        # The slot goes back to the function that ran, even if the mapping was
+        # pointed at another function meanwhile.
+        self.sim._concurrency.release(fn)
         records = reader.batch.records if reader.batch else []
         if invocation.error is not None:
             outcome, detail = "error", f"{invocation.error_type}: {invocation.error_message}"

@@ -1,0 +1,101 @@
+"""Builders shared by the scenario tests: a table, a function, a mapping, some writes."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import attrs
+
+import esm_sim
+
+Handler = Callable[[dict[str, Any], Any], Any]
+
+
+@attrs.define
+class World:
+    """What a scenario built: the simulation and its parts."""
+
+    sim: esm_sim.Simulation
+    table: esm_sim.Table
+    fn: esm_sim.Function
+    uuid: str
+    queue: esm_sim.Queue
+
+    @property
+    def seqs(self) -> list[str]:
+        """Every record's sequence number, in write order (one shard)."""
+        return [s for shard in self.table.shards for s in shard.sequence_numbers]
+
+    def delivered(self) -> list[list[str]]:
+        """The sequence numbers of each invocation, in order."""
+        return [[str(s) for s in inv.sequence_numbers] for inv in self.fn.invocations]
+
+    def mapping(self) -> dict[str, Any]:
+        return self.sim.lambda_client.get_event_source_mapping(UUID=self.uuid)
+
+
+def build(
+    handler: Handler,
+    *,
+    records: int = 1,
+    seed: int = 0,
+    destination: str | None = "queue",
+    duration: float = 0.0,
+    timeout: float = 3,
+    writes_at: float | None = None,
+    sim_kwargs: dict[str, Any] | None = None,
+    **mapping: Any,
+) -> World:
+    """A one-shard table with ``records`` items k0.., a function and a mapping."""
+    sim = esm_sim.Simulation(seed=seed, **(sim_kwargs or {}))
+    table = sim.create_table("orders", partition_key="pk")
+    fn = sim.create_function("fn", handler, duration=duration, timeout=timeout)
+    queue = sim.create_queue("dlq")
+    params: dict[str, Any] = {
+        "FunctionName": "fn",
+        "EventSourceArn": table.stream_arn,
+        "StartingPosition": "TRIM_HORIZON",
+        **mapping,
+    }
+    if destination == "queue":
+        params["DestinationConfig"] = {"OnFailure": {"Destination": queue.arn}}
+    elif destination is not None:
+        params["DestinationConfig"] = {"OnFailure": {"Destination": destination}}
+    uuid = sim.lambda_client.create_event_source_mapping(**params)["UUID"]
+
+    def write() -> None:
+        for i in range(records):
+            table.put_item({"pk": f"k{i}", "n": i})
+
+    if writes_at is None:
+        write()
+    else:
+        sim.call_later(writes_at, write)
+    return World(sim=sim, table=table, fn=fn, uuid=uuid, queue=queue)
+
+
+def keys(event: dict[str, Any]) -> list[str]:
+    """The partition keys of an event's records."""
+    return [r["dynamodb"]["Keys"]["pk"]["S"] for r in event["Records"]]
+
+
+def failing_on(*bad: str) -> Handler:
+    """A handler that raises when the batch holds one of these keys."""
+
+    def handler(event: dict[str, Any], context: Any) -> None:
+        for key in keys(event):
+            if key in bad:
+                msg = f"poison {key}"
+                raise ValueError(msg)
+
+    return handler
+
+
+def returning(response: Any) -> Handler:
+    """A handler that always returns ``response``."""
+
+    def handler(event: dict[str, Any], context: Any) -> Any:
+        return response
+
+    return handler
