@@ -18,6 +18,7 @@ from esm_sim._lambda.control import LambdaClient as LambdaClient
 from esm_sim._lambda.function import Context as Context
 from esm_sim._lambda.function import Function as Function
 from esm_sim._lambda.function import Invocation as Invocation
+from esm_sim._metrics import Metrics as Metrics
 from esm_sim._simulation import Simulation as Simulation
 from esm_sim._simulation import StepResult as StepResult
 from esm_sim._sinks import Bucket as Bucket
@@ -25,6 +26,7 @@ from esm_sim._sinks import Queue as Queue
 from esm_sim._sinks import Topic as Topic
 from esm_sim._streams.shard import Shard as Shard
 from esm_sim._streams.table import Table as Table
+from esm_sim._views import FatesSummary as FatesSummary
 
 __version__ = "0.1.0"
 
@@ -32,9 +34,11 @@ __all__ = [
     "Bucket",
     "Context",
     "Fate",
+    "FatesSummary",
     "Function",
     "Invocation",
     "LambdaClient",
+    "Metrics",
     "Queue",
     "Shard",
     "Simulation",

@@ -12,7 +12,7 @@ import bisect
 import re
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import attrs
 
@@ -32,10 +32,14 @@ from esm_sim._lambda.control import LambdaClient
 from esm_sim._lambda.function import Duration, Function, Handler
 from esm_sim._mapping.config import Behaviour, MappingConfig
 from esm_sim._mapping.runtime import MappingRuntime, deliver_to
+from esm_sim._metrics import Metrics
 from esm_sim._sinks import Bucket, Queue, Topic
 from esm_sim._streams.records import SEQUENCE_BASE, SEQUENCE_STEP
 from esm_sim._streams.table import Table
 from esm_sim.errors import ConfigError, SimulationError, SimulationLimitExceeded
+
+if TYPE_CHECKING:
+    from esm_sim._views import FatesSummary
 
 DEFAULT_START = datetime(2026, 1, 1, tzinfo=UTC)
 _FUNCTION_NAME = re.compile(r"[A-Za-z0-9_-]{1,64}")
@@ -83,6 +87,8 @@ class Simulation:
         retry_backoff_base, retry_backoff_max: the exponential wait before retries,
             for function errors and throttles alike (spec 3.2, I).
         retention_hours: how long a stream keeps records (spec 7.1).
+        shard_rollover_hours: how often each open shard is sealed and replaced by a
+            child (spec 7.1, "about every 4 hours", I); 0 turns rollovers off.
         bisect_resets_retries: whether the halves of a split start a fresh retry
             count (spec 3.4, I; default: they inherit it).
         bisect_first_half_first: finish the first half before the second (spec 3.4, I).
@@ -105,6 +111,7 @@ class Simulation:
         retry_backoff_base: float = 1.0,
         retry_backoff_max: float = 60.0,
         retention_hours: float = 24.0,
+        shard_rollover_hours: float = 4.0,
         bisect_resets_retries: bool = False,
         bisect_first_half_first: bool = True,
         partial_progress_resets_retries: bool = True,
@@ -140,6 +147,7 @@ class Simulation:
             retry_backoff_base_ms=_seconds("retry_backoff_base", retry_backoff_base),
             retry_backoff_max_ms=_seconds("retry_backoff_max", retry_backoff_max),
             retention_ms=_seconds("retention_hours", retention_hours * 3600, allow_zero=False),
+            shard_rollover_ms=_seconds("shard_rollover_hours", shard_rollover_hours * 3600),
             bisect_resets_retries=bool(bisect_resets_retries),
             bisect_first_half_first=bool(bisect_first_half_first),
             partial_progress_resets_retries=bool(partial_progress_resets_retries),
@@ -255,7 +263,7 @@ class Simulation:
             busy = [
                 f"{m.uuid} {r.shard.shard_id} {r.state}"
                 for m in self.mappings.values()
-                for r in m.readers.values()
+                for r in m.all_readers()
                 if r.state not in ("stopped", "idle")
             ]
             msg = (
@@ -334,10 +342,30 @@ class Simulation:
             now_ms=lambda: self._scheduler.now_ms,
             next_sequence=self._next_sequence,
             rng=self._rng.child(f"table/{name}"),
+            call_later=self._scheduler.call_later,
+            rollover_ms=self.behaviour.shard_rollover_ms or None,
         )
+        table.on_new_shard(self._trace_shard_opened)
+        table.on_shard_closed(self._trace_shard_closed)
         self.tables[name] = table
         self.tables_by_stream_arn[table.stream_arn] = table
         return table
+
+    def _trace_shard_opened(self, shard: Any) -> None:
+        self.trace.append(
+            TraceEvent(
+                at_ms=self.now_ms,
+                kind="shard",
+                shard=shard.shard_id,
+                outcome="opened",
+                detail=f"parent {shard.parent_shard_id}",
+            )
+        )
+
+    def _trace_shard_closed(self, shard: Any) -> None:
+        self.trace.append(
+            TraceEvent(at_ms=self.now_ms, kind="shard", shard=shard.shard_id, outcome="closed")
+        )
 
     def create_function(
         self,
@@ -376,8 +404,6 @@ class Simulation:
         if not isinstance(name, str) or not _RESOURCE_NAME.fullmatch(name):
             msg = f"name={name!r} must be 1-80 letters, digits, '-', '_' or '.'"
             raise ConfigError(msg)
-        if any(s.name == name for s in self._sinks.values() if type(s) is not Bucket):
-            pass
 
     def create_queue(self, name: str) -> Queue:
         """An SQS queue for on-failure records (a name ending .fifo makes a FIFO queue)."""
@@ -463,7 +489,7 @@ class Simulation:
             self._mapping_state(mapping, "_gone")
             return
         if pending is not None:
-            mapping.config = pending
+            mapping.reconfigure(pending)
         mapping.fields["LastModified"] = epoch_seconds_float(self.now_ms)
         if mapping.enabled_intent:
             self._mapping_state(mapping, "Enabled")
@@ -545,13 +571,7 @@ class Simulation:
                 deliveries=deliveries,
                 destination=destination,
             )
-        reader = mapping.readers.get(shard.shard_id)
-        if reader is not None and index < reader.start_index:
-            outcome = "skipped"
-        elif reader is not None and index < reader.checkpoint:
-            outcome = "processed"
-        else:
-            outcome = "pending"
+        outcome = mapping.record_status(shard, index)
         return Fate(
             sequence_number=str(seq),
             mapping_uuid=mapping.uuid,
@@ -575,11 +595,36 @@ class Simulation:
             counts[outcome] = mapping.ledger.counts[outcome]
         total = sum(len(s) for s in mapping.table.shards)
         for shard in mapping.table.shards:
-            reader = mapping.readers.get(shard.shard_id)
-            if reader is not None:
-                counts["skipped"] += reader.start_index
+            counts["skipped"] += mapping.skipped_count(shard)
         counts["pending"] = total - sum(counts.values())
         return counts
+
+    # -- views (issue 6) -------------------------------------------------------------------
+
+    @property
+    def metrics(self) -> Metrics:
+        """CloudWatch-style metrics computed from the trace (spec 9), e.g. ``.series(name)``."""
+        cached: Metrics | None = getattr(self, "_metrics", None)
+        if cached is None:
+            cached = self._metrics = Metrics(self)
+        return cached
+
+    def timeline(self, *, uuid: str | None = None) -> str:
+        """The trace as text with a column legend, one line per event (of one mapping)."""
+        from esm_sim._views import timeline_text
+
+        return timeline_text(self, uuid=uuid)
+
+    def fates(self, *, uuid: str | None = None) -> FatesSummary:
+        """Where each mapping's records ended: a table (``.text()``, HTML, dict by UUID)."""
+        from esm_sim._views import FatesSummary
+
+        return FatesSummary(self, uuid)
+
+    def _repr_html_(self) -> str:
+        from esm_sim._views import simulation_html
+
+        return simulation_html(self)
 
 
 def _contains(sorted_seqs: tuple[int, ...], seq: int) -> bool:

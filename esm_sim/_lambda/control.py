@@ -15,9 +15,10 @@ from typing import TYPE_CHECKING, Any
 from esm_sim._engine.timefmt import epoch_seconds_float
 from esm_sim._lambda.validation import check_request
 from esm_sim._mapping.config import MappingConfig
-from esm_sim._mapping.filtering import compile_filter_criteria
+from esm_sim._mapping.filtering import FilterSet, compile_filter_criteria
 from esm_sim._mapping.runtime import MappingRuntime
 from esm_sim.errors import (
+    ClientError,
     InvalidParameterValueException,
     ResourceConflictException,
     ResourceInUseException,
@@ -85,18 +86,23 @@ class LambdaClient:
         """Resolve a FunctionName (name, name:qualifier, partial or full ARN) to (fn, arn)."""
         sim = self._sim
         base, qualifier = name, None
+        # Only this simulation's account and region hold functions: an ARN that
+        # names another one names a function that does not exist here.
+        elsewhere = False
         if base.startswith("arn:"):
             parts = base.split(":")
             # arn:aws:lambda:region:account:function:name[:qualifier]
+            elsewhere = parts[1:6] != ["aws", "lambda", sim.region, sim.account_id, "function"]
             base = parts[6] if len(parts) > 6 else ""
             qualifier = parts[7] if len(parts) > 7 else None
         elif ":function:" in base:
             parts = base.split(":")  # account:function:name[:qualifier]
+            elsewhere = parts[0] != sim.account_id
             base = parts[2] if len(parts) > 2 else ""
             qualifier = parts[3] if len(parts) > 3 else None
         elif ":" in base:
             base, qualifier = base.split(":", 1)
-        fn = sim.functions_by_name.get(base)
+        fn = None if elsewhere else sim.functions_by_name.get(base)
         # The simulator has only $LATEST; other versions and aliases do not exist.
         if fn is None or qualifier not in (None, "$LATEST"):
             # spec 11 row 20: AWS answers InvalidParameterValueException here.
@@ -106,6 +112,34 @@ class LambdaClient:
         # spec 1.2: the response keeps the qualifier only when one was given.
         arn = fn.arn if qualifier is None else f"{fn.arn}:{qualifier}"
         return fn, arn
+
+    def _filters(self, criteria: Any, operation: str) -> FilterSet | None:
+        """Compile FilterCriteria, naming ``operation`` in any error (spec 1.6, 8)."""
+        try:
+            return compile_filter_criteria(criteria, max_filters=self._sim.max_filters)
+        except ClientError as exc:
+            if exc.operation_name:
+                raise
+            # The compiler does not know the operation; the caller's str() must name it.
+            raise type(exc)(exc.message, operation_name=operation) from None
+
+    def _check_unique(
+        self, table: Any, fn: Function, source_arn: str, operation: str, skip: str = ""
+    ) -> None:
+        """spec 1.5: one mapping per (function, stream); the blanks in the text are AWS's."""
+        for other in self._sim.mappings.values():
+            if (
+                other.uuid != skip
+                and other.table is table
+                and other.function is fn
+                and other.fields["State"] != "_gone"
+            ):
+                raise ResourceConflictException(
+                    f'The event source arn (" {source_arn} ") and function (" {fn.name} ") '
+                    "provided mapping already exists. Please update or delete the existing "
+                    f"mapping with UUID {other.uuid}",
+                    operation_name=operation,
+                )
 
     def _mapping(self, uuid: object, operation: str) -> MappingRuntime:
         mapping = self._sim.mappings.get(uuid) if isinstance(uuid, str) else None
@@ -137,16 +171,8 @@ class LambdaClient:
             raise InvalidParameterValueException(
                 f"Stream not found: {source_arn}", operation_name=op
             )
-        for other in sim.mappings.values():
-            if other.table is table and other.function is fn and other.fields["State"] != "_gone":
-                # spec 1.5: one mapping per (function, stream); the blanks are AWS's.
-                raise ResourceConflictException(
-                    f'The event source arn (" {source_arn} ") and function (" {fn.name} ") '
-                    "provided mapping already exists. Please update or delete the existing "
-                    f"mapping with UUID {other.uuid}",
-                    operation_name=op,
-                )
-        filters = compile_filter_criteria(params.get("FilterCriteria"), max_filters=sim.max_filters)
+        self._check_unique(table, fn, source_arn, op)
+        filters = self._filters(params.get("FilterCriteria"), op)
         self._check_supported(params)
         uuid = sim._rng_ids.uuid()
         destination = (params.get("DestinationConfig") or {}).get("OnFailure", {})
@@ -198,19 +224,21 @@ class LambdaClient:
         sim._settle_later(mapping)
         return self._response(mapping)
 
-    def _check_supported(self, params: dict[str, Any]) -> None:
+    def _check_supported(self, params: dict[str, Any], current_factor: int | None = None) -> None:
         factor = params.get("ParallelizationFactor", 1)
-        if factor != 1:
+        if current_factor is not None and factor != current_factor:
             msg = (
-                f"ParallelizationFactor={factor!r}: concurrent batches per shard are not "
-                "simulated yet; only 1 is (issue #4)"
+                f"ParallelizationFactor={factor!r}: changing the factor of an existing "
+                f"mapping (now {current_factor}) is not simulated; delete and re-create it"
             )
             raise UnsupportedFeatureError(msg)
         window = params.get("TumblingWindowInSeconds", 0)
-        if window:
+        if window and factor != 1:
+            # I: AWS documents no answer; windows keep one state per shard (spec 6.1).
             msg = (
-                f"TumblingWindowInSeconds={window!r}: tumbling windows are not simulated "
-                "yet; only 0 is (issue #5)"
+                f"TumblingWindowInSeconds={window!r} with ParallelizationFactor={factor!r}: "
+                "tumbling windows keep one state per shard; esm_sim simulates them with "
+                "ParallelizationFactor 1 only"
             )
             raise UnsupportedFeatureError(msg)
 
@@ -276,14 +304,19 @@ class LambdaClient:
         new_fn = None
         if "FunctionName" in params:
             new_fn, new_arn = self._function(params["FunctionName"], op)
+            # spec 1.5: repointing must not make a second mapping of (function, stream).
+            self._check_unique(
+                mapping.table, new_fn, mapping.table.stream_arn, op, skip=mapping.uuid
+            )
         filters = mapping.config.filters
         if "FilterCriteria" in params:
-            filters = compile_filter_criteria(params["FilterCriteria"], max_filters=sim.max_filters)
+            filters = self._filters(params["FilterCriteria"], op)
         self._check_supported(
             {
                 k: params.get(k, fields[k])
                 for k in ("ParallelizationFactor", "TumblingWindowInSeconds")
-            }
+            },
+            current_factor=fields["ParallelizationFactor"],
         )
         for key in _UPDATABLE:
             if key not in params:

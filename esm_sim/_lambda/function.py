@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 import traceback
 from collections.abc import Callable, Sequence
 from decimal import Decimal
@@ -233,10 +234,19 @@ class Function:
         return round(seconds * 1000)
 
 
+_INTEGER_TEXT = re.compile(r"-?[0-9]+")
+
+
 def _json_default(value: object) -> object:
-    # The Python runtime's marshaller writes Decimal as a JSON number.
+    # The Python runtime's marshaller (RIC lambda_runtime_marshaller.Encoder) writes
+    # a Decimal as its own text, str(d), as a raw JSON number (NaN as NaN). What the
+    # mapping reads back is that text parsed as JSON: an int when it has no point or
+    # exponent, else a float. Decimal("1.0") is 1.0, Decimal("1E+2") is 100.0.
     if isinstance(value, Decimal):
-        return float(value) if value != value.to_integral_value() else int(value)
+        if value.is_nan():
+            return math.nan
+        text = str(value)
+        return int(text) if _INTEGER_TEXT.fullmatch(text) else float(text)
     msg = f"Object of type {type(value).__name__} is not JSON serializable"
     raise TypeError(msg)
 
@@ -275,15 +285,19 @@ def run_handler(
         return function.timeout_ms
     if invocation.error is not None:
         return duration_ms
-    try:
-        body = json.dumps(response, default=_json_default)
-    except (TypeError, ValueError) as exc:
-        invocation.error = "Unhandled"
-        invocation.error_type = "Runtime.MarshalError"
-        invocation.error_message = f"Unable to marshal response: {exc}"
-        invocation.response = response
-        return duration_ms
-    if len(body.encode()) > MAX_RESPONSE_BYTES:
+    if isinstance(response, bytes):
+        # The runtime sends bytes as they are (application/unknown), not as JSON.
+        body_bytes = response
+    else:
+        try:
+            body_bytes = json.dumps(response, default=_json_default).encode()
+        except (TypeError, ValueError) as exc:
+            invocation.error = "Unhandled"
+            invocation.error_type = "Runtime.MarshalError"
+            invocation.error_message = f"Unable to marshal response: {exc}"
+            invocation.response = response
+            return duration_ms
+    if len(body_bytes) > MAX_RESPONSE_BYTES:
         invocation.error = "Unhandled"
         invocation.error_type = "Function.ResponseSizeTooLarge"
         invocation.error_message = (
@@ -294,5 +308,10 @@ def run_handler(
         return duration_ms
     # The mapping judges what came through JSON (a tuple arrives as a list, and so on).
     invocation.response = response
-    invocation.response_json = json.loads(body)
+    try:
+        invocation.response_json = json.loads(body_bytes)
+    except ValueError:
+        # I: a bytes payload that is not JSON; the mapping finds no batchItemFailures
+        # in it, so it reads as None here.
+        invocation.response_json = None
     return duration_ms

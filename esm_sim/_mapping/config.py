@@ -80,6 +80,9 @@ class Behaviour:
     # 60 s, for function errors and throttles alike (api-contract).
     retry_backoff_base_ms: int = attrs.field(default=1_000, validator=_non_negative_ms)
     retry_backoff_max_ms: int = attrs.field(default=60_000, validator=_non_negative_ms)
+    # spec 7.1 / 12.8: a shard is sealed and replaced "about every 4 hours" (I);
+    # 0 turns rollovers off.
+    shard_rollover_ms: int = attrs.field(default=4 * 3_600_000, validator=_non_negative_ms)
     # spec 7.1: records are kept 24 hours, then trimmed.
     retention_ms: int = attrs.field(default=86_400_000, validator=_non_negative_ms)
     # spec 3.4 (I): whether the halves of a split start with a fresh retry count

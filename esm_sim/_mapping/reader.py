@@ -21,13 +21,26 @@ records invokes at once; otherwise the first poll with records opens a window,
 and the batch goes when the window ends or ``BatchSize`` / 6 MB is reached. The
 next window starts when the previous invocation completes (spec 2, simulator
 reading; spec 12.7: GetRecords calls per window are I).
+
+Tumbling windows (spec 6): with ``TumblingWindowInSeconds`` W, each record
+belongs to the window ``[floor(t/W)*W, +W)`` of its ``ApproximateCreationDateTime``
+(epoch-aligned, I). A batch never mixes windows. Aggregation invocations carry
+the running ``state``; their records wait, unprocessed, for the window's final
+invocation (``isFinalInvokeForWindow``), which the reader makes once the virtual
+clock has passed the window's end and no unread record of the window is left
+(or when the shard ends). The final invocation carries no records (I). Only
+when it succeeds are the window's records checkpointed and the state dropped.
+A state over 1 MB ends the window early (``isWindowTerminatedEarly``): a final
+invocation at once, then the same window goes on with a fresh state (I).
 """
 
 from __future__ import annotations
 
+import json
 from typing import TYPE_CHECKING
 
 from esm_sim._lambda.function import MAX_SYNC_PAYLOAD_BYTES, Invocation
+from esm_sim._mapping.lanes import LaneView
 from esm_sim._mapping.policies import COMPLETE_FAILURE, bisect_halves, judge_item_failures
 from esm_sim._streams.records import CREATED_MS, JSON_LEN, SEQ, SIZE_BYTES, Record, payload_len
 from esm_sim._streams.shard import Shard
@@ -37,11 +50,13 @@ if TYPE_CHECKING:
 
 GET_RECORDS_MAX_RECORDS = 1000  # spec 7.2
 GET_RECORDS_MAX_BYTES = 1024 * 1024  # spec 7.2
+MAX_WINDOW_STATE_BYTES = 1024 * 1024  # spec 6.1: state is at most 1 MB per shard
 
 STOPPED = "stopped"
 IDLE = "idle"
 POLLING = "polling"
 WINDOW = "window"
+WINDOW_WAIT = "window-wait"  # caught up, a tumbling window waits for its end
 INVOKING = "invoking"
 BACKOFF = "backoff"
 
@@ -49,17 +64,28 @@ BACKOFF = "backoff"
 class Batch:
     """A batch on its way through the function: its records and its attempt counters."""
 
-    __slots__ = ("invocations", "records", "retries", "throttles")
+    __slots__ = ("early", "final", "invocations", "records", "retries", "throttles")
 
-    def __init__(self, records: list[Record], retries: int = 0) -> None:
+    def __init__(
+        self, records: list[Record], retries: int = 0, *, final: bool = False, early: bool = False
+    ) -> None:
         self.records = records
+        self.final = final  # a tumbling window's final invocation (no records)
+        self.early = early  # ... ended early because the state passed 1 MB
         self.retries = retries  # function-error retries used (MaximumRetryAttempts)
         self.invocations = 0  # invocations of exactly these records (approximateInvokeCount)
         self.throttles = 0  # consecutive throttles (backoff only; never counted as retries)
 
 
+Source = Shard | LaneView  # what a reader reads: a whole shard, or one lane of it
+
+
 class ShardReader:
-    """Reads one shard for one mapping and carries every batch to its end."""
+    """
+    Reads one shard (or one ParallelizationFactor lane of it) for one mapping,
+    and carries every batch to its end. Positions (``pos``, ``checkpoint``,
+    ``start_index``) count records of the source it reads.
+    """
 
     __slots__ = (
         "_close_timer",
@@ -79,12 +105,19 @@ class ShardReader:
         "shard",
         "start_index",
         "state",
+        "tw_end_ms",
+        "tw_records",
+        "tw_start_ms",
+        "tw_state_json",
+        "tw_timer",
     )
 
-    def __init__(self, runtime: MappingRuntime, shard: Shard, start_index: int) -> None:
+    def __init__(
+        self, runtime: MappingRuntime, shard: Source, start_index: int, lane: int = 0
+    ) -> None:
         self.runtime = runtime
         self.shard = shard
-        self.lane = 0
+        self.lane = lane
         self.start_index = start_index  # records before it are not this mapping's (LATEST)
         self.pos = start_index  # next record to read
         self.checkpoint = start_index  # every record before it has reached its fate
@@ -99,15 +132,22 @@ class ShardReader:
         self._close_timer: int | None = None
         self._retry_timer: int | None = None
         self._stopping = False
+        # The open tumbling window: bounds, running state (as JSON text), and the
+        # records delivered to it that wait for its final invocation.
+        self.tw_start_ms = -1
+        self.tw_end_ms = -1
+        self.tw_state_json = "{}"
+        self.tw_records: list[Record] = []
+        self.tw_timer: int | None = None
 
     def __repr__(self) -> str:
-        return f"<ShardReader {self.shard.shard_id} {self.state} pos={self.pos}>"
+        return f"<ShardReader {self.shard.shard_id}/{self.lane} {self.state} pos={self.pos}>"
 
     # -- lifecycle -------------------------------------------------------------
 
     def _set_state(self, state: str) -> None:
         was_busy = self.state not in (STOPPED, IDLE)
-        now_busy = state not in (STOPPED, IDLE)
+        now_busy = state not in (STOPPED, IDLE)  # WINDOW_WAIT is busy: records wait
         if was_busy != now_busy:
             self.runtime.busy_changed(+1 if now_busy else -1)
         self.state = state
@@ -136,6 +176,23 @@ class ShardReader:
         self._reset_to_checkpoint()
         self._set_state(STOPPED)
 
+    def reconfigured(self) -> None:
+        """
+        New settings took effect (an update settled): a batch being gathered is
+        gathered again under them, so a shorter window or a smaller BatchSize
+        applies at once.
+        """
+        if self.state != WINDOW or not self.gather:
+            return
+        self._cancel_timers()
+        first = self.shard.index_of(self.gather[0][SEQ])
+        if first is not None:
+            self.pos = first
+        self.gather = []
+        self.gather_json = 0
+        self._window_deadline_ms = -1
+        self._schedule_poll(self.runtime.now_ms())
+
     def _reset_to_checkpoint(self) -> None:
         self.gather = []
         self.gather_json = 0
@@ -143,6 +200,15 @@ class ShardReader:
         self.halves = []
         self.pos = self.checkpoint
         self._window_deadline_ms = -1
+        self._close_tumbling_window()
+
+    def _close_tumbling_window(self) -> None:
+        if self.tw_timer is not None:
+            self.runtime.scheduler.cancel(self.tw_timer)
+        self.tw_timer = None
+        self.tw_start_ms = self.tw_end_ms = -1
+        self.tw_state_json = "{}"
+        self.tw_records = []
 
     def _cancel_timers(self) -> None:
         sched = self.runtime.scheduler
@@ -167,17 +233,76 @@ class ShardReader:
 
     def _on_append(self) -> None:
         # The shard woke us: poll at the next tick of the 250 ms grid.
-        if self.state == IDLE:
+        if self.state in (IDLE, WINDOW_WAIT):
             self._schedule_poll(self._next_tick(self.runtime.now_ms()))
         elif self.state == WINDOW and self._poll_timer is None:
             self._poll_timer = self.runtime.scheduler.call_at(
                 self._next_tick(self.runtime.now_ms()), self._poll
             )
 
+    def _settle_checkpoint(self) -> None:
+        # Everything read is final, unless it waits in an open tumbling window.
+        if not self.tw_records:
+            self.checkpoint = max(self.checkpoint, self.pos)
+
+    def finished(self) -> bool:
+        """Whether the shard is sealed and every record of it reached its fate here."""
+        return self.shard.closed_ms is not None and self.checkpoint >= self.shard.end
+
     def _go_idle(self) -> None:
-        self.checkpoint = max(self.checkpoint, self.pos)
-        self._set_state(IDLE)
+        self._settle_checkpoint()
+        self._set_state(WINDOW_WAIT if self.tw_records else IDLE)
+        if self.finished():
+            # spec 7.1: a sealed shard read to its end lets its children start.
+            self.runtime.reader_finished(self)
+            return
         self.shard.wait(self._on_append)
+
+    # -- tumbling windows (spec 6) -----------------------------------------------
+
+    def _window_of(self, record: Record) -> int:
+        # spec 6.1: bounds come from ApproximateCreationDateTime (whole seconds),
+        # aligned to the epoch (I).
+        size = self.runtime.config.tumbling_window_ms
+        seconds_ms = record[CREATED_MS] - record[CREATED_MS] % 1000
+        return seconds_ms - seconds_ms % size
+
+    def _open_tumbling_window(self, start_ms: int) -> None:
+        rt = self.runtime
+        self.tw_start_ms = start_ms
+        self.tw_end_ms = start_ms + rt.config.tumbling_window_ms
+        self.tw_state_json = "{}"  # spec 6.2 (I): the first invoke of a window gets {}
+        self.tw_records = []
+        # The window closes on the virtual clock at its end (api-contract default).
+        self.tw_timer = rt.scheduler.call_at(self.tw_end_ms, self._on_tumbling_end)
+
+    def _on_tumbling_end(self) -> None:
+        self.tw_timer = None
+        if self.state in (IDLE, WINDOW_WAIT):
+            self.shard.unwait(self._on_append)
+            self._schedule_poll(self.runtime.now_ms())
+
+    def _tumbling_window_due(self) -> bool:
+        """Whether the open tumbling window must get its final invocation now."""
+        if self.tw_start_ms < 0 or not (self.tw_records or self.tw_state_json != "{}"):
+            return False
+        pos, shard = self.pos, self.shard
+        if pos < shard.end and self._window_of(shard.at(pos)) == self.tw_start_ms:
+            return False  # records of this window are still to be read
+        if self.shard.closed_ms is not None and self.pos >= self.shard.end:
+            return True  # spec 6.1: when a shard ends, its window is closed
+        return self.runtime.now_ms() >= self.tw_end_ms
+
+    def _invoke_final(self, *, early: bool) -> None:
+        self._cancel_timers()
+        self.batch = Batch([], final=True, early=early)
+        self._attempt()
+
+    def window_info(self, batch: Batch) -> tuple[int, int, str, bool, bool] | None:
+        """What the event adds for a tumbling window: bounds, state, final and early flags."""
+        if self.tw_start_ms < 0:
+            return None
+        return (self.tw_start_ms, self.tw_end_ms, self.tw_state_json, batch.final, batch.early)
 
     def _read(self) -> bool:
         """
@@ -198,10 +323,10 @@ class ShardReader:
         end = shard.end
         limit = min(GET_RECORDS_MAX_RECORDS, cfg.batch_size - len(self.gather))
         filters = cfg.filters
-        render = shard_format = None
+        tumbling = cfg.tumbling_window_ms > 0
+        render = None
         if filters is not None:
-            shard_format = rt.format_of(shard)
-            render = shard_format.render
+            render = rt.table.format.render
         gather = self.gather
         read = read_bytes = 0
         full = False
@@ -211,6 +336,17 @@ class ShardReader:
             rec = shard.at(pos)
             if read and read_bytes + rec[SIZE_BYTES] > GET_RECORDS_MAX_BYTES:
                 break
+            if tumbling:
+                window = self._window_of(rec)
+                if self.tw_start_ms < 0:
+                    self._open_tumbling_window(window)
+                elif window != self.tw_start_ms:
+                    if gather or self.tw_records or self.tw_state_json != "{}":
+                        full = bool(gather)  # spec 6: a batch never mixes windows
+                        break
+                    # Nothing reached the old window (all filtered): just move on.
+                    self._close_tumbling_window()
+                    self._open_tumbling_window(window)
             if (
                 gather
                 and payload_len(self.gather_json + rec[JSON_LEN], len(gather) + 1)
@@ -230,11 +366,14 @@ class ShardReader:
         if filtered:
             rt.filtered(self, filtered)
             if not gather:
-                self.checkpoint = pos
+                self._settle_checkpoint()
         return full or len(gather) >= cfg.batch_size
 
     def _poll(self) -> None:
         self._poll_timer = None
+        if self._tumbling_window_due() and not self.gather:
+            self._invoke_final(early=False)
+            return
         full = self._read()
         rt = self.runtime
         now = rt.now_ms()
@@ -258,7 +397,9 @@ class ShardReader:
             else:
                 self.shard.wait(self._on_append)
             return
-        if more:
+        if self._tumbling_window_due():
+            self._invoke_final(early=False)
+        elif more:
             self._schedule_poll(now + max(rt.behaviour.poll_interval_ms, 1))
         else:
             self._go_idle()
@@ -290,6 +431,9 @@ class ShardReader:
         assert batch is not None
         now = rt.now_ms()
         records = batch.records
+        if batch.final:
+            self._attempt_invoke(batch)
+            return
         # spec 7.1 / 3.2: with -1/-1, retries end when the records leave the stream.
         cutoff = now - rt.behaviour.retention_ms
         k = 0
@@ -319,6 +463,11 @@ class ShardReader:
         if not records:
             self._batch_done()
             return
+        self._attempt_invoke(batch)
+
+    def _attempt_invoke(self, batch: Batch) -> None:
+        rt = self.runtime
+        records = batch.records
         # spec 3.1: throttles and service errors happen before invocation and
         # never count against MaximumRetryAttempts.
         refusal = rt.admit(self)
@@ -343,11 +492,27 @@ class ShardReader:
         cfg = rt.config
         if invocation.error is not None:
             rt.set_last_processing_result("PROBLEM: Function call failed")
+            if batch.final:
+                self._failed(batch, function_error=invocation.error)
+                return
             if cfg.bisect_batch_on_function_error and len(batch.records) > 1:
                 self._split(batch)
                 return
             self._failed(batch, function_error=invocation.error)
             return
+        state_json = None
+        if self.tw_start_ms >= 0:
+            # spec 6.3: the response must hold a state object, or the invocation failed.
+            response = invocation.response_json
+            state = response.get("state") if isinstance(response, dict) else None
+            if not isinstance(state, dict):
+                rt.set_last_processing_result("PROBLEM: Function call failed")
+                self._failed(batch, function_error=None)
+                return
+            state_json = json.dumps(state, separators=(",", ":"))
+            if batch.final:
+                self._final_done(batch)
+                return
         if cfg.report_batch_item_failures:
             seqs = [str(r[SEQ]) for r in batch.records]
             verdict = judge_item_failures(invocation.response_json, seqs)
@@ -359,8 +524,9 @@ class ShardReader:
                     self._failed(batch, function_error=None)
                     return
                 # spec 4: the checkpoint moves to the lowest reported record; it
-                # and everything after it is retried.
-                rt.processed(self, batch.records[:verdict])
+                # and everything after it is retried. In a tumbling window the
+                # good records join the window and its state (I).
+                self._done_records(batch.records[:verdict], state_json)
                 batch.records = batch.records[verdict:]
                 batch.invocations = 0
                 if rt.behaviour.partial_progress_resets_retries:
@@ -372,7 +538,40 @@ class ShardReader:
                 self._wait(rt.behaviour.backoff_ms(1))
                 return
         rt.set_last_processing_result("OK")
-        rt.processed(self, batch.records)
+        self._done_records(batch.records, state_json)
+        if len(self.tw_state_json) > MAX_WINDOW_STATE_BYTES:
+            # spec 6.1: a state over 1 MB ends the window early.
+            self._end_window_early()
+            return
+        self._batch_done()
+
+    def _end_window_early(self) -> None:
+        """End the tumbling window early, once any bisect halves are done (spec 6.1)."""
+        if self.halves:
+            self._batch_done()
+            return
+        self._invoke_final(early=True)
+
+    def _done_records(self, records: list[Record], state_json: str | None) -> None:
+        if state_json is None:
+            self.runtime.processed(self, records)
+            return
+        self.tw_state_json = state_json
+        self.tw_records.extend(records)
+
+    def _final_done(self, batch: Batch) -> None:
+        # spec 6.3: after the final invocation succeeds, the window's records are
+        # checkpointed and the state dropped.
+        rt = self.runtime
+        rt.set_last_processing_result("OK")
+        records = self.tw_records
+        start = self.tw_start_ms
+        self._close_tumbling_window()
+        if records:
+            rt.processed(self, records)
+        if batch.early:
+            # The same window goes on with a fresh state (I).
+            self._open_tumbling_window(start)
         self._batch_done()
 
     def _split(self, batch: Batch) -> None:
@@ -398,10 +597,18 @@ class ShardReader:
         batch.retries += 1
         limit = rt.config.maximum_retry_attempts
         if limit != -1 and batch.retries > limit:
-            # spec 3.2/3.5: N retries after the first attempt, then discard.
+            # spec 3.2/3.5: N retries after the first attempt, then discard. A
+            # window's final invocation takes the window's records with it (I).
+            records = batch.records
+            if batch.final:
+                records = self.tw_records
+                self._close_tumbling_window()
+                if not records:
+                    self._batch_done()
+                    return
             rt.discard(
                 self,
-                batch.records,
+                records,
                 condition="RetryAttemptsExhausted",
                 invoke_count=batch.invocations,
                 function_error=function_error,
@@ -429,17 +636,19 @@ class ShardReader:
             self._attempt()
             return
         self.batch = None
-        self.checkpoint = max(self.checkpoint, self.pos)
+        self._settle_checkpoint()
         if self._check_stopping():
             return
         # spec 2: after a batch, keep reading until caught up.
-        if self.pos < self.shard.end:
+        if self.pos < self.shard.end or self._tumbling_window_due():
             self._schedule_poll(self.runtime.now_ms())
         else:
             self._go_idle()
 
     def advance_checkpoint(self, records: list[Record]) -> None:
         """Move the checkpoint past these records (now at their fate)."""
+        if self.tw_records:
+            return  # earlier records wait for their window's final invocation
         index = self.shard.index_of(records[-1][SEQ])
         if index is not None:
             self.checkpoint = max(self.checkpoint, index + 1)

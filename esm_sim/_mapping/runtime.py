@@ -19,6 +19,7 @@ from esm_sim._engine.trace import TraceEvent
 from esm_sim._fates import Ledger
 from esm_sim._lambda.function import Context, Function, Invocation, run_handler
 from esm_sim._mapping.config import Behaviour, MappingConfig
+from esm_sim._mapping.lanes import LaneTable, LaneView
 from esm_sim._mapping.reader import ShardReader
 from esm_sim._sinks import Bucket, Queue, Topic
 from esm_sim._streams.records import CREATED_MS, SEQ, Record, StreamFormat
@@ -55,7 +56,8 @@ class MappingRuntime:
         self.scheduler: Scheduler = sim._scheduler
         self.behaviour: Behaviour = sim.behaviour
         self.ledger = Ledger()
-        self.readers: dict[str, ShardReader] = {}
+        # Per shard id, its readers: one, or one per ParallelizationFactor lane.
+        self.readers: dict[str, list[ShardReader]] = {}
         self.invocations: list[Invocation] = []
         self.started = False  # has it ever reported Enabled (LATEST is taken then)
         self.enabled_intent = bool(fields.get("_enabled", True))
@@ -72,10 +74,6 @@ class MappingRuntime:
     def busy_changed(self, delta: int) -> None:
         """A reader started or stopped having work (for ``run_until_idle``)."""
         self.sim._busy += delta
-
-    def format_of(self, shard: Shard) -> StreamFormat:
-        """How records of this shard render."""
-        return self.table.format
 
     def set_last_processing_result(self, text: str) -> None:
         """Update ``LastProcessingResult`` (spec 1.3)."""
@@ -102,33 +100,101 @@ class MappingRuntime:
 
     def start(self) -> None:
         """The mapping now reports Enabled: every reader starts (LATEST taken the first time)."""
-        for shard in self.table.shards:
-            reader = self.readers.get(shard.shard_id)
-            if reader is None:
-                self._add_reader(shard)
-        self.started = True
-        for reader in self.readers.values():
-            reader.start()
-
-    def _add_reader(self, shard: Shard) -> ShardReader:
         latest = self.fields["StartingPosition"] == "LATEST" and not self.started
+        for shard in self.table.shards:
+            if shard.shard_id not in self.readers:
+                self._add_readers(shard, latest=latest)
+        self.started = True
+        for shard in self.table.shards:
+            if self._parent_done(shard):
+                for reader in self.readers[shard.shard_id]:
+                    reader.start()
+
+    def _add_readers(self, shard: Shard, *, latest: bool) -> list[ShardReader]:
         # spec 1.4: LATEST is the shard's end when the mapping starts reading.
-        start_index = shard.end if latest else 0
-        reader = ShardReader(self, shard, start_index)
-        self.readers[shard.shard_id] = reader
-        return reader
+        factor = self.config.parallelization_factor
+        if factor == 1:
+            readers = [ShardReader(self, shard, shard.end if latest else 0)]
+        else:
+            table = LaneTable(shard, factor)
+            views = [LaneView(table, lane) for lane in range(factor)]
+            readers = [
+                ShardReader(self, view, view.end if latest else 0, lane)
+                for lane, view in enumerate(views)
+            ]
+        self.readers[shard.shard_id] = readers
+        return readers
+
+    def all_readers(self) -> list[ShardReader]:
+        """Every reader of every shard, in shard order then lane order."""
+        return [r for readers in self.readers.values() for r in readers]
 
     def _on_new_shard(self, shard: Shard) -> None:
         if self.deleted:
             return
-        reader = ShardReader(self, shard, 0)  # a new shard is read from its start
-        self.readers[shard.shard_id] = reader
-        if self.started and self.fields["State"] in ("Enabled", "Updating", "Disabling"):
-            reader.start()
+        self._add_readers(shard, latest=False)  # a new shard is read from its start
+        if (
+            self.started
+            and self.fields["State"] in ("Enabled", "Updating", "Disabling")
+            and self._parent_done(shard)
+        ):
+            for reader in self.readers[shard.shard_id]:
+                reader.start()
+
+    def _parent_done(self, shard: Shard) -> bool:
+        """spec 7.1: a parent shard is processed before its children."""
+        parent = shard.parent_shard_id
+        readers = self.readers.get(parent) if parent is not None else None
+        if not readers:
+            return True
+        return all(r.finished() for r in readers)
+
+    def reader_finished(self, reader: ShardReader) -> None:
+        """A reader read its closed shard to the end: start the children it held back."""
+        shard_id = reader.shard.shard_id
+        if not all(r.finished() for r in self.readers.get(shard_id, ())):
+            return
+        for shard in self.table.shards:
+            if shard.parent_shard_id == shard_id and self.fields["State"] in (
+                "Enabled",
+                "Updating",
+                "Disabling",
+            ):
+                for child in self.readers.get(shard.shard_id, ()):
+                    child.start()
+
+    def record_status(self, shard: Shard, index: int) -> str:
+        """For a record without a ledger entry: "skipped", "processed" or "pending"."""
+        readers = self.readers.get(shard.shard_id)
+        if not readers:
+            return "pending"
+        reader, position = readers[0], index
+        if len(readers) > 1:
+            view = readers[0].shard
+            assert isinstance(view, LaneView)
+            reader = readers[view.table.lane_of(shard.at(index))]
+            lane_view = reader.shard
+            assert isinstance(lane_view, LaneView)
+            position = lane_view.position_of(index)
+        if position < reader.start_index:
+            return "skipped"
+        if position < reader.checkpoint:
+            return "processed"
+        return "pending"
+
+    def skipped_count(self, shard: Shard) -> int:
+        """How many records of a shard this mapping does not own (before its LATEST start)."""
+        return sum(r.start_index for r in self.readers.get(shard.shard_id, ()))
+
+    def reconfigure(self, config: MappingConfig) -> None:
+        """Settings from an update take effect (spec 1.4: when the state settles)."""
+        self.config = config
+        for reader in self.all_readers():
+            reader.reconfigured()
 
     def stop(self) -> None:
         """The mapping now reports Disabled (or is being deleted): every reader stops."""
-        for reader in self.readers.values():
+        for reader in self.all_readers():
             reader.stop()
 
     # -- invoking ---------------------------------------------------------------------
@@ -143,6 +209,7 @@ class MappingRuntime:
                 reader.batch.records if reader.batch else [],
                 outcome="throttled",
                 detail=refusal,
+                data=(("function", self.function.name),),
             )
         return refusal
 
@@ -152,9 +219,22 @@ class MappingRuntime:
         now = self.scheduler.now_ms
         fmt = self.table.format
         batch = list(records)
+        window = reader.window_info(reader.batch) if reader.batch is not None else None
+        shard_id = reader.shard.shard_id
+        stream_arn = self.table.stream_arn
 
         def render() -> dict[str, Any]:
-            return {"Records": [fmt.render(r) for r in batch]}
+            event: dict[str, Any] = {"Records": [fmt.render(r) for r in batch]}
+            if window is not None:
+                # spec 6.2: what a tumbling-window event adds, in AWS's order.
+                start_ms, end_ms, state_json, final, early = window
+                event["window"] = {"start": iso_seconds(start_ms), "end": iso_seconds(end_ms)}
+                event["state"] = json.loads(state_json)
+                event["shardId"] = shard_id
+                event["eventSourceARN"] = stream_arn
+                event["isFinalInvokeForWindow"] = final
+                event["isWindowTerminatedEarly"] = early
+            return event
 
         request_id = self.rng.uuid()
         invocation = Invocation(
@@ -174,14 +254,18 @@ class MappingRuntime:
                 f"{iso_seconds(now)[:10].replace('-', '/')}/[$LATEST]{request_id.replace('-', '')}"
             ),
         )
-        last_age = now - batch[-1][CREATED_MS]
+        data: tuple[tuple[str, Any], ...] = (("request_id", request_id), ("function", fn.name))
+        if batch:
+            data += (("iterator_age_ms", now - batch[-1][CREATED_MS]),)
+        if window is not None:
+            data += (("window_start_ms", window[0]), ("window_final", window[3]))
         self._trace(
             "invoke",
             reader,
             batch,
-            outcome="sent",
+            outcome="final" if window is not None and window[3] else "sent",
             detail=request_id,
-            data=(("request_id", request_id), ("iterator_age_ms", last_age), ("function", fn.name)),
+            data=data,
         )
         duration_ms = run_handler(invocation, fn, render(), context)
         invocation.ended_ms = now + duration_ms
@@ -204,7 +288,12 @@ class MappingRuntime:
             records,
             outcome=outcome,
             detail=detail,
-            data=(("request_id", invocation.request_id), ("duration_ms", invocation.duration_ms)),
+            data=(
+                ("request_id", invocation.request_id),
+                ("duration_ms", invocation.duration_ms),
+                # issue 6: metrics and views judge the response with the same rule.
+                ("report_batch_item_failures", self.config.report_batch_item_failures),
+            ),
         )
         reader.on_result(invocation)
 
@@ -290,6 +379,7 @@ class MappingRuntime:
                     records,
                     outcome="dropped",
                     detail=f"{condition}; could not deliver to {destination}",
+                    data=(("function", self.function.name), ("condition", condition)),
                 )
         reader.advance_checkpoint(records)
 

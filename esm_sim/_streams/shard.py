@@ -65,6 +65,14 @@ class Shard:
             for waiter in waiters:
                 waiter()
 
+    def close(self, now_ms: int) -> None:
+        """Seal the shard (read-only from now on) and wake its waiting readers."""
+        self.closed_ms = now_ms
+        if self._waiters:
+            waiters, self._waiters = self._waiters, []
+            for waiter in waiters:
+                waiter()
+
     def wait(self, callback: Callable[[], object]) -> None:
         """Call ``callback()`` once, on the next append."""
         self._waiters.append(callback)

@@ -10,7 +10,9 @@ order in one shard (spec 7.1: per-item order is guaranteed).
 
 from __future__ import annotations
 
+import re
 import zlib
+from bisect import bisect_right
 from collections.abc import Callable, Mapping
 from typing import Any, Literal
 
@@ -30,6 +32,12 @@ from esm_sim.errors import ConfigError, ValidationException
 StreamViewType = Literal["KEYS_ONLY", "NEW_IMAGE", "OLD_IMAGE", "NEW_AND_OLD_IMAGES"]
 STREAM_VIEW_TYPES = ("KEYS_ONLY", "NEW_IMAGE", "OLD_IMAGE", "NEW_AND_OLD_IMAGES")
 KEY_TYPES = ("S", "N", "B")
+_HASH_SPACE = 1 << 32  # CRC-32 values
+# DynamoDB TableName: 3..255 of a-z, A-Z, 0-9, '_', '-', '.' (DynamoDB API reference,
+# CreateTable). Anything else would also break the stream ARN.
+_TABLE_NAME = re.compile(r"[A-Za-z0-9_.-]{3,255}")
+# DynamoDB's answer to a Key that is not exactly the key schema (GetItem, DeleteItem).
+_KEY_SCHEMA_MISMATCH = "The provided key element does not match the schema"
 
 
 def _key_spec(name: str, value: str | tuple[str, str] | None) -> tuple[str, str | None] | None:
@@ -73,9 +81,14 @@ class Table:
         now_ms: Callable[[], int],
         next_sequence: Callable[[], int],
         rng: Rng,
+        call_later: Callable[..., object] | None = None,
+        rollover_ms: int | None = None,
     ) -> None:
-        if not isinstance(name, str) or not 3 <= len(name) <= 255:
-            msg = f"name={name!r} must be a table name of 3 to 255 characters (DynamoDB TableName)"
+        if not isinstance(name, str) or not _TABLE_NAME.fullmatch(name):
+            msg = (
+                f"name={name!r} must be a table name of 3 to 255 letters, digits, '_', '-' "
+                "or '.' (DynamoDB TableName)"
+            )
             raise ConfigError(msg)
         if stream_view_type not in STREAM_VIEW_TYPES:
             msg = (
@@ -116,11 +129,18 @@ class Table:
         # Current item per key, with its size so the OLD image's size is never recomputed.
         self._items: dict[Image, tuple[Image, int]] = {}
         self.shards: list[Shard] = []
+        # The open shards, each owning the hash range [start, next start) of
+        # partition-key hashes; a child takes over its parent's range, so one
+        # item's records always follow one line of shards (spec 7.1).
         self._open: list[Shard] = []
+        self._starts: list[int] = []
         self._shard_listeners: list[Callable[[Shard], object]] = []
-        for _ in range(shard_count):
-            shard = self._new_shard(parent=None)
-            self._open.append(shard)
+        self._close_listeners: list[Callable[[Shard], object]] = []
+        self._call_later = call_later
+        self._rollover_ms = rollover_ms
+        for i in range(shard_count):
+            self._open.append(self._new_shard(parent=None))
+            self._starts.append(i * _HASH_SPACE // shard_count)
 
     def __repr__(self) -> str:
         return f"<Table {self.name!r} items={len(self._items)} shards={len(self.shards)}>"
@@ -132,9 +152,51 @@ class Table:
         shard_id = f"shardId-{now:020d}-{self._rng.hex(8)}"
         shard = Shard(shard_id, None if parent is None else parent.shard_id, now, self._format)
         self.shards.append(shard)
+        if self._rollover_ms and self._call_later is not None:
+            # spec 7.1: a shard is sealed and replaced about every 4 hours (I: exactly).
+            self._call_later(self._rollover_ms, self._roll_over, shard)
         for listener in self._shard_listeners:
             listener(shard)
         return shard
+
+    def on_shard_closed(self, listener: Callable[[Shard], object]) -> None:
+        """Call ``listener(shard)`` for every shard sealed from now on."""
+        self._close_listeners.append(listener)
+
+    def _replace(self, shard: Shard, children: int) -> list[Shard]:
+        slot = self._open.index(shard)
+        start = self._starts[slot]
+        stop = self._starts[slot + 1] if slot + 1 < len(self._starts) else _HASH_SPACE
+        shard.close(self._now_ms())
+        for listener in self._close_listeners:
+            listener(shard)
+        new = [self._new_shard(parent=shard) for _ in range(children)]
+        width = (stop - start) // children
+        self._open[slot : slot + 1] = new
+        self._starts[slot : slot + 1] = [start + i * width for i in range(children)]
+        return new
+
+    def _roll_over(self, shard: Shard) -> None:
+        if shard.closed_ms is None:
+            self._replace(shard, 1)
+
+    def split_shard(self, shard_id: str) -> tuple[Shard, Shard]:
+        """
+        Seal an open shard and give its hash range to two children (spec 7.1:
+        shards can split, for example after heavy writes). Both children are read
+        only after the parent is finished.
+        """
+        for shard in self._open:
+            if shard.shard_id == shard_id:
+                first, second = self._replace(shard, 2)
+                return first, second
+        msg = f"shard_id={shard_id!r} is not an open shard of table {self.name!r}"
+        raise ConfigError(msg)
+
+    @property
+    def open_shards(self) -> list[Shard]:
+        """The shards that take writes now, in hash-range order."""
+        return list(self._open)
 
     def on_new_shard(self, listener: Callable[[Shard], object]) -> None:
         """Call ``listener(shard)`` for every shard opened from now on."""
@@ -147,31 +209,44 @@ class Table:
 
     # -- writes ----------------------------------------------------------------
 
-    def _keys(self, image: Image, what: str) -> Image:
+    def _keys(self, image: Image, operation: str) -> Image:
+        """
+        The key attributes of ``image``, partition key first, checked as DynamoDB does.
+
+        PutItem names the missing or mistyped key; GetItem and DeleteItem answer
+        any Key that is not exactly the key schema with one generic message.
+        """
         by_name = {attr[0]: attr for attr in image}
         keys = []
+        is_put = operation == "PutItem"
+        if not is_put and len(image) != len(self._key_specs):
+            raise ValidationException(_KEY_SCHEMA_MISMATCH, operation_name=operation)
         for key_name, key_type in self._key_specs:
             attr = by_name.get(key_name)
             if attr is None:
+                if not is_put:
+                    raise ValidationException(_KEY_SCHEMA_MISMATCH, operation_name=operation)
                 msg = (
                     "One or more parameter values were invalid: "
-                    f"Missing the key {key_name} in the {what}"
+                    f"Missing the key {key_name} in the item"
                 )
-                raise ValidationException(msg, operation_name="PutItem")
+                raise ValidationException(msg, operation_name=operation)
             if attr[1] not in KEY_TYPES or (key_type is not None and attr[1] != key_type):
+                if not is_put:
+                    raise ValidationException(_KEY_SCHEMA_MISMATCH, operation_name=operation)
                 expected = key_type or "S, N or B"
                 msg = (
                     f"One or more parameter values were invalid: Type mismatch for key "
                     f"{key_name} expected: {expected} actual: {attr[1]}"
                 )
-                raise ValidationException(msg, operation_name="PutItem")
+                raise ValidationException(msg, operation_name=operation)
             if attr[2] in ("", b""):
                 msg = (
                     "One or more parameter values are not valid. The AttributeValue for a key "
                     f"attribute cannot contain an empty {'string' if attr[1] == 'S' else 'binary'}"
                     f" value. Key: {key_name}"
                 )
-                raise ValidationException(msg, operation_name="PutItem")
+                raise ValidationException(msg, operation_name=operation)
             keys.append(attr)
         return tuple(keys)
 
@@ -188,7 +263,7 @@ class Table:
             ValidationException: a missing or mistyped key, or an item over 400 KB.
         """
         image = serialize_item(item)
-        keys = self._keys(image, "item")
+        keys = self._keys(image, "PutItem")
         size = image_size_bytes(image)
         if size > MAX_ITEM_SIZE_BYTES:
             msg = "Item size has exceeded the maximum allowed size"
@@ -202,10 +277,7 @@ class Table:
     def delete_item(self, key: Mapping[str, Any]) -> None:
         """Delete the item with this key; deleting a missing item writes no record."""
         image = serialize_item(key)
-        keys = self._keys(image, "key")
-        if len(image) != len(keys):
-            msg = "The provided key element does not match the schema"
-            raise ValidationException(msg, operation_name="DeleteItem")
+        keys = self._keys(image, "DeleteItem")
         old = self._items.pop(keys, None)
         if old is None:
             return
@@ -213,7 +285,7 @@ class Table:
 
     def get_item(self, key: Mapping[str, Any]) -> dict[str, Any] | None:
         """The current item as plain Python values (boto3's TypeDeserializer), or None."""
-        keys = self._keys(serialize_item(key), "key")
+        keys = self._keys(serialize_item(key), "GetItem")
         found = self._items.get(keys)
         return None if found is None else deserialize_image(found[0])
 
@@ -261,8 +333,9 @@ class Table:
         self._route(keys).append(record)
 
     def _route(self, keys: Image) -> Shard:
-        # A stable hash of the partition key (CRC-32 of its type and value), never hash().
+        # A stable hash of the partition key (CRC-32 of its type and value), never
+        # hash(); the open shard whose range holds it takes the record.
         _, type_code, value = keys[0]
         raw = value if isinstance(value, bytes) else str(value).encode()
-        slot = zlib.crc32(type_code.encode() + b":" + raw) % len(self._open)
-        return self._open[slot]
+        h = zlib.crc32(type_code.encode() + b":" + raw)
+        return self._open[bisect_right(self._starts, h) - 1]

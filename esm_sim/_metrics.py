@@ -1,0 +1,381 @@
+"""
+CloudWatch-style metrics of a simulation, computed from its trace (spec 9).
+
+Every data point comes from a :class:`~esm_sim.TraceEvent` (and, to judge a
+``ReportBatchItemFailures`` response, from the :class:`~esm_sim.Invocation` it
+names), so a metric can never disagree with the timeline or the fates.
+
+Function metrics (spec 9.1, namespace ``AWS/Lambda``): ``Invocations``,
+``Errors``, ``Throttles``, ``Duration``, ``ConcurrentExecutions``,
+``IteratorAge``, ``DestinationDeliveryFailures``. ESM event counts (spec 9.2,
+only for mappings created or updated with ``MetricsConfig={"Metrics":
+["EventCount"]}``): ``PolledEventCount``, ``FilteredOutEventCount``,
+``InvokedEventCount``, ``FailedInvokeEventCount``, ``DroppedEventCount``,
+``OnFailureDestinationDeliveredEventCount``.
+
+Count metrics have one point per occurrence, valued by the count; the
+simulator writes no zero points (CloudWatch's ``Sum`` is the same either
+way). ``ConcurrentExecutions`` is a level: one point per change.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+from esm_sim._engine.timefmt import datetime_to_ms, ms_to_datetime, seconds_to_ms
+from esm_sim._engine.trace import TraceEvent
+from esm_sim._mapping.policies import judge_item_failures
+from esm_sim.errors import ConfigError
+
+if TYPE_CHECKING:
+    from esm_sim._lambda.function import Invocation
+    from esm_sim._simulation import Simulation
+
+FUNCTION_METRICS = (
+    "Invocations",
+    "Errors",
+    "Throttles",
+    "Duration",
+    "ConcurrentExecutions",
+    "IteratorAge",
+    "DestinationDeliveryFailures",
+)
+ESM_METRICS = (
+    "PolledEventCount",
+    "FilteredOutEventCount",
+    "InvokedEventCount",
+    "FailedInvokeEventCount",
+    "DroppedEventCount",
+    "OnFailureDestinationDeliveredEventCount",
+)
+METRIC_NAMES = FUNCTION_METRICS + ESM_METRICS
+STATISTICS = ("SampleCount", "Sum", "Average", "Minimum", "Maximum")
+
+# spec 10: the TooManyRequestsException reasons. Other refusals before
+# invocation (an injected ServiceException) are not Throttles (spec 9.1).
+THROTTLE_REASONS = (
+    "TooManyRequestsException",
+    "ConcurrentInvocationLimitExceeded",
+    "FunctionInvocationRateLimitExceeded",
+    "ReservedFunctionConcurrentInvocationLimitExceeded",
+    "ReservedFunctionInvocationRateLimitExceeded",
+    "CallerRateLimitExceeded",
+    "ConcurrentSnapshotCreateLimitExceeded",
+)
+
+# One data point: (at_ms, value, function name, mapping uuid).
+Point = tuple[int, float, str, str]
+Period = tuple[datetime | float, datetime | float]
+
+
+def invocation_outcome(result: TraceEvent, invocation: Invocation | None) -> str:
+    """
+    How an invocation ended, from its ``result`` trace event: "ok", "error" or "partial".
+
+    "error" is a function error (spec 3.1). "partial" is a response that
+    ``ReportBatchItemFailures`` read as not a complete success (spec 4: a
+    partial or a complete failure), judged with the reader's own rule.
+    """
+    if result.outcome in ("error", "partial"):
+        return result.outcome
+    if result.get("report_batch_item_failures") and invocation is not None:
+        seqs = [str(s) for s in invocation.sequence_numbers]
+        if judge_item_failures(invocation.response_json, seqs) is not None:
+            return "partial"
+    return "ok"
+
+
+def invocations_by_request_id(sim: Simulation) -> dict[str, Invocation]:
+    """Every invocation of the simulation's functions, by request id."""
+    return {inv.request_id: inv for fn in sim.functions.values() for inv in fn.invocations}
+
+
+class Metrics:
+    """
+    The metrics of one simulation (``sim.metrics``), recomputed from the trace as it grows.
+
+    Filters: ``function_name`` (the function the mapping invoked at the time),
+    ``uuid`` (the mapping), ``period`` (a ``(start, end)`` pair of datetimes or
+    epoch seconds; points with ``start <= t < end``).
+    """
+
+    def __init__(self, sim: Simulation) -> None:
+        self._sim = sim
+        self._seen = -1
+        self._points: dict[str, list[Point]] = {}
+        self._deltas: list[Point] = []  # ConcurrentExecutions: +1 / -1
+
+    def __repr__(self) -> str:
+        return f"<Metrics of {self._sim!r}>"
+
+    # -- queries ---------------------------------------------------------------------
+
+    def series(
+        self,
+        name: str,
+        *,
+        function_name: str | None = None,
+        uuid: str | None = None,
+        period: Period | None = None,
+    ) -> list[tuple[datetime, float]]:
+        """
+        The time-ordered ``(datetime, value)`` points of metric ``name``.
+
+        Raises:
+            ConfigError: ``name`` is not a metric of spec 9, or a filter is malformed.
+        """
+        return [
+            (ms_to_datetime(at), value)
+            for at, value in self._series_ms(name, function_name, uuid, period)
+        ]
+
+    def sum(
+        self,
+        name: str,
+        *,
+        function_name: str | None = None,
+        uuid: str | None = None,
+        period: Period | None = None,
+    ) -> float:
+        """The ``Sum`` statistic of ``name`` over ``period`` (or the whole run); 0 with no data."""
+        return sum(v for _, v in self._series_ms(name, function_name, uuid, period))
+
+    def maximum(
+        self,
+        name: str,
+        *,
+        function_name: str | None = None,
+        uuid: str | None = None,
+        period: Period | None = None,
+    ) -> float | None:
+        """The ``Maximum`` statistic of ``name`` over ``period``; None with no data."""
+        values = [v for _, v in self._series_ms(name, function_name, uuid, period)]
+        return max(values) if values else None
+
+    def statistics(
+        self,
+        name: str,
+        period_seconds: int,
+        stat: str,
+        *,
+        function_name: str | None = None,
+        uuid: str | None = None,
+    ) -> list[tuple[datetime, float]]:
+        """
+        One ``stat`` value per ``period_seconds`` bucket, as CloudWatch GetMetricStatistics.
+
+        Buckets start at multiples of the period since the epoch and are
+        labelled by their start; a bucket with no point gives no value.
+        ``stat`` is one of SampleCount, Sum, Average, Minimum, Maximum.
+        """
+        if (
+            not isinstance(period_seconds, int)
+            or isinstance(period_seconds, bool)
+            or period_seconds < 1
+        ):
+            msg = f"period_seconds={period_seconds!r} must be an int >= 1"
+            raise ConfigError(msg)
+        if stat not in STATISTICS:
+            msg = f"stat={stat!r} must be one of {list(STATISTICS)}"
+            raise ConfigError(msg)
+        step = period_seconds * 1000
+        buckets: dict[int, list[float]] = {}
+        for at, value in self._series_ms(name, function_name, uuid, None):
+            buckets.setdefault(at - at % step, []).append(value)
+        reduce: Callable[[list[float]], float] = {
+            "SampleCount": lambda vs: float(len(vs)),
+            "Sum": lambda vs: float(sum(vs)),
+            "Average": lambda vs: sum(vs) / len(vs),
+            "Minimum": lambda vs: float(min(vs)),
+            "Maximum": lambda vs: float(max(vs)),
+        }[stat]
+        return [(ms_to_datetime(start), reduce(vs)) for start, vs in sorted(buckets.items())]
+
+    # -- computing ---------------------------------------------------------------------
+
+    def _series_ms(
+        self,
+        name: str,
+        function_name: str | None,
+        uuid: str | None,
+        period: Period | None,
+    ) -> list[tuple[int, float]]:
+        if name not in METRIC_NAMES:
+            msg = f"name={name!r} is not a metric; choose one of {list(METRIC_NAMES)}"
+            raise ConfigError(msg)
+        if function_name is not None and not isinstance(function_name, str):
+            msg = f"function_name={function_name!r} must be a str"
+            raise ConfigError(msg)
+        if uuid is not None and uuid not in self._sim.mappings:
+            known = list(self._sim.mappings)
+            msg = f"uuid={uuid!r} is not a mapping of this simulation; one of {known}"
+            raise ConfigError(msg)
+        start, end = self._period_ms(period)
+        self._refresh()
+        opted_in = self._opted_in() if name in ESM_METRICS else None
+
+        def keep(fn: str, mapping: str) -> bool:
+            return (
+                (function_name is None or fn == function_name)
+                and (uuid is None or mapping == uuid)
+                and (opted_in is None or mapping in opted_in)
+            )
+
+        if name == "ConcurrentExecutions":
+            out: list[tuple[int, float]] = []
+            level = 0.0
+            before: float | None = None  # the level in force when the period starts
+            for at, delta, fn, mapping in self._deltas:
+                if not keep(fn, mapping):
+                    continue
+                if at >= end:
+                    break
+                level += delta
+                if at < start:
+                    before = level
+                else:
+                    out.append((at, level))
+            if period is not None and before is not None and (not out or out[0][0] > start):
+                out.insert(0, (start, before))
+            return out
+        return [
+            (at, value)
+            for at, value, fn, mapping in self._points.get(name, [])
+            if start <= at < end and keep(fn, mapping)
+        ]
+
+    def _period_ms(self, period: Period | None) -> tuple[int, int]:
+        if period is None:
+            return -1, 2**62
+        try:
+            lo, hi = period
+        except (TypeError, ValueError):
+            msg = f"period={period!r} must be a (start, end) pair of datetimes or epoch seconds"
+            raise ConfigError(msg) from None
+        bounds: list[int] = []
+        for when in (lo, hi):
+            if isinstance(when, datetime) and when.tzinfo is not None:
+                bounds.append(datetime_to_ms(when))
+            elif isinstance(when, int | float) and not isinstance(when, bool):
+                bounds.append(seconds_to_ms(when))
+            else:
+                msg = f"period={period!r} needs timezone-aware datetimes or epoch seconds"
+                raise ConfigError(msg)
+        return bounds[0], bounds[1]
+
+    def _opted_in(self) -> set[str]:
+        # spec 9.2: the ESM event counts are emitted only with MetricsConfig EventCount.
+        return {
+            u
+            for u, m in self._sim.mappings.items()
+            if "EventCount" in (m.fields.get("MetricsConfig") or {}).get("Metrics", [])
+        }
+
+    def _refresh(self) -> None:
+        """Recompute every point when the trace has grown since the last query."""
+        trace = self._sim.trace
+        if len(trace) == self._seen:
+            return
+        self._seen = len(trace)
+        invocations = invocations_by_request_id(self._sim)
+        at_finish = self._sim.behaviour.iterator_age_at == "finish"
+        points: dict[str, list[Point]] = {n: [] for n in METRIC_NAMES}
+        deltas: list[Point] = []
+        invokes: dict[str, TraceEvent] = {}
+        function_of: dict[str, str] = {}  # mapping -> the function it last invoked
+        high_water: dict[tuple[str, str, int], int] = {}
+        has_poll_events = any(e.kind == "poll" for e in trace)
+
+        def fn_of(e: TraceEvent) -> str:
+            fn = e.get("function")
+            if isinstance(fn, str):
+                function_of[e.mapping] = fn
+                return fn
+            if e.mapping in function_of:
+                return function_of[e.mapping]
+            m = self._sim.mappings.get(e.mapping)
+            return m.function.name if m is not None else ""
+
+        def polled(e: TraceEvent, fn: str) -> None:
+            # PolledEventCount without poll events: a batch's records were read
+            # when the batch first appears (throttled, invoked or discarded); a
+            # later event about records at or below the lane's high-water mark is
+            # a retry, a bisect half or a remainder, not a new read.
+            if has_poll_events or not e.first_seq:
+                return
+            lane = (e.mapping, e.shard, e.lane)
+            if int(e.first_seq) > high_water.get(lane, -1):
+                high_water[lane] = int(e.last_seq)
+                points["PolledEventCount"].append((e.at_ms, e.count, fn, e.mapping))
+
+        for e in trace:
+            kind = e.kind
+            if kind == "poll":
+                points["PolledEventCount"].append((e.at_ms, e.count, fn_of(e), e.mapping))
+            elif kind == "invoke":
+                fn = fn_of(e)
+                invokes[e.get("request_id", e.detail)] = e
+                polled(e, fn)
+                points["Invocations"].append((e.at_ms, 1, fn, e.mapping))
+                points["InvokedEventCount"].append((e.at_ms, e.count, fn, e.mapping))
+                deltas.append((e.at_ms, 1, fn, e.mapping))
+                if not at_finish:
+                    # spec 9.1 / 11 row 10: age of the last record when the event is sent.
+                    age = e.get("iterator_age_ms")
+                    if age is not None:
+                        points["IteratorAge"].append((e.at_ms, age, fn, e.mapping))
+            elif kind == "result":
+                rid = e.get("request_id", "")
+                sent = invokes.get(rid)
+                if sent is None:
+                    continue
+                fn = fn_of(sent)
+                deltas.append((e.at_ms, -1, fn, e.mapping))
+                outcome = invocation_outcome(e, invocations.get(rid))
+                duration = e.get("duration_ms", e.at_ms - sent.at_ms)
+                # spec 9.1: Errors and Duration belong to the invocation (its start).
+                points["Duration"].append((sent.at_ms, duration, fn, e.mapping))
+                if outcome == "error":
+                    points["Errors"].append((sent.at_ms, 1, fn, e.mapping))
+                if outcome != "ok":
+                    # spec 9.2: timestamped at the end of the invocation.
+                    points["FailedInvokeEventCount"].append((e.at_ms, sent.count, fn, e.mapping))
+                age = sent.get("iterator_age_ms")
+                if at_finish and age is not None:
+                    # spec 11 row 10, old wording: the age when processing finished.
+                    points["IteratorAge"].append(
+                        (e.at_ms, age + (e.at_ms - sent.at_ms), fn, e.mapping)
+                    )
+            elif kind == "throttle":
+                fn = fn_of(e)
+                polled(e, fn)
+                if e.detail in THROTTLE_REASONS:
+                    points["Throttles"].append((e.at_ms, 1, fn, e.mapping))
+            elif kind == "filter":
+                fn = fn_of(e)
+                if not has_poll_events:
+                    # Filtered records were read once, and are never in a batch.
+                    points["PolledEventCount"].append((e.at_ms, e.count, fn, e.mapping))
+                points["FilteredOutEventCount"].append((e.at_ms, e.count, fn, e.mapping))
+            elif kind == "discard":
+                fn = fn_of(e)
+                polled(e, fn)
+                if e.outcome == "destination":
+                    points["OnFailureDestinationDeliveredEventCount"].append(
+                        (e.at_ms, e.count, fn, e.mapping)
+                    )
+                else:
+                    # spec 3.5 / 9.2: dropped for age or retries, with no destination.
+                    points["DroppedEventCount"].append((e.at_ms, e.count, fn, e.mapping))
+            elif kind == "delivery-failure":
+                fn = fn_of(e)
+                polled(e, fn)
+                # spec 9.2: a failed delivery counts 1 failure and drops the records.
+                points["DestinationDeliveryFailures"].append((e.at_ms, 1, fn, e.mapping))
+                points["DroppedEventCount"].append((e.at_ms, e.count, fn, e.mapping))
+        for values in points.values():
+            values.sort(key=lambda p: p[0])  # stable: trace order within one ms
+        self._points = points
+        self._deltas = deltas
