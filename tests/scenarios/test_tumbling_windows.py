@@ -1,0 +1,253 @@
+"""Tumbling windows: spec 6 (bounds, state hand-off, final invocation, early end)."""
+
+from __future__ import annotations
+
+import itertools
+from collections import Counter
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+
+from tests.scenarios.helpers import build, keys
+
+RBIF = ["ReportBatchItemFailures"]
+
+
+def counting(log: list[dict[str, Any]]) -> Any:
+    """An aggregating handler: counts records per window in its state; logs each event."""
+
+    def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+        log.append(event)
+        state = event["state"]
+        state["n"] = state.get("n", 0) + len(event["Records"])
+        return {"state": state}
+
+    return handler
+
+
+def write_every(w: Any, seconds: float, count: int, start: float = 0.0) -> None:
+    """Schedule ``count`` writes, one every ``seconds``, from ``start`` seconds from now."""
+    for i in range(count):
+        w.sim.call_later(start + i * seconds, w.table.put_item, {"pk": f"w{i}"})
+
+
+def finals(log: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [e for e in log if e["isFinalInvokeForWindow"]]
+
+
+class TestWindows:
+    def test_final_state_counts_the_records_written_in_each_window(self) -> None:
+        """The count aggregated per window equals the records written in it (spec 6.3)."""
+        log: list[dict[str, Any]] = []
+        w = build(counting(log), records=0, TumblingWindowInSeconds=60)
+        write_every(w, 7, 40)  # 280 s of writes
+        w.sim.run_until_idle()
+        written = Counter(
+            datetime.fromtimestamp(
+                float(r["dynamodb"]["ApproximateCreationDateTime"]) // 60 * 60, UTC
+            ).strftime("%Y-%m-%dT%H:%M:%SZ")
+            for r in w.table.shards[0].records
+        )
+        assert dict(written) == {e["window"]["start"]: e["state"]["n"] for e in finals(log)}
+        assert {"processed": 40} == {k: v for k, v in w.sim.fate_counts(w.uuid).items() if v}
+
+    def test_state_is_handed_from_each_invocation_to_the_next(self) -> None:
+        """Each invocation of a window gets exactly the state the previous one returned (spec 6.2)."""
+        log: list[dict[str, Any]] = []
+
+        def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+            log.append(event)
+            seen = event["state"].get("seen", [])
+            return {"state": {"seen": [*seen, *keys(event)], "calls": len(log)}}
+
+        w = build(handler, records=0, TumblingWindowInSeconds=120)
+        write_every(w, 20, 5)
+        w.sim.run_until_idle()
+        assert {} == log[0]["state"]  # spec 6.2 (I): the first invoke of a window gets {}
+        for before, after in itertools.pairwise(log):
+            if before["window"] == after["window"]:
+                assert {
+                    "seen": before["state"].get("seen", []) + keys(before),
+                    "calls": log.index(before) + 1,
+                } == after["state"]
+
+    @pytest.mark.parametrize("size", [1, 60, 120, 300, 900])
+    def test_window_bounds_are_epoch_aligned(self, size: int) -> None:
+        """window.start/end are [floor(t/W)*W, +W) as ISO-8601 seconds with Z (spec 6.1, 6.2)."""
+        log: list[dict[str, Any]] = []
+        w = build(counting(log), records=0, TumblingWindowInSeconds=size)
+        w.sim.call_later(437.6, w.table.put_item, {"pk": "x"})
+        w.sim.run_until_idle()
+        t = int(
+            w.sim.fate(w.seqs[0])
+            .deliveries[0]
+            .event["Records"][0]["dynamodb"]["ApproximateCreationDateTime"]
+        )
+        start = t - t % size
+        expected = {
+            "start": datetime.fromtimestamp(start, UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "end": datetime.fromtimestamp(start + size, UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        }
+        assert [expected, expected] == [e["window"] for e in log]
+
+    def test_event_carries_the_window_fields(self) -> None:
+        """The event adds window, state, shardId, eventSourceARN and the two flags (spec 6.2)."""
+        log: list[dict[str, Any]] = []
+        w = build(counting(log), records=1, TumblingWindowInSeconds=60)
+        w.sim.run_until_idle()
+        assert [
+            "Records",
+            "window",
+            "state",
+            "shardId",
+            "eventSourceARN",
+            "isFinalInvokeForWindow",
+            "isWindowTerminatedEarly",
+        ] == list(log[0])
+        assert w.table.shards[0].shard_id == log[0]["shardId"]
+        assert w.table.stream_arn == log[0]["eventSourceARN"]
+        assert (False, True) == (
+            log[0]["isFinalInvokeForWindow"],
+            log[-1]["isFinalInvokeForWindow"],
+        )
+
+    def test_final_invocation_fires_at_the_window_end_with_no_records(self) -> None:
+        """The final invocation happens when the clock reaches window.end, Records empty (spec 6.3, I)."""
+        log: list[dict[str, Any]] = []
+        w = build(counting(log), records=1, TumblingWindowInSeconds=60)
+        w.sim.run_until_idle()
+        final = w.fn.invocations[-1]
+        assert [] == final.event["Records"]
+        assert final.event["window"]["end"] == final.started_at.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+    def test_records_are_processed_only_after_the_final_invocation(self) -> None:
+        """Until the final invocation succeeds, the window's records are not checkpointed (spec 6.3)."""
+        log: list[dict[str, Any]] = []
+        w = build(counting(log), records=2, TumblingWindowInSeconds=60)
+        w.sim.run_for(30)
+        assert 1 <= len(log)
+        assert "pending" == w.sim.fate(w.seqs[0]).outcome
+        w.sim.run_until_idle()
+        assert "processed" == w.sim.fate(w.seqs[0]).outcome
+
+    def test_missing_state_is_a_failed_invocation_and_is_retried(self) -> None:
+        """A response without state counts as a failure and is retried (spec 3.1, 6.3)."""
+        calls: list[dict[str, Any]] = []
+
+        def handler(event: dict[str, Any], context: Any) -> Any:
+            calls.append(event)
+            if len(calls) == 1:
+                return {"total": 1}  # no state
+            return {"state": {"ok": True}}
+
+        w = build(handler, records=1, TumblingWindowInSeconds=60, MaximumRetryAttempts=3)
+        w.sim.run_until_idle()
+        assert keys(calls[0]) == keys(calls[1])
+        assert {} == calls[1]["state"]
+        assert "processed" == w.sim.fate(w.seqs[0]).outcome
+
+    def test_state_over_one_megabyte_ends_the_window_early(self) -> None:
+        """A state over 1 MB ends the window early: isWindowTerminatedEarly is true (spec 6.1)."""
+        log: list[dict[str, Any]] = []
+
+        def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+            log.append(event)
+            if event["isFinalInvokeForWindow"]:
+                return {"state": {}}
+            return {"state": {"blob": "x" * (1024 * 1024 + 1)}}
+
+        w = build(handler, records=1, TumblingWindowInSeconds=60)
+        w.sim.run_until_idle()
+        assert [(False, False), (True, True)] == [
+            (e["isFinalInvokeForWindow"], e["isWindowTerminatedEarly"]) for e in log
+        ]
+        assert log[0]["window"] == log[1]["window"]
+
+    def test_failing_final_invocation_blocks_the_shard_until_it_succeeds(self) -> None:
+        """If the final invocation fails, nothing after it is processed until it succeeds (spec 6.3)."""
+        log: list[dict[str, Any]] = []
+        failures = {"left": 3}
+
+        def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+            log.append(event)
+            if event["isFinalInvokeForWindow"] and failures["left"]:
+                failures["left"] -= 1
+                raise RuntimeError("final failed")
+            return {"state": event["state"]}
+
+        w = build(handler, records=1, TumblingWindowInSeconds=60)
+        w.sim.call_later(70, w.table.put_item, {"pk": "next-window"})
+        w.sim.run_until_idle()
+        kinds = [
+            ("final" if e["isFinalInvokeForWindow"] else keys(e)[0], e["window"]["start"][-9:])
+            for e in log
+        ]
+        assert [
+            ("k0", "00:00:00Z"),
+            ("final", "00:00:00Z"),
+            ("final", "00:00:00Z"),
+            ("final", "00:00:00Z"),
+            ("final", "00:00:00Z"),
+            ("next-window", "00:01:00Z"),
+            ("final", "00:01:00Z"),
+        ] == kinds
+
+    def test_final_failures_use_up_retries_then_the_window_is_discarded(self) -> None:
+        """With MaximumRetryAttempts, a failing final discards the window's records (I)."""
+
+        def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+            if event["isFinalInvokeForWindow"]:
+                raise RuntimeError("final failed")
+            return {"state": event["state"]}
+
+        w = build(handler, records=2, TumblingWindowInSeconds=60, MaximumRetryAttempts=1)
+        w.sim.run_until_idle()
+        (message,) = w.queue.messages
+        assert 2 == message["DDBStreamBatchInfo"]["batchSize"]
+        assert ["destination", "destination"] == [w.sim.fate(s).outcome for s in w.seqs]
+
+    def test_partial_batch_response_inside_a_window(self) -> None:
+        """A partial response keeps the returned state; the failed suffix is retried in the window (I)."""
+        log: list[dict[str, Any]] = []
+
+        def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+            log.append(event)
+            done = list(event["state"].get("done", []))
+            state = {"done": done}
+            failures = []
+            for r in event["Records"]:
+                key = r["dynamodb"]["Keys"]["pk"]["S"]
+                if key == "k1" and len(log) == 1:
+                    failures.append({"itemIdentifier": r["dynamodb"]["SequenceNumber"]})
+                    break
+                done.append(key)
+            return {"state": state, "batchItemFailures": failures}
+
+        w = build(
+            handler, records=3, BatchSize=3, TumblingWindowInSeconds=60, FunctionResponseTypes=RBIF
+        )
+        w.sim.run_until_idle()
+        assert [["k0", "k1", "k2"], ["k1", "k2"], []] == [keys(e) for e in log]
+        assert {"done": ["k0"]} == log[1]["state"]
+        assert {"done": ["k0", "k1", "k2"]} == log[2]["state"]
+
+    def test_batches_never_mix_windows(self) -> None:
+        """A backlog spanning windows arrives window by window, each closed by its final (spec 6)."""
+        log: list[dict[str, Any]] = []
+        w = build(
+            counting(log),
+            records=0,
+            BatchSize=100,
+            TumblingWindowInSeconds=10,
+            sim_kwargs={"state_transition_delay": 60},
+        )
+        write_every(w, 3, 12)
+        w.sim.run_until_idle()
+        for event in log:
+            starts = {
+                int(r["dynamodb"]["ApproximateCreationDateTime"]) // 10 * 10
+                for r in event["Records"]
+            }
+            assert len(starts) <= 1
+        assert len(finals(log)) == 4
