@@ -89,6 +89,8 @@ class Simulation:
         retention_hours: how long a stream keeps records (spec 7.1).
         shard_rollover_hours: how often each open shard is sealed and replaced by a
             child (spec 7.1, "about every 4 hours", I); 0 turns rollovers off.
+        max_readers_per_shard: throttle GetRecords when this many other mappings
+            read a shard within a second (spec 7.4, I); 0, the default, never does.
         bisect_resets_retries: whether the halves of a split start a fresh retry
             count (spec 3.4, I; default: they inherit it).
         bisect_first_half_first: finish the first half before the second (spec 3.4, I).
@@ -112,6 +114,7 @@ class Simulation:
         retry_backoff_max: float = 60.0,
         retention_hours: float = 24.0,
         shard_rollover_hours: float = 4.0,
+        max_readers_per_shard: int = 0,
         bisect_resets_retries: bool = False,
         bisect_first_half_first: bool = True,
         partial_progress_resets_retries: bool = True,
@@ -148,6 +151,7 @@ class Simulation:
             retry_backoff_max_ms=_seconds("retry_backoff_max", retry_backoff_max),
             retention_ms=_seconds("retention_hours", retention_hours * 3600, allow_zero=False),
             shard_rollover_ms=_seconds("shard_rollover_hours", shard_rollover_hours * 3600),
+            max_readers_per_shard=max_readers_per_shard,
             bisect_resets_retries=bool(bisect_resets_retries),
             bisect_first_half_first=bool(bisect_first_half_first),
             partial_progress_resets_retries=bool(partial_progress_resets_retries),

@@ -27,6 +27,7 @@ from esm_sim._engine.timefmt import iso_ms
 KINDS = (
     "state",  # a mapping changed State
     "throttle",  # an invocation request was throttled (no invocation, no retry used)
+    "read-throttle",  # a GetRecords call was refused: too many readers (spec 7.4, opt-in)
     "invoke",  # the ESM sent a batch to the function
     "result",  # the invocation ended: ok, error, partial
     "split",  # bisect split a failing batch in two

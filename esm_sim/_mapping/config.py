@@ -95,6 +95,11 @@ class Behaviour:
     partial_progress_resets_retries: bool = True
     # spec 3.3 (I): approximateInvokeCount on a RecordAgeExceeded record is the
     # number of invocations made so far, but at least 1.
+    # spec 7.4 (I): DynamoDB advises at most two processes reading a shard at once;
+    # with a limit N > 0, a GetRecords call is throttled when N other mappings read
+    # the shard within the last second, and the poll is tried again a tick later.
+    # 0 (the default) models no read throttling.
+    max_readers_per_shard: int = attrs.field(default=0, validator=_non_negative_ms)
     # spec 9.1 / 11 row 10: IteratorAge measured when the event is sent
     # ("send"), or when the invocation finished ("finish").
     iterator_age_at: str = attrs.field(

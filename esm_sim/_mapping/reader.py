@@ -369,8 +369,27 @@ class ShardReader:
                 self._settle_checkpoint()
         return full or len(gather) >= cfg.batch_size
 
+    def _read_throttled(self) -> bool:
+        """spec 7.4 (I): too many mappings read this shard within the last second."""
+        rt = self.runtime
+        limit = rt.behaviour.max_readers_per_shard
+        if not limit:
+            return False
+        shard = self.shard.shard if isinstance(self.shard, LaneView) else self.shard
+        now = rt.now_ms()
+        recent = shard.recent_readers
+        others = sum(1 for uuid, at in recent.items() if uuid != rt.uuid and at > now - 1000)
+        if others >= limit:
+            rt.read_throttled(self)
+            self._schedule_poll(now + max(rt.behaviour.poll_interval_ms, 1))
+            return True
+        recent[rt.uuid] = now
+        return False
+
     def _poll(self) -> None:
         self._poll_timer = None
+        if self._read_throttled():
+            return
         if self._tumbling_window_due() and not self.gather:
             self._invoke_final(early=False)
             return

@@ -389,6 +389,17 @@ class MappingRuntime:
                 return inv.request_id
         return None
 
+    def read_throttled(self, reader: ShardReader) -> None:
+        """A GetRecords call was refused: too many readers on the shard (spec 7.4, I)."""
+        self._trace(
+            "read-throttle",
+            reader,
+            [],
+            outcome="throttled",
+            detail="LimitExceededException",
+            data=(("function", self.function.name),),
+        )
+
     def trace_split(self, reader: ShardReader, first: list[Record], second: list[Record]) -> None:
         """Bisect split a failing batch (spec 3.4)."""
         self._trace(

@@ -32,6 +32,7 @@ class Shard:
 
     __slots__ = (
         "_fmt",
+        "recent_readers",
         "_records",
         "_waiters",
         "closed_ms",
@@ -49,6 +50,8 @@ class Shard:
         self.closed_ms: int | None = None
         self._fmt = fmt
         self._records: list[Record] = []
+        # Mapping UUID -> when it last called GetRecords here (the read throttle).
+        self.recent_readers: dict[str, int] = {}
         self._waiters: list[Callable[[], object]] = []
 
     def __repr__(self) -> str:
