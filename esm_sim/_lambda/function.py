@@ -107,7 +107,6 @@ class Invocation:
         "response_json",
         "sequence_numbers",
         "shard_id",
-        "stack_trace",
         "started_ms",
     )
 
@@ -130,12 +129,20 @@ class Invocation:
         self.error_type: str | None = None
         self.error_message: str | None = None
         self.exception: BaseException | None = None
-        self.stack_trace: tuple[str, ...] = ()
         # What the event source mapping read: the response after its trip through JSON.
         self.response_json: Any = None
         self.mapping_uuid = mapping_uuid
         self.shard_id = shard_id
         self.sequence_numbers: tuple[int, ...] = tuple(sequence_numbers)
+
+    @property
+    def stack_trace(self) -> tuple[str, ...]:
+        """The handler's traceback, formatted as the runtime reports it (empty if none)."""
+        # Formatted on demand: Python 3.11 parses source to place carets, which
+        # would cost more than the whole simulated invocation if done every time.
+        if self.exception is None:
+            return ()
+        return tuple(traceback.format_tb(self.exception.__traceback__))
 
     @property
     def event(self) -> dict[str, Any]:
@@ -269,7 +276,6 @@ def run_handler(
         invocation.error_type = type(exc).__name__
         invocation.error_message = str(exc)
         invocation.exception = exc
-        invocation.stack_trace = tuple(traceback.format_tb(exc.__traceback__))
         response = None
     duration_ms = function.duration_ms(event, context)
     if duration_ms > function.timeout_ms:

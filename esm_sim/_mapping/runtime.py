@@ -22,7 +22,7 @@ from esm_sim._mapping.config import Behaviour, MappingConfig
 from esm_sim._mapping.lanes import LaneTable, LaneView
 from esm_sim._mapping.reader import ShardReader
 from esm_sim._sinks import Bucket, Queue, Topic
-from esm_sim._streams.records import CREATED_MS, SEQ, Record, StreamFormat
+from esm_sim._streams.records import CREATED_MS, SEQ, Record
 from esm_sim._streams.shard import Shard
 from esm_sim._streams.table import Table
 

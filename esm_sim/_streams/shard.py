@@ -32,12 +32,12 @@ class Shard:
 
     __slots__ = (
         "_fmt",
-        "recent_readers",
         "_records",
         "_waiters",
         "closed_ms",
         "created_ms",
         "parent_shard_id",
+        "recent_readers",
         "shard_id",
     )
 
