@@ -17,7 +17,8 @@ def _run(*args: str) -> subprocess.CompletedProcess[str]:
 
 def test_ruff_is_clean() -> None:
     """`ruff check` finds nothing in esm_sim/, tests/ and benchmarks/."""
-    result = _run("ruff", "check", "esm_sim", "tests", "benchmarks")
+    paths = [p for p in ("esm_sim", "tests", "benchmarks") if (ROOT / p).is_dir()]
+    result = _run("ruff", "check", *paths)
     assert result.returncode == 0, result.stdout + result.stderr
 
 
