@@ -60,13 +60,14 @@ class LaneTable:
 class LaneView:
     """One lane of a shard, shaped like the shard for its reader."""
 
-    __slots__ = ("_waiters", "lane", "shard", "table")
+    __slots__ = ("_seen", "_waiters", "lane", "shard", "table")
 
     def __init__(self, table: LaneTable, lane: int) -> None:
         self.table = table
         self.lane = lane
         self.shard = table.shard
         self._waiters: list[Callable[[], object]] = []
+        self._seen = 0  # the lane's length when its reader started waiting
 
     @property
     def shard_id(self) -> str:
@@ -122,6 +123,10 @@ class LaneView:
         first = not self._waiters
         self._waiters.append(callback)
         if first:
+            # The table is shared by every lane and synced by whichever wakes
+            # first, so compare against the length seen now, not at wake-up.
+            self.table.sync()
+            self._seen = len(self.table.lanes[self.lane])
             self.shard.wait(self._on_append)
 
     def unwait(self, callback: Callable[[], object]) -> None:
@@ -133,9 +138,8 @@ class LaneView:
 
     def _on_append(self) -> None:
         table = self.table
-        before = len(table.lanes[self.lane])
         table.sync()
-        if len(table.lanes[self.lane]) == before and self.shard.closed_ms is None:
+        if len(table.lanes[self.lane]) == self._seen and self.shard.closed_ms is None:
             self.shard.wait(self._on_append)  # another lane's record: keep waiting
             return
         waiters, self._waiters = self._waiters, []
