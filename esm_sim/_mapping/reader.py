@@ -64,7 +64,7 @@ BACKOFF = "backoff"
 class Batch:
     """A batch on its way through the function: its records and its attempt counters."""
 
-    __slots__ = ("early", "final", "invocations", "records", "retries", "throttles")
+    __slots__ = ("early", "final", "invocations", "records", "request_id", "retries", "throttles")
 
     def __init__(
         self, records: list[Record], retries: int = 0, *, final: bool = False, early: bool = False
@@ -75,6 +75,7 @@ class Batch:
         self.retries = retries  # function-error retries used (MaximumRetryAttempts)
         self.invocations = 0  # invocations of exactly these records (approximateInvokeCount)
         self.throttles = 0  # consecutive throttles (backoff only; never counted as retries)
+        self.request_id: str | None = None  # of its last invocation
 
 
 Source = Shard | LaneView  # what a reader reads: a whole shard, or one lane of it

@@ -237,6 +237,8 @@ class MappingRuntime:
             return event
 
         request_id = self.rng.uuid()
+        if reader.batch is not None:
+            reader.batch.request_id = request_id
         invocation = Invocation(
             request_id=request_id,
             render=render,
@@ -339,7 +341,10 @@ class MappingRuntime:
             self.ledger.mark(seqs, "dropped", condition, None)
             self._trace("discard", reader, records, outcome="dropped", detail=condition)
         else:
-            request_id = self._last_request_id(reader) or self.rng.uuid()
+            batch = reader.batch
+            # spec 3.6: the request id of the failing batch's last invocation, or a
+            # fresh one for records discarded before any invocation.
+            request_id = (batch.request_id if batch is not None else None) or self.rng.uuid()
             record = failure_record(
                 request_id=request_id,
                 function_arn=self.function.arn,
@@ -382,12 +387,6 @@ class MappingRuntime:
                     data=(("function", self.function.name), ("condition", condition)),
                 )
         reader.advance_checkpoint(records)
-
-    def _last_request_id(self, reader: ShardReader) -> str | None:
-        for inv in reversed(self.invocations):
-            if inv.shard_id == reader.shard.shard_id:
-                return inv.request_id
-        return None
 
     def read_throttled(self, reader: ShardReader) -> None:
         """A GetRecords call was refused: too many readers on the shard (spec 7.4, I)."""

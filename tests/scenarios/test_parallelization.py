@@ -1,0 +1,300 @@
+"""ParallelizationFactor: lanes per shard, per-item order, concurrency bounds (spec 5, 10)."""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Any
+
+import esm_sim
+from esm_sim._mapping.lanes import key_hash
+from esm_sim._streams.attributes import serialize_item
+from tests.scenarios.helpers import failing_on, keys
+
+FACTOR = 10
+
+
+def make(
+    handler: Any,
+    *,
+    shards: int = 1,
+    duration: Any = 0.0,
+    sim_kwargs: dict[str, Any] | None = None,
+    **mapping: Any,
+) -> tuple[esm_sim.Simulation, esm_sim.Table, esm_sim.Function, str, esm_sim.Queue]:
+    """A table of ``shards`` shards, a function, an on-failure queue and a mapping."""
+    sim = esm_sim.Simulation(seed=0, **(sim_kwargs or {}))
+    table = sim.create_table("orders", partition_key="pk", shard_count=shards)
+    fn = sim.create_function("fn", handler, duration=duration, timeout=60)
+    queue = sim.create_queue("dlq")
+    uuid = sim.lambda_client.create_event_source_mapping(
+        FunctionName="fn",
+        EventSourceArn=table.stream_arn,
+        StartingPosition="TRIM_HORIZON",
+        DestinationConfig={"OnFailure": {"Destination": queue.arn}},
+        **mapping,
+    )["UUID"]
+    return sim, table, fn, uuid, queue
+
+
+def key_of(table: esm_sim.Table) -> dict[int, str]:
+    """Every record's sequence number -> its partition key."""
+    return {
+        int(r["dynamodb"]["SequenceNumber"]): r["dynamodb"]["Keys"]["pk"]["S"]
+        for shard in table.shards
+        for r in shard.records
+    }
+
+
+def written_per_key(table: esm_sim.Table) -> dict[str, list[int]]:
+    """Per key, its records' sequence numbers in write order."""
+    out: dict[str, list[int]] = {}
+    for seq, key in sorted(key_of(table).items()):
+        out.setdefault(key, []).append(seq)
+    return out
+
+
+def first_deliveries_per_key(
+    table: esm_sim.Table, fn: esm_sim.Function, *, successful: bool = False
+) -> dict[str, list[int]]:
+    """Per key, the sequence numbers in the order each was first delivered (or first succeeded)."""
+    owner = key_of(table)
+    seen: set[int] = set()
+    out: dict[str, list[int]] = {}
+    for inv in sorted(fn.invocations, key=lambda i: i.started_ms):
+        if successful and inv.error is not None:
+            continue
+        for seq in inv.sequence_numbers:
+            if seq not in seen:
+                seen.add(seq)
+                out.setdefault(owner[seq], []).append(seq)
+    return out
+
+
+def max_overlap(invocations: list[Any]) -> int:
+    """The most invocations running at one instant (those with duration > 0)."""
+    edges: list[tuple[int, int]] = []
+    for inv in invocations:
+        if inv.ended_ms > inv.started_ms:
+            edges.append((inv.started_ms, 1))
+            edges.append((inv.ended_ms, -1))
+    edges.sort()  # at equal times an end (-1) sorts before a start (+1)
+    running = best = 0
+    for _, delta in edges:
+        running += delta
+        best = max(best, running)
+    return best
+
+
+def lane(key: str, factor: int = FACTOR) -> int:
+    """The lane a partition key is dealt to (the simulator's documented CRC-32 rule)."""
+    return key_hash(serialize_item({"pk": key})) % factor
+
+
+def all_final(sim: esm_sim.Simulation, table: esm_sim.Table, uuid: str) -> list[str]:
+    """The outcome of every record of the table for one mapping."""
+    return [sim.fate(seq, uuid=uuid).outcome for seq in key_of(table)]
+
+
+class TestPerKeyOrder:
+    def test_first_deliveries_follow_write_order_with_retries_and_bisect(self) -> None:
+        """Under factor 10, each key's records are first delivered in write order (spec 5, 11 row 1)."""
+        sim, table, fn, uuid, queue = make(
+            failing_on("k7"),
+            ParallelizationFactor=FACTOR,
+            MaximumRetryAttempts=2,
+            BisectBatchOnFunctionError=True,
+            BatchSize=8,
+            duration=0.3,
+        )
+        for i in range(400):
+            sim.call_later(i * 0.05, table.put_item, {"pk": f"k{i % 23}", "n": i})
+        sim.run_until_idle()
+        assert written_per_key(table) == first_deliveries_per_key(table, fn)
+        assert len(sim.trace.events(kind="split")) > 0
+        # The poison key's records went to the destination, the rest were processed.
+        counts = sim.fate_counts(uuid)
+        poison = len(written_per_key(table)["k7"])
+        assert {"processed": 400 - poison, "destination": poison} == {
+            k: v for k, v in counts.items() if v
+        }
+        assert poison == sum(m["DDBStreamBatchInfo"]["batchSize"] for m in queue.messages)
+
+    def test_successful_deliveries_follow_write_order(self) -> None:
+        """Each key's records succeed in write order too: a retry never lets a later record pass."""
+        sim, table, fn, _uuid, _queue = make(
+            failing_on("k7"),
+            ParallelizationFactor=FACTOR,
+            MaximumRetryAttempts=2,
+            BisectBatchOnFunctionError=True,
+            BatchSize=8,
+            duration=0.3,
+        )
+        for i in range(300):
+            sim.call_later(i * 0.05, table.put_item, {"pk": f"k{i % 23}", "n": i})
+        sim.run_until_idle()
+        expected = {k: v for k, v in written_per_key(table).items() if k != "k7"}
+        assert expected == first_deliveries_per_key(table, fn, successful=True)
+
+    def test_records_are_dealt_to_lanes_by_item_key(self) -> None:
+        """Every record of one item goes to one lane, and the invoke trace names that lane (spec 5, I)."""
+        sim, table, _fn, uuid, _queue = make(lambda e, c: None, ParallelizationFactor=FACTOR)
+        for i in range(200):
+            table.put_item({"pk": f"k{i % 31}", "n": i})
+        sim.run_until_idle()
+        owner = key_of(table)
+        lanes_seen: dict[str, set[int]] = {}
+        for event in sim.trace.events(kind="invoke", mapping=uuid):
+            for inv in [i for i in sim.mappings[uuid].invocations if i.request_id == event.detail]:
+                for seq in inv.sequence_numbers:
+                    lanes_seen.setdefault(owner[seq], set()).add(event.lane)
+        assert {k: {lane(k)} for k in written_per_key(table)} == lanes_seen
+        assert FACTOR == len(sim.mappings[uuid].readers[table.shards[0].shard_id])
+
+
+class TestLaneIsolation:
+    def test_a_retry_blocks_only_its_own_lane(self) -> None:
+        """While one lane retries, keys of the other lanes keep flowing (spec 5, simulator reading)."""
+        poison = "k3"
+        others = [f"k{i}" for i in range(40) if lane(f"k{i}") != lane(poison)]
+        same = next(f"k{i}" for i in range(40, 400) if lane(f"k{i}") == lane(poison))
+        sim, table, fn, uuid, _queue = make(
+            failing_on(poison), ParallelizationFactor=FACTOR, MaximumRetryAttempts=6
+        )
+        table.put_item({"pk": poison})
+        sim.run_for(20)  # the poison lane is now retrying with backoff
+        for k in others:
+            table.put_item({"pk": k})
+        table.put_item({"pk": same})
+        sim.run_for(5)
+        delivered = {k for inv in fn.invocations for k in keys(inv.event)}
+        assert set(others) <= delivered
+        assert same not in delivered  # stuck behind the poison record in its lane
+        poison_seq = table.shards[0].sequence_numbers[0]
+        assert "pending" == sim.fate(poison_seq).outcome
+        sim.run_until_idle()
+        assert "destination" == sim.fate(poison_seq).outcome
+        order = [keys(i.event) for i in fn.invocations]  # invocations in start order
+        last_poison = max(n for n, ks in enumerate(order) if poison in ks)
+        same_first = min(n for n, ks in enumerate(order) if same in ks)
+        assert same_first > last_poison
+        assert 7 == sum(1 for i in fn.invocations if poison in keys(i.event))
+        assert 0 == sim.fate_counts(uuid)["pending"]
+
+
+class TestConcurrencyBounds:
+    def test_concurrency_never_exceeds_shards_times_factor(self) -> None:
+        """A mapping never runs more than shards x factor invocations at once (spec 5)."""
+        sim, table, fn, uuid, _queue = make(
+            lambda e, c: None, shards=2, ParallelizationFactor=4, BatchSize=2, duration=1.0
+        )
+        for i in range(600):
+            sim.call_later(i * 0.01, table.put_item, {"pk": f"k{i % 97}", "n": i})
+        sim.run_until_idle()
+        assert 2 * 4 == max_overlap(fn.invocations)
+        for shard in table.shards:
+            per_shard = [i for i in fn.invocations if i.shard_id == shard.shard_id]
+            assert 4 == max_overlap(per_shard)
+        assert ["processed"] * 600 == all_final(sim, table, uuid)
+
+    def test_reserved_concurrency_caps_a_parallel_mapping(self) -> None:
+        """Reserved concurrency 3 with factor 10: at most 3 run, the rest are throttled (spec 10)."""
+        sim, table, fn, uuid, _queue = make(
+            lambda e, c: None,
+            ParallelizationFactor=FACTOR,
+            MaximumRetryAttempts=0,
+            BatchSize=5,
+            duration=2.0,
+        )
+        sim.lambda_client.put_function_concurrency(
+            FunctionName="fn", ReservedConcurrentExecutions=3
+        )
+        for i in range(300):
+            table.put_item({"pk": f"k{i % 50}", "n": i})
+        sim.run_until_idle()
+        assert 3 == max_overlap(fn.invocations)
+        throttles = sim.trace.events(kind="throttle", mapping=uuid)
+        assert len(throttles) > 0
+        assert {"ReservedFunctionConcurrentInvocationLimitExceeded"} == {
+            t.detail for t in throttles
+        }
+        # Throttled batches were delivered later: none lost, none discarded, no retry used.
+        assert ["processed"] * 300 == all_final(sim, table, uuid)
+        assert [] == [i for i in fn.invocations if i.error is not None]
+        per_record = Counter(s for i in fn.invocations for s in i.sequence_numbers)
+        assert {1} == set(per_record.values())
+        assert 300 == len(per_record)
+
+
+class TestFatesAndCheckpoints:
+    def test_fates_add_up_under_a_factor(self) -> None:
+        """With factor 10, every record ends in exactly one place and the counts add up (issue 3)."""
+        sim, table, _fn, uuid, _queue = make(
+            failing_on("k1", "k2"),
+            shards=3,
+            ParallelizationFactor=FACTOR,
+            MaximumRetryAttempts=1,
+            BisectBatchOnFunctionError=True,
+            FilterCriteria={
+                "Filters": [
+                    {"Pattern": '{"dynamodb": {"Keys": {"pk": {"S": [{"anything-but": ["k5"]}]}}}}'}
+                ]
+            },
+        )
+        for i in range(500):
+            sim.call_later(i * 0.02, table.put_item, {"pk": f"k{i % 40}", "n": i})
+        sim.run_until_idle()
+        outcomes = Counter(all_final(sim, table, uuid))
+        counts = {k: v for k, v in sim.fate_counts(uuid).items() if v}
+        assert dict(outcomes) == counts
+        assert 500 == sum(counts.values())
+        assert {"processed", "destination", "filtered"} == set(counts)
+        written = written_per_key(table)
+        assert len(written["k1"]) + len(written["k2"]) == counts["destination"]
+        assert len(written["k5"]) == counts["filtered"]
+
+    def test_a_record_is_processed_only_after_its_lane_processed_it(self) -> None:
+        """A record waits 'pending' while its lane is busy, though other lanes moved on (spec 5)."""
+        slow = "k3"
+        same = next(f"k{i}" for i in range(40, 400) if lane(f"k{i}") == lane(slow))
+        others = [f"k{i}" for i in range(10) if lane(f"k{i}") != lane(slow)]
+
+        def duration(event: dict[str, Any], context: Any) -> float:
+            return 30.0 if slow in keys(event) else 0.1
+
+        sim, table, _fn, uuid, _queue = make(
+            lambda e, c: None, ParallelizationFactor=FACTOR, duration=duration
+        )
+        table.put_item({"pk": slow})
+        sim.run_for(6)  # Enabled at 5 s; the slow invocation started
+        table.put_item({"pk": same})
+        for k in others:
+            table.put_item({"pk": k})
+        sim.run_for(5)
+        seq = {v: k for k, v in key_of(table).items()}
+        assert "pending" == sim.fate(seq[slow]).outcome
+        assert "pending" == sim.fate(seq[same]).outcome
+        assert ["processed"] * len(others) == [sim.fate(seq[k]).outcome for k in others]
+        sim.run_until_idle()
+        assert "processed" == sim.fate(seq[slow]).outcome
+        assert "processed" == sim.fate(seq[same]).outcome
+        assert {"processed": 2 + len(others)} == {
+            k: v for k, v in sim.fate_counts(uuid).items() if v
+        }
+
+
+class TestFailureRecordUnderAFactor:
+    def test_failure_record_names_the_failing_lanes_invocation(self) -> None:
+        """The on-failure record's requestId is the last invocation of the discarded batch,
+        not another lane's (spec 3.6 with spec 5)."""
+        sim, table, fn, _uuid, queue = make(
+            failing_on("k3"), ParallelizationFactor=FACTOR, MaximumRetryAttempts=2, duration=0.5
+        )
+        table.put_item({"pk": "k3"})
+        for i in range(200):  # other lanes keep invoking while k3's lane retries
+            sim.call_later(i * 0.1, table.put_item, {"pk": f"x{i}"})
+        sim.run_until_idle()
+        poison_seq = int(table.shards[0].sequence_numbers[0])
+        carrying = [i.request_id for i in fn.invocations if poison_seq in i.sequence_numbers]
+        assert 3 == len(carrying)
+        assert 1 == len(queue.messages)
+        assert carrying[-1] == queue.messages[0]["requestContext"]["requestId"]
