@@ -1,0 +1,352 @@
+"""
+Invariants over a finished simulation: what must hold whatever the configuration and faults.
+
+This module owns the oracles of property-based testing. Each ``check_*``
+function looks at a :class:`~esm_sim.Simulation` after it ran (its trace, its
+invocations and the fates of its records) and raises :class:`AssertionError`
+naming the mapping, shard and records involved when the rule is broken.
+``check_all`` runs every check.
+
+The rules, per mapping (spec 3.7, 7.1):
+
+- every record is accounted for exactly once (``check_accounted``);
+- per item key, records are first delivered in write order (``check_key_order``);
+- the checkpoint never moves backwards (``check_checkpoints``);
+- nothing is delivered after it was discarded, expired or filtered
+  (``check_no_delivery_after_discard``);
+- every record not discarded, filtered, expired or skipped is delivered at
+  least once (``check_at_least_once``).
+
+.. versionadded:: 0.1.0
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterator
+from typing import Any
+
+from esm_sim._engine.trace import TraceEvent
+from esm_sim._fates import OUTCOMES
+from esm_sim._mapping.runtime import MappingRuntime
+from esm_sim._simulation import Simulation
+from esm_sim._streams.records import KEYS, SEQ
+from esm_sim._streams.shard import Shard
+
+__all__ = [
+    "check_accounted",
+    "check_all",
+    "check_at_least_once",
+    "check_checkpoints",
+    "check_key_order",
+    "check_no_delivery_after_discard",
+]
+
+# Trace kinds that give records their last place, and the outcome each counts as.
+_TERMINAL = {"expire": "expired", "filter": "filtered", "delivery-failure": "dropped"}
+
+
+def _mappings(sim: Simulation) -> Iterator[MappingRuntime]:
+    yield from sim.mappings.values()
+
+
+def _records(mapping: MappingRuntime) -> Iterator[tuple[int, Any]]:
+    """Every record of the mapping's stream as (sequence number, item key)."""
+    for shard in mapping.table.shards:
+        for i in range(len(shard)):
+            record = shard.at(i)
+            yield record[SEQ], record[KEYS]
+
+
+def _span(shard: Shard, event: TraceEvent) -> list[int]:
+    """The sequence numbers of ``shard`` from the event's first to its last record."""
+    first = shard.index_of(int(event.first_seq))
+    last = shard.index_of(int(event.last_seq))
+    if first is None or last is None:
+        msg = (
+            f"trace names records {event.first_seq}..{event.last_seq} not in shard {shard.shard_id}"
+        )
+        raise AssertionError(msg)
+    return [shard.at(i)[SEQ] for i in range(first, last + 1)]
+
+
+def _shards_by_id(mapping: MappingRuntime) -> dict[str, Shard]:
+    return {s.shard_id: s for s in mapping.table.shards}
+
+
+def _outcome_of(event: TraceEvent) -> str | None:
+    if event.kind == "discard":
+        return event.outcome  # "destination" or "dropped"
+    return _TERMINAL.get(event.kind)
+
+
+def check_accounted(sim: Simulation) -> None:
+    """
+    Every record of a mapping's stream is in exactly one place (issue 3 fates).
+
+    The per-outcome counts (``sim.fate_counts``) add up to the records in the
+    stream with nothing negative; they agree with the fate of each record
+    (``sim.fate``) and with the records the trace says reached each outcome
+    (so no record reached two); and once the simulation is idle no record of
+    an enabled mapping is still pending.
+    """
+    for mapping in _mappings(sim):
+        uuid = mapping.uuid
+        counts = sim.fate_counts(uuid)
+        total = sum(len(s) for s in mapping.table.shards)
+        if sum(counts.values()) != total or any(v < 0 for v in counts.values()):
+            msg = f"mapping {uuid}: fate counts {counts} do not add up to the {total} records"
+            raise AssertionError(msg)
+        tally: Counter[str] = Counter()
+        pending: list[int] = []
+        for seq, _ in _records(mapping):
+            outcome = sim.fate(seq, uuid=uuid).outcome
+            tally[outcome] += 1
+            if outcome == "pending":
+                pending.append(seq)
+        live = mapping.enabled_intent and not mapping.deleted
+        if sim.is_idle() and live and pending:
+            msg = (
+                f"mapping {uuid}: the simulation is idle but {len(pending)} record(s) are "
+                f"still pending: {', '.join(map(str, pending[:10]))}"
+            )
+            raise AssertionError(msg)
+        for outcome, n in counts.items():
+            if tally[outcome] != n:
+                msg = (
+                    f"mapping {uuid}: fate_counts says {n} record(s) {outcome}, but "
+                    f"{tally[outcome]} record(s) have that fate"
+                )
+                raise AssertionError(msg)
+        traced: Counter[str] = Counter()
+        for event in sim.trace.events(mapping=uuid):
+            reached = _outcome_of(event)
+            if reached is not None:
+                traced[reached] += event.count
+        for outcome in OUTCOMES:
+            if outcome != "processed" and traced[outcome] != counts[outcome]:
+                msg = (
+                    f"mapping {uuid}: the trace sends {traced[outcome]} record(s) to "
+                    f"{outcome}, but {counts[outcome]} record(s) ended there: some record "
+                    "reached its last place twice, or without a trace entry"
+                )
+                raise AssertionError(msg)
+
+
+def check_key_order(sim: Simulation) -> None:
+    """
+    Per mapping and item key, the first deliveries come in write (sequence-number) order.
+
+    Redeliveries may repeat earlier records (spec 3.7); first deliveries may
+    not overtake (spec 7.1 per-item order, spec 11 row 1: order is per item key).
+    """
+    for mapping in _mappings(sim):
+        key_of = dict(_records(mapping))
+        seen: set[int] = set()
+        last: dict[Any, tuple[int, str]] = {}
+        for inv in mapping.invocations:
+            for seq in inv.sequence_numbers:
+                if seq in seen:
+                    continue
+                seen.add(seq)
+                key = key_of[seq]
+                before = last.get(key)
+                if before is not None and before[0] > seq:
+                    msg = (
+                        f"mapping {mapping.uuid}: item key {_key_text(key)}: record {seq} "
+                        f"was first delivered by invocation {inv.request_id} after record "
+                        f"{before[0]} (invocation {before[1]}), which was written later"
+                    )
+                    raise AssertionError(msg)
+                last[key] = (seq, inv.request_id)
+
+
+def _key_text(key: Any) -> str:
+    return ", ".join(f"{name}={value!r}" for name, _, value in key)
+
+
+def _committed_through(
+    mapping: MappingRuntime, invocation: Any, event: TraceEvent, batch: list[int]
+) -> int | None:
+    """The last sequence number of ``batch`` a ``result`` event commits, or None."""
+    if event.outcome != "ok" or not batch:
+        return None
+    if not mapping.config.report_batch_item_failures:
+        return batch[-1]
+    response = invocation.response_json if invocation is not None else None
+    if not isinstance(response, dict):
+        return batch[-1]
+    failures = response.get("batchItemFailures")
+    if failures is None or failures == []:
+        return batch[-1]
+    if not isinstance(failures, list):
+        return None
+    ids: list[int] = []
+    for entry in failures:
+        ident = entry.get("itemIdentifier") if isinstance(entry, dict) else None
+        if not isinstance(ident, str) or not ident.isdigit() or int(ident) not in batch:
+            return None  # spec 4: a bad identifier is a complete failure
+        ids.append(int(ident))
+    # spec 4: the checkpoint stops just before the lowest reported record.
+    lowest = min(ids)
+    before = [s for s in batch if s < lowest]
+    return before[-1] if before else None
+
+
+def _batch(by_request: dict[str, Any], shard: Shard, event: TraceEvent) -> list[int]:
+    """The records an invoke or result event is about: its invocation's, else its span."""
+    invocation = by_request.get(event.get("request_id"))
+    if invocation is not None:
+        return list(invocation.sequence_numbers)
+    return _span(shard, event)
+
+
+def check_checkpoints(sim: Simulation) -> None:
+    """
+    A checkpoint never moves backwards: no invocation sends a record its shard
+    (or, with ParallelizationFactor > 1, its lane) had already committed
+    (processed, discarded or expired), and no record the trace committed is
+    pending at the end.
+
+    The committed point is derived from the trace alone (``result``, ``discard``,
+    ``delivery-failure`` and ``expire`` entries) plus the invocations' responses
+    for partial batch responses (spec 4).
+    """
+    for mapping in _mappings(sim):
+        shards = _shards_by_id(mapping)
+        by_request = {inv.request_id: inv for inv in mapping.invocations}
+        committed: dict[tuple[str, int], tuple[int, str]] = {}
+        for event in sim.trace.events(mapping=mapping.uuid):
+            if not event.first_seq or event.shard not in shards:
+                continue
+            shard = shards[event.shard]
+            lane = (event.shard, event.lane)
+            point: int | None = None
+            if event.kind == "invoke":
+                batch = _batch(by_request, shard, event)
+                floor = committed.get(lane)
+                if floor is not None and batch and batch[0] <= floor[0]:
+                    msg = (
+                        f"mapping {mapping.uuid} shard {event.shard} lane {event.lane}: "
+                        f"invocation {event.get('request_id')} at {event.line()[:24]} sent "
+                        f"records {batch[0]}..{batch[-1]}, but the checkpoint had already "
+                        f"passed {floor[0]} ({floor[1]}): the checkpoint moved backwards"
+                    )
+                    raise AssertionError(msg)
+                continue
+            if event.kind == "result":
+                point = _committed_through(
+                    mapping,
+                    by_request.get(event.get("request_id")),
+                    event,
+                    _batch(by_request, shard, event),
+                )
+            elif event.kind in ("discard", "delivery-failure", "expire"):
+                point = int(event.last_seq)
+            if point is not None:
+                floor = committed.get(lane)
+                if floor is None or point > floor[0]:
+                    committed[lane] = (point, event.line().strip())
+        for (shard_id, lane_no), (point, line) in committed.items():
+            outcome = sim.fate(point, uuid=mapping.uuid).outcome
+            if outcome in ("pending", "skipped"):
+                msg = (
+                    f"mapping {mapping.uuid} shard {shard_id} lane {lane_no}: record {point} "
+                    f"is {outcome}, but the trace committed it ({line}): the checkpoint "
+                    "moved backwards"
+                )
+                raise AssertionError(msg)
+
+
+def check_no_delivery_after_discard(sim: Simulation) -> None:
+    """
+    No record is delivered after it was discarded (destination or dropped) or
+    expired, and a filtered record is never delivered at all (spec 3.5, 7.1, 8).
+    """
+    for mapping in _mappings(sim):
+        shards = _shards_by_id(mapping)
+        entries = mapping.ledger.entries
+        by_request = {inv.request_id: inv for inv in mapping.invocations}
+        filtered = {seq for seq, entry in entries.items() if entry[0] == "filtered"}
+        for inv in mapping.invocations:
+            hit = filtered.intersection(inv.sequence_numbers)
+            if hit:
+                msg = (
+                    f"mapping {mapping.uuid}: filtered record(s) {sorted(hit)} were delivered "
+                    f"by invocation {inv.request_id}"
+                )
+                raise AssertionError(msg)
+        # A discard entry spans first..last of its shard; with several lanes the
+        # span holds other lanes' records, known by the lane that delivered them.
+        lane_of: dict[int, int] = {}
+        events = [e for e in sim.trace.events(mapping=mapping.uuid) if e.first_seq]
+        for event in events:
+            if event.kind == "invoke":
+                sent = by_request.get(event.get("request_id"))
+                for seq in sent.sequence_numbers if sent is not None else ():
+                    lane_of[seq] = event.lane
+        gone: dict[int, str] = {}
+        for event in events:
+            if event.shard not in shards:
+                continue
+            if event.kind == "invoke":
+                sent = by_request.get(event.get("request_id"))
+                for seq in sent.sequence_numbers if sent is not None else ():
+                    if seq in gone:
+                        msg = (
+                            f"mapping {mapping.uuid} shard {event.shard}: record {seq} was "
+                            f"delivered by invocation {event.get('request_id')} after it was "
+                            f"discarded: {gone[seq]}"
+                        )
+                        raise AssertionError(msg)
+            elif event.kind in ("discard", "delivery-failure", "expire"):
+                outcome = _outcome_of(event)
+                for seq in _span(shards[event.shard], event):
+                    entry = entries.get(seq)
+                    if (
+                        entry is not None
+                        and entry[0] == outcome
+                        and lane_of.get(seq, event.lane) == event.lane
+                    ):
+                        gone[seq] = event.line().strip()
+
+
+def check_at_least_once(sim: Simulation) -> None:
+    """
+    Every record a mapping processed was delivered at least once, and so was
+    every record discarded after its retries ran out (spec 3.7: at least once).
+
+    Discarded for age, expired, filtered and skipped records may never have
+    been delivered.
+    """
+    for mapping in _mappings(sim):
+        delivered: Counter[int] = Counter()
+        for inv in mapping.invocations:
+            delivered.update(inv.sequence_numbers)
+        missing: list[str] = []
+        for seq, _ in _records(mapping):
+            if delivered[seq]:
+                continue
+            fate = sim.fate(seq, uuid=mapping.uuid)
+            if fate.outcome == "processed" or fate.reason == "RetryAttemptsExhausted":
+                missing.append(f"{seq} ({fate.outcome}, {fate.reason})")
+        if missing:
+            msg = (
+                f"mapping {mapping.uuid}: record(s) never delivered but counted "
+                f"as handled: {', '.join(missing[:10])}"
+            )
+            raise AssertionError(msg)
+
+
+def check_all(sim: Simulation) -> None:
+    """
+    Run every check of this module on a finished simulation.
+
+    Raises:
+        AssertionError: the first invariant broken, naming the records involved.
+    """
+    check_accounted(sim)
+    check_key_order(sim)
+    check_checkpoints(sim)
+    check_no_delivery_after_discard(sim)
+    check_at_least_once(sim)

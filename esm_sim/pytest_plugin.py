@@ -1,0 +1,72 @@
+"""
+The esm_sim pytest plugin: a ``simulation`` fixture, ``--esm-sim-seed``, traces on failure.
+
+pytest loads this module through the ``pytest11`` entry point in every session
+of a project that has esm_sim installed, so it imports nothing from esm_sim at
+module level: esm_sim (and never Hypothesis) is imported only when a test asks
+for the fixture.
+
+- ``simulation``: a fresh :class:`esm_sim.Simulation` seeded with
+  ``--esm-sim-seed`` (default 0).
+- When a test that used the fixture fails, the simulation's trace is added to
+  the failure report as the section "esm_sim trace".
+
+Why there is no ``hypothesis.register_random`` here: esm_sim has no ambient
+RNG. Every id and choice comes from the ``Simulation``'s own seed (a SplitMix64
+stream derived by name, ``esm_sim._engine.rng``), never from the ``random``
+module or any module-level state. A Hypothesis example builds its simulation
+from drawn values (the seed included, in ``strategies.scenarios()``), so when
+Hypothesis replays or shrinks an example it replays the draws, and the same
+draws give the same simulation, byte for byte. There is nothing for Hypothesis
+to seed or restore.
+
+.. versionadded:: 0.1.0
+"""
+
+from __future__ import annotations
+
+from collections.abc import Generator
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+if TYPE_CHECKING:
+    from esm_sim import Simulation
+
+_SIM_KEY = pytest.StashKey["Simulation"]()
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    """Add ``--esm-sim-seed`` (namespaced, as Hypothesis's ``--hypothesis-seed``)."""
+    group = parser.getgroup("esm_sim", "esm_sim simulator")
+    group.addoption(
+        "--esm-sim-seed",
+        action="store",
+        type=int,
+        default=0,
+        dest="esm_sim_seed",
+        help="seed of the `simulation` fixture's Simulation (default: 0)",
+    )
+
+
+@pytest.fixture
+def simulation(request: pytest.FixtureRequest) -> Simulation:
+    """A fresh ``esm_sim.Simulation`` seeded with ``--esm-sim-seed`` (default 0)."""
+    from esm_sim import Simulation
+
+    sim = Simulation(seed=request.config.getoption("esm_sim_seed"))
+    request.node.stash[_SIM_KEY] = sim
+    return sim
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Generator[None, Any, Any]:
+    """Add the trace of the test's simulation to the report of a failing test."""
+    report = yield
+    if report.failed:
+        sim = item.stash.get(_SIM_KEY, None)
+        if sim is not None:
+            report.sections.append(("esm_sim trace", sim.trace.text()))
+    return report

@@ -1,0 +1,368 @@
+"""Tests of esm_sim.strategies: what the strategies draw, their arguments, and Scenario.run."""
+
+from __future__ import annotations
+
+import itertools
+from typing import Any
+
+import pytest
+from hypothesis import find, given, settings
+from hypothesis import strategies as st
+from hypothesis.errors import InvalidArgument
+
+import esm_sim
+from esm_sim import strategies as ess
+from esm_sim.strategies import Fault, FaultPlan, Scenario, Throttle, Write
+
+FAST = settings(max_examples=60, deadline=None, database=None)
+MIN = settings(database=None)
+NO_FAULTS = FaultPlan()
+
+
+def _noop(event: dict[str, Any], context: Any) -> None:
+    return None
+
+
+def _recording() -> tuple[Any, list[str]]:
+    seen: list[str] = []
+
+    def handler(event: dict[str, Any], context: Any) -> None:
+        seen.extend(r["dynamodb"]["Keys"]["pk"]["S"] for r in event["Records"])
+
+    return handler, seen
+
+
+def _scenario(
+    *writes: tuple[int, str, str], faults: FaultPlan = NO_FAULTS, **mapping: Any
+) -> Scenario:
+    config: dict[str, Any] = {"StartingPosition": "TRIM_HORIZON", **mapping}
+    return Scenario(
+        writes=tuple(
+            Write(at_ms=at, op=op, item={"pk": key, "v": i})
+            for i, (at, op, key) in enumerate(writes)
+        ),
+        mapping=config,
+        faults=faults,
+    )
+
+
+class TestItems:
+    @FAST
+    @given(ess.items(keys=("a", "b")))
+    def test_items_use_the_given_keys(self, item: dict[str, Any]) -> None:
+        """An item's partition key is one of the keys given, and it has an int ``v``."""
+        assert item["pk"] in ("a", "b")
+        assert isinstance(item["v"], int)
+
+    @FAST
+    @given(ess.items())
+    def test_items_are_accepted_by_put_item(self, item: dict[str, Any]) -> None:
+        """Every drawn item is a valid put_item argument."""
+        sim = esm_sim.Simulation()
+        table = sim.create_table("tbl", partition_key="pk")
+        table.put_item(item)
+        assert 1 == len(table)
+
+
+class TestWrites:
+    @FAST
+    @given(ess.writes(min_size=1, max_size=8, max_keys=2))
+    def test_writes_are_timed_in_order_on_the_key_pool(self, schedule: tuple[Write, ...]) -> None:
+        """Writes come oldest first, on keys k0..k{max_keys-1}, and are puts or deletes."""
+        assert 1 <= len(schedule) <= 8
+        assert [w.at_ms for w in schedule] == sorted(w.at_ms for w in schedule)
+        assert {w.item["pk"] for w in schedule} <= {"k0", "k1"}
+        assert {w.op for w in schedule} <= {"put", "delete"}
+
+    def test_writes_reach_bursts_deletes_and_modifies(self) -> None:
+        """The schedule strategy draws bursts (two writes at one instant), deletes and modifies."""
+        burst = find(
+            ess.writes(),
+            lambda ws: any(a.at_ms == b.at_ms for a, b in itertools.pairwise(ws)),
+            settings=MIN,
+        )
+        assert 2 == len(burst)
+        delete = find(ess.writes(), lambda ws: any(w.op == "delete" for w in ws), settings=MIN)
+        assert [Write(at_ms=0, op="delete", item={"pk": "k0", "v": 0})] == list(delete)
+
+    def test_write_repr_is_readable(self) -> None:
+        """A Write's repr is the constructor call that rebuilds it."""
+        write = Write(at_ms=5, op="put", item={"pk": "k0", "v": 1})
+        assert "Write(at_ms=5, op='put', item={'pk': 'k0', 'v': 1})" == repr(write)
+
+
+class TestMappingConfigs:
+    @settings(max_examples=150, deadline=None, database=None)
+    @given(ess.mapping_configs(destination_arns=("arn:aws:sqs:us-east-1:123456789012:dlq",)))
+    def test_every_draw_is_accepted_by_the_control_plane(self, config: dict[str, Any]) -> None:
+        """create_event_source_mapping accepts every drawn configuration (spec 1.2)."""
+        sim = esm_sim.Simulation()
+        table = sim.create_table("tbl", partition_key="pk")
+        sim.create_function("fn", _noop)
+        response = sim.lambda_client.create_event_source_mapping(
+            FunctionName="fn", EventSourceArn=table.stream_arn, **config
+        )
+        assert config["BatchSize"] == response["BatchSize"]
+
+    @FAST
+    @given(ess.mapping_configs())
+    def test_ranges_are_aws_ranges(self, config: dict[str, Any]) -> None:
+        """Every drawn number is inside AWS's valid range (spec 1.2, 1.6)."""
+        assert 1 <= config["BatchSize"] <= 10000
+        assert 0 <= config["MaximumBatchingWindowInSeconds"] <= 300
+        assert -1 <= config["MaximumRetryAttempts"] <= 10000
+        age = config["MaximumRecordAgeInSeconds"]
+        assert age == -1 or 60 <= age <= 604800
+        assert 1 == config["ParallelizationFactor"]
+        assert 0 == config["TumblingWindowInSeconds"]
+
+    @FAST
+    @given(ess.mapping_configs(max_batch_size=10, bisect_batch_on_function_error=True))
+    def test_fixed_settings_are_respected(self, config: dict[str, Any]) -> None:
+        """A bound or a fixed boolean narrows the draws."""
+        assert config["BatchSize"] <= 10
+        assert config["BisectBatchOnFunctionError"] is True
+
+    @FAST
+    @given(ess.mapping_configs(max_parallelization_factor=10, max_tumbling_window_in_seconds=900))
+    def test_widened_ranges_are_drawn(self, config: dict[str, Any]) -> None:
+        """The parallelization and window bounds can be widened to AWS's maxima."""
+        assert 1 <= config["ParallelizationFactor"] <= 10
+        assert 0 <= config["TumblingWindowInSeconds"] <= 900
+
+    def test_shrinks_to_the_simplest_mapping(self) -> None:
+        """The minimal configuration has BatchSize 1, no window, no retries and no options."""
+        config = find(ess.mapping_configs(), lambda c: True, settings=MIN)
+        assert {
+            "StartingPosition": "TRIM_HORIZON",
+            "BatchSize": 1,
+            "MaximumBatchingWindowInSeconds": 0,
+            "MaximumRetryAttempts": 0,
+            "MaximumRecordAgeInSeconds": -1,
+            "ParallelizationFactor": 1,
+            "TumblingWindowInSeconds": 0,
+            "BisectBatchOnFunctionError": False,
+            "FunctionResponseTypes": [],
+        } == config
+
+
+class TestFaultPlans:
+    @FAST
+    @given(ess.fault_plans(keys=("k0", "k1")))
+    def test_faults_target_keys_or_attempts(self, plan: FaultPlan) -> None:
+        """Each fault targets some of the given keys, or invocation numbers, never neither."""
+        for fault in plan.faults:
+            assert fault.kind in ess.FAULT_KINDS
+            assert bool(fault.keys) != bool(fault.attempts)
+            assert set(fault.keys) <= {"k0", "k1"}
+
+    def test_fault_plan_repr_leaves_out_empty_parts(self) -> None:
+        """The repr of a plan shows only what it holds."""
+        plan = FaultPlan(faults=(Fault(kind="raise_before", keys=("k0",), times=2),))
+        assert "FaultPlan(faults=(Fault(kind='raise_before', keys=('k0',), times=2),))" == repr(
+            plan
+        )
+        assert "FaultPlan()" == repr(FaultPlan())
+
+    def test_shrinks_to_no_fault(self) -> None:
+        """The minimal plan has no fault and no throttle."""
+        assert FaultPlan() == find(ess.fault_plans(keys=("k0",)), lambda p: True, settings=MIN)
+
+
+class TestInvalidArguments:
+    @pytest.mark.parametrize(
+        ("strategy", "message"),
+        [
+            pytest.param(
+                ess.writes(min_size=5, max_size=2),
+                "Cannot have max_size=2 < min_size=5",
+                id="writes(min_size=5, max_size=2)",
+            ),
+            pytest.param(
+                ess.writes(max_keys=0), "Invalid value max_keys=0 < 1", id="writes(max_keys=0)"
+            ),
+            pytest.param(
+                ess.writes(keys="k0"),
+                "Expected a sequence of str but got keys='k0'",
+                id="writes(keys='k0')",
+            ),
+            pytest.param(
+                ess.items(max_attributes=-1),
+                "Invalid value max_attributes=-1 < 0",
+                id="items(max_attributes=-1)",
+            ),
+            pytest.param(
+                ess.mapping_configs(max_batch_size=0),
+                "Invalid value max_batch_size=0 < 1",
+                id="mapping_configs(max_batch_size=0)",
+            ),
+            pytest.param(
+                ess.mapping_configs(min_batch_size=10, max_batch_size=5),
+                "Cannot have max_batch_size=5 < min_batch_size=10",
+                id="mapping_configs(min_batch_size=10, max_batch_size=5)",
+            ),
+            pytest.param(
+                ess.mapping_configs(max_parallelization_factor=11),
+                "Invalid value max_parallelization_factor=11 > 10",
+                id="mapping_configs(max_parallelization_factor=11)",
+            ),
+            pytest.param(
+                ess.mapping_configs(max_tumbling_window_in_seconds=901),
+                "Invalid value max_tumbling_window_in_seconds=901 > 900",
+                id="mapping_configs(max_tumbling_window_in_seconds=901)",
+            ),
+            pytest.param(
+                ess.mapping_configs(max_batching_window_in_seconds=1.5),
+                "Expected int but got max_batching_window_in_seconds=1.5 (type=float)",
+                id="mapping_configs(max_batching_window_in_seconds=1.5)",
+            ),
+            pytest.param(
+                ess.mapping_configs(starting_positions=("AT_TIMESTAMP",)),
+                "Invalid element 'AT_TIMESTAMP'",
+                id="mapping_configs(starting_positions=('AT_TIMESTAMP',))",
+            ),
+            pytest.param(
+                ess.mapping_configs(starting_positions=()),
+                "Cannot draw from starting_positions=()",
+                id="mapping_configs(starting_positions=())",
+            ),
+            pytest.param(
+                ess.mapping_configs(report_batch_item_failures=1),
+                "Expected bool or None but got report_batch_item_failures=1",
+                id="mapping_configs(report_batch_item_failures=1)",
+            ),
+            pytest.param(
+                ess.fault_plans(kinds=("explode",)),
+                "Invalid element 'explode'",
+                id="fault_plans(kinds=('explode',))",
+            ),
+            pytest.param(
+                ess.fault_plans(kinds=()),
+                "Cannot draw faults from kinds=()",
+                id="fault_plans(kinds=())",
+            ),
+            pytest.param(
+                ess.fault_plans(max_times=0),
+                "Invalid value max_times=0 < 1",
+                id="fault_plans(max_times=0)",
+            ),
+            pytest.param(
+                ess.scenarios(min_writes=3, max_writes=1),
+                "Cannot have max_writes=1 < min_writes=3",
+                id="scenarios(min_writes=3, max_writes=1)",
+            ),
+            pytest.param(
+                ess.scenarios(max_shards=0),
+                "Invalid value max_shards=0 < 1",
+                id="scenarios(max_shards=0)",
+            ),
+        ],
+    )
+    def test_bad_arguments_raise_invalid_argument_when_drawn(
+        self, strategy: st.SearchStrategy[Any], message: str
+    ) -> None:
+        """A bad argument raises InvalidArgument naming it as name=value, at draw time."""
+        with pytest.raises(InvalidArgument) as info:
+            find(strategy, lambda _: True, settings=MIN)
+        assert str(info.value).startswith(message)
+
+    def test_definition_does_not_raise(self) -> None:
+        """Defining a strategy with bad arguments raises nothing until it is drawn."""
+        strategy = ess.writes(min_size=5, max_size=2)
+        assert "writes(min_size=5, max_size=2)" == repr(strategy)
+
+
+class TestScenarioRun:
+    def test_raise_after_redelivers_to_the_handler(self) -> None:
+        """A raise_after fault lets the handler process the batch, then the batch comes again."""
+        handler, seen = _recording()
+        plan = FaultPlan(faults=(Fault(kind="raise_after", keys=("k0",), times=1),))
+        sim = _scenario((0, "put", "k0"), faults=plan).run(handler)
+        assert ["k0", "k0"] == seen
+        assert (
+            "processed"
+            == sim.fate(sim.tables["esm-sim-table"].shards[0].sequence_numbers[0]).outcome
+        )
+
+    def test_raise_before_keeps_the_handler_out(self) -> None:
+        """A raise_before fault fails the invocation without running the handler."""
+        handler, seen = _recording()
+        plan = FaultPlan(faults=(Fault(kind="raise_before", attempts=(1,), times=1),))
+        sim = _scenario((0, "put", "k0"), faults=plan).run(handler)
+        assert ["k0"] == seen
+        assert 2 == len(sim.functions["esm-sim-handler"].invocations)
+
+    def test_raise_midway_processes_the_records_before_the_key(self) -> None:
+        """A raise_midway fault runs the handler on the records before the trigger key, then raises."""
+        handler, seen = _recording()
+        plan = FaultPlan(faults=(Fault(kind="raise_midway", keys=("k1",), times=1),))
+        _scenario((0, "put", "k0"), (0, "put", "k1"), faults=plan, BatchSize=10).run(handler)
+        assert ["k0", "k0", "k1"] == seen
+
+    def test_timeout_runs_past_the_function_timeout(self) -> None:
+        """A timeout fault ends the invocation as Sandbox.Timedout after the handler ran."""
+        handler, seen = _recording()
+        plan = FaultPlan(faults=(Fault(kind="timeout", keys=("k0",), times=1),))
+        sim = _scenario((0, "put", "k0"), faults=plan).run(handler)
+        first = sim.functions["esm-sim-handler"].invocations[0]
+        assert ("Sandbox.Timedout", 3000) == (first.error_type, first.duration_ms)
+        assert ["k0", "k0"] == seen
+
+    def test_partial_reports_from_the_trigger_record(self) -> None:
+        """A partial fault answers batchItemFailures from the trigger record on (spec 4)."""
+        handler, seen = _recording()
+        plan = FaultPlan(faults=(Fault(kind="partial", keys=("k1",), times=1),))
+        sim = _scenario(
+            (0, "put", "k0"),
+            (0, "put", "k1"),
+            (0, "put", "k2"),
+            faults=plan,
+            BatchSize=10,
+            FunctionResponseTypes=["ReportBatchItemFailures"],
+        ).run(handler)
+        invocations = sim.functions["esm-sim-handler"].invocations
+        assert [3, 2] == [len(i.sequence_numbers) for i in invocations]
+        assert ["k0", "k1", "k2"] == seen
+
+    def test_partial_without_report_batch_item_failures_raises(self) -> None:
+        """Without ReportBatchItemFailures a partial fault raises midway (AWS ignores the response)."""
+        handler, seen = _recording()
+        plan = FaultPlan(faults=(Fault(kind="partial", keys=("k1",), times=1),))
+        sim = _scenario((0, "put", "k0"), (0, "put", "k1"), faults=plan, BatchSize=10).run(handler)
+        assert "Unhandled" == sim.functions["esm-sim-handler"].invocations[0].error
+        assert ["k0", "k0", "k1"] == seen
+
+    def test_throttle_sets_reserved_concurrency_to_zero_for_a_while(self) -> None:
+        """A throttle window refuses invocations (spec 3.1), and they resume after it."""
+        handler, seen = _recording()
+        plan = FaultPlan(throttles=(Throttle(at_ms=0, for_ms=10_000),))
+        sim = _scenario((0, "put", "k0"), faults=plan).run(handler)
+        assert sim.trace.events(kind="throttle")
+        assert ["k0"] == seen
+        assert (
+            sim.functions["esm-sim-handler"].invocations[0].started_ms
+            >= sim.trace[0].at_ms + 10_000
+        )
+
+    def test_faults_fire_only_times_times(self) -> None:
+        """A fault with times=2 fails two invocations, then lets the record through."""
+        plan = FaultPlan(faults=(Fault(kind="raise_before", keys=("k0",), times=2),))
+        sim = _scenario((0, "put", "k0"), faults=plan).run(_noop)
+        errors = [i.error for i in sim.functions["esm-sim-handler"].invocations]
+        assert ["Unhandled", "Unhandled", None] == errors
+
+    @FAST
+    @given(ess.scenarios(max_writes=6))
+    def test_same_scenario_same_trace(self, scenario: Scenario) -> None:
+        """Running one scenario twice gives byte-identical traces."""
+        assert scenario.run(_noop).trace.text() == scenario.run(_noop).trace.text()
+
+    def test_scenario_shrinks_to_the_empty_case(self) -> None:
+        """The minimal scenario is seed 0, one shard, no writes, no fault."""
+        scenario = find(ess.scenarios(), lambda s: True, settings=MIN)
+        assert (0, 1, (), FaultPlan()) == (
+            scenario.seed,
+            scenario.shard_count,
+            scenario.writes,
+            scenario.faults,
+        )
