@@ -26,6 +26,7 @@ from esm_sim._sinks import Queue as Queue
 from esm_sim._sinks import Topic as Topic
 from esm_sim._streams.shard import Shard as Shard
 from esm_sim._streams.table import Table as Table
+from esm_sim._sweep import sweep as sweep
 from esm_sim._views import FatesSummary as FatesSummary
 
 __version__ = "0.1.0"
@@ -48,6 +49,7 @@ __all__ = [
     "Trace",
     "TraceEvent",
     "errors",
+    "sweep",
 ]
 
 # Public objects say they come from esm_sim, not from the private module that defines them.

@@ -1,4 +1,9 @@
-"""``python -m esm_sim``: the command line (``demo`` runs the built-in scenario)."""
+"""
+``python -m esm_sim``: the command line.
+
+``demo`` runs the built-in scenario; ``run scenario.yaml`` runs a scenario file
+and ``validate template.yaml`` checks a template's settings (see ``esm_sim._cli``).
+"""
 
 from __future__ import annotations
 
@@ -16,7 +21,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     demo.add_argument(
         "--png", metavar="PATH", help="also write the timeline plot there (needs matplotlib)"
     )
+    from esm_sim._cli import add_commands, dispatch
+
+    add_commands(commands)
     args = parser.parse_args(argv)
+    status = dispatch(args)
+    if status is not None:
+        return status
     if args.command == "demo":
         from esm_sim._demo import build_demo, demo_text
 

@@ -186,6 +186,21 @@ class Simulation:
             f"functions={len(self.functions)} mappings={len(self.mappings)}>"
         )
 
+    @classmethod
+    def from_template(
+        cls, path: Any, handlers: dict[str, Handler], seed: int = 0, **sim_kwargs: Any
+    ) -> Simulation:
+        """
+        A simulation built from a SAM or CloudFormation template (see ``esm_sim.templates``).
+
+        ``handlers`` maps each function's logical id to its Python handler; tables
+        and functions are then reachable as ``sim.tables[logical_id]`` and
+        ``sim.functions[logical_id]``. Needs the ``esm_sim[templates]`` extra for YAML.
+        """
+        from esm_sim.templates import from_template
+
+        return from_template(path, handlers=handlers, seed=seed, **sim_kwargs)
+
     # -- the clock -----------------------------------------------------------------------
 
     @property
@@ -348,6 +363,7 @@ class Simulation:
             rng=self._rng.child(f"table/{name}"),
             call_later=self._scheduler.call_later,
             rollover_ms=self.behaviour.shard_rollover_ms or None,
+            call_at_user=self.call_at,
         )
         table.on_new_shard(self._trace_shard_opened)
         table.on_shard_closed(self._trace_shard_closed)

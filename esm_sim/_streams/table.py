@@ -83,6 +83,7 @@ class Table:
         rng: Rng,
         call_later: Callable[..., object] | None = None,
         rollover_ms: int | None = None,
+        call_at_user: Callable[..., object] | None = None,
     ) -> None:
         if not isinstance(name, str) or not _TABLE_NAME.fullmatch(name):
             msg = (
@@ -137,6 +138,8 @@ class Table:
         self._shard_listeners: list[Callable[[Shard], object]] = []
         self._close_listeners: list[Callable[[Shard], object]] = []
         self._call_later = call_later
+        # The simulation's user-work scheduler (epoch seconds), which run_until_idle awaits.
+        self._call_at_user = call_at_user
         self._rollover_ms = rollover_ms
         for i in range(shard_count):
             self._open.append(self._new_shard(parent=None))
@@ -339,3 +342,71 @@ class Table:
         raw = value if isinstance(value, bytes) else str(value).encode()
         h = zlib.crc32(type_code.encode() + b":" + raw)
         return self._open[bisect_right(self._starts, h) - 1]
+
+    # -- replay (issue 9) --------------------------------------------------------
+
+    def replay(
+        self,
+        records: list[Mapping[str, Any]] | tuple[Mapping[str, Any], ...],
+        *,
+        call_at: Callable[..., object] | None = None,
+    ) -> int:
+        """
+        Write recorded stream records into this stream at their original times.
+
+        ``records`` are stream records as ``esm_sim.sources.read_stream`` or
+        ``read_events`` return them (or as boto3/Lambda give them). Each is
+        written at its ``ApproximateCreationDateTime`` (whole seconds, spec 13),
+        in time then sequence order, with its ``eventName``, ``Keys``,
+        ``NewImage`` and ``OldImage`` as they are (cut to this stream's view type,
+        spec 7.3); SizeBytes is recomputed and sequence numbers are the
+        simulation's own. The table's items follow the records' new images.
+
+        Args:
+            call_at: how to schedule the writes; by default the simulation's
+                ``call_at``, so ``run_until_idle`` waits for them.
+
+        Returns:
+            How many records will be written.
+
+        Raises:
+            ConfigError: a malformed record, Keys that are not this table's key
+                schema, or a record older than the simulation's clock.
+        """
+        from esm_sim.sources import replay_plan  # record parsing lives with the sources
+
+        plan = replay_plan(records, key_names=tuple(name for name, _ in self._key_specs))
+        if not plan:
+            return 0
+        now = self._now_ms()
+        if plan[0][0] < now:
+            first = stream_label(plan[0][0]) + "+00:00"
+            msg = (
+                f"records[0] ApproximateCreationDateTime={first} is before the simulation's "
+                f"clock ({stream_label(now)}+00:00): create the Simulation with start= at or "
+                f"before {first}, e.g. Simulation(start=datetime.fromisoformat({first!r}))"
+            )
+            raise ConfigError(msg)
+        groups: dict[int, list[tuple[str, Image, Image | None, Image | None]]] = {}
+        for created_ms, event_name, keys, new, old in plan:
+            groups.setdefault(created_ms, []).append((event_name, keys, new, old))
+        call_at = call_at or self._call_at_user
+        for created_ms, writes in groups.items():  # dict order: time order
+            if call_at is not None:
+                call_at(created_ms / 1000, self._replay_write, writes)
+            elif self._call_later is not None:
+                self._call_later(created_ms - now, self._replay_write, writes)
+            else:
+                msg = "call_at=None: this table has no clock to schedule replayed writes on"
+                raise ConfigError(msg)
+        return len(plan)
+
+    def _replay_write(self, writes: list[tuple[str, Image, Image | None, Image | None]]) -> None:
+        for event_name, keys, new, old in writes:
+            new_sized = None if new is None else (new, image_size_bytes(new))
+            old_sized = None if old is None else (old, image_size_bytes(old))
+            if event_name == "REMOVE":
+                self._items.pop(keys, None)
+            elif new_sized is not None:
+                self._items[keys] = new_sized
+            self._emit(event_name, keys, new_sized, old_sized)
