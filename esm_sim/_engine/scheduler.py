@@ -57,7 +57,13 @@ class Scheduler:
 
     def call_later(self, delay_ms: int, callback: Callback, *args: Any) -> int:
         """Schedule ``callback(*args)`` ``delay_ms`` from now."""
-        return self.call_at(self.now_ms + delay_ms, callback, *args)
+        # call_at inlined: this is the hot path of every timer.
+        seq = next(self._counter)
+        if delay_ms <= 0:
+            self._ready.append((self.now_ms, seq, callback, args))
+        else:
+            heapq.heappush(self._heap, (self.now_ms + delay_ms, seq, callback, args))
+        return seq
 
     def cancel(self, handle: int) -> None:
         """Cancel a scheduled call; cancelling one that already ran is harmless."""
@@ -123,12 +129,29 @@ class Scheduler:
         With ``stop``, check it after each call and return True as soon as it holds,
         leaving the clock at that call's time.
         """
-        pop = self.pop
-        while (entry := pop(limit_ms)) is not None:
-            self.events_run += 1
-            entry[2](*entry[3])
-            if stop is not None and stop():
-                return True
+        # pop() inlined: one event costs one heap or deque operation and the call.
+        heap, ready = self._heap, self._ready
+        heappop, popleft = heapq.heappop, ready.popleft
+        n = 0
+        try:
+            while True:
+                if heap and heap[0][0] <= (self.now_ms if ready else limit_ms):
+                    entry = heappop(heap)
+                elif ready:
+                    entry = popleft()
+                else:
+                    break
+                cancelled = self._cancelled
+                if cancelled and entry[1] in cancelled:
+                    cancelled.discard(entry[1])
+                    continue
+                self.now_ms = entry[0]
+                n += 1
+                entry[2](*entry[3])
+                if stop is not None and stop():
+                    return True
+        finally:
+            self.events_run += n
         self.now_ms = max(self.now_ms, limit_ms)
         return False
 

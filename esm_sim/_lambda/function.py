@@ -92,10 +92,13 @@ class Invocation:
     handler returned (None if it raised). ``error`` is None for a success,
     otherwise the ``X-Amz-Function-Error`` value (``"Unhandled"``), with
     ``error_type`` and ``error_message`` as the runtime reports them.
+    ``exception`` is what the handler raised, without its traceback (whose frames
+    would keep every event alive); ``stack_trace`` has the formatted stack.
     """
 
     __slots__ = (
         "_render",
+        "_stack",
         "ended_ms",
         "error",
         "error_message",
@@ -129,6 +132,7 @@ class Invocation:
         self.error_type: str | None = None
         self.error_message: str | None = None
         self.exception: BaseException | None = None
+        self._stack: traceback.StackSummary | None = None
         # What the event source mapping read: the response after its trip through JSON.
         self.response_json: Any = None
         self.mapping_uuid = mapping_uuid
@@ -140,9 +144,9 @@ class Invocation:
         """The handler's traceback, formatted as the runtime reports it (empty if none)."""
         # Formatted on demand: Python 3.11 parses source to place carets, which
         # would cost more than the whole simulated invocation if done every time.
-        if self.exception is None:
+        if self._stack is None:
             return ()
-        return tuple(traceback.format_tb(self.exception.__traceback__))
+        return tuple(self._stack.format())
 
     @property
     def event(self) -> dict[str, Any]:
@@ -275,7 +279,15 @@ def run_handler(
         invocation.error = "Unhandled"
         invocation.error_type = type(exc).__name__
         invocation.error_message = str(exc)
-        invocation.exception = exc
+        # Keep where it happened (file, line, function: cheap, no source read),
+        # not the traceback itself: its frames, through f_back, would keep every
+        # caller's locals and the whole event alive for the GC to walk as long as
+        # the invocation is remembered.
+        tb = exc.__traceback__
+        invocation._stack = traceback.StackSummary.extract(
+            traceback.walk_tb(tb.tb_next if tb is not None else None), lookup_lines=False
+        )
+        invocation.exception = exc.with_traceback(None)
         response = None
     duration_ms = function.duration_ms(event, context)
     if duration_ms > function.timeout_ms:

@@ -217,25 +217,9 @@ class MappingRuntime:
         """Run the function on a batch; its result reaches ``reader.on_result`` at the end time."""
         fn = self.function
         now = self.scheduler.now_ms
-        fmt = self.table.format
         batch = list(records)
         window = reader.window_info(reader.batch) if reader.batch is not None else None
-        shard_id = reader.shard.shard_id
-        stream_arn = self.table.stream_arn
-
-        def render() -> dict[str, Any]:
-            event: dict[str, Any] = {"Records": [fmt.render(r) for r in batch]}
-            if window is not None:
-                # spec 6.2: what a tumbling-window event adds, in AWS's order.
-                start_ms, end_ms, state_json, final, early = window
-                event["window"] = {"start": iso_seconds(start_ms), "end": iso_seconds(end_ms)}
-                event["state"] = json.loads(state_json)
-                event["shardId"] = shard_id
-                event["eventSourceARN"] = stream_arn
-                event["isFinalInvokeForWindow"] = final
-                event["isWindowTerminatedEarly"] = early
-            return event
-
+        render = BatchEvent(batch, self.table, reader.shard.shard_id, window)
         request_id = self.rng.uuid()
         if reader.batch is not None:
             reader.batch.request_id = request_id
@@ -404,6 +388,42 @@ class MappingRuntime:
         self._trace(
             "split", reader, first + second, outcome="bisect", detail=f"{len(first)}+{len(second)}"
         )
+
+
+class BatchEvent:
+    """
+    Renders the event of one invocation, fresh on every call (spec 7.3, 6.2).
+
+    An object rather than a closure: one small object kept per invocation.
+    """
+
+    __slots__ = ("records", "shard_id", "table", "window")
+
+    def __init__(
+        self,
+        records: list[Record],
+        table: Table,
+        shard_id: str,
+        window: tuple[int, int, str, bool, bool] | None,
+    ) -> None:
+        self.records = records
+        self.table = table
+        self.shard_id = shard_id
+        self.window = window
+
+    def __call__(self) -> dict[str, Any]:
+        render = self.table.format.render
+        event: dict[str, Any] = {"Records": [render(r) for r in self.records]}
+        if self.window is not None:
+            # spec 6.2: what a tumbling-window event adds, in AWS's order.
+            start_ms, end_ms, state_json, final, early = self.window
+            event["window"] = {"start": iso_seconds(start_ms), "end": iso_seconds(end_ms)}
+            event["state"] = json.loads(state_json)
+            event["shardId"] = self.shard_id
+            event["eventSourceARN"] = self.table.stream_arn
+            event["isFinalInvokeForWindow"] = final
+            event["isWindowTerminatedEarly"] = early
+        return event
 
 
 def failure_record(

@@ -136,6 +136,7 @@ class StreamFormat:
             "eventSourceARN": self.stream_arn,
         }
 
+
 def payload_len(records_json_len: int, count: int) -> int:
     """Length of ``{"Records":[...]}`` in compact JSON for ``count`` records of total length."""
     return len('{"Records":[]}') + records_json_len + max(count - 1, 0)
