@@ -40,7 +40,9 @@ class Context:
 
     __slots__ = (
         "_deadline_ms",
+        "_log_stream_name",
         "_now_ms",
+        "_started_ms",
         "aws_request_id",
         "client_context",
         "function_name",
@@ -48,7 +50,6 @@ class Context:
         "identity",
         "invoked_function_arn",
         "log_group_name",
-        "log_stream_name",
         "memory_limit_in_mb",
         "tenant_id",
     )
@@ -60,7 +61,7 @@ class Context:
         request_id: str,
         deadline_ms: int,
         now_ms: Callable[[], int],
-        log_stream_name: str,
+        log_stream_name: str | None,
     ) -> None:
         self.aws_request_id = request_id
         self.function_name = function.name
@@ -68,12 +69,21 @@ class Context:
         self.invoked_function_arn = function.arn
         self.memory_limit_in_mb = str(function.memory_size)
         self.log_group_name = f"/aws/lambda/{function.name}"
-        self.log_stream_name = log_stream_name
+        self._log_stream_name = log_stream_name
+        self._started_ms = now_ms()
         self.identity = None
         self.client_context = None  # spec 10 (I): ESM invokes carry no client context
         self.tenant_id = None
         self._deadline_ms = deadline_ms
         self._now_ms = now_ms
+
+    @property
+    def log_stream_name(self) -> str:
+        """``YYYY/MM/DD/[$LATEST]<32 hex>``, as the runtime names an execution environment's log."""
+        if self._log_stream_name is None:
+            day = iso_ms(self._started_ms)[:10].replace("-", "/")
+            self._log_stream_name = f"{day}/[$LATEST]{self.aws_request_id.replace('-', '')}"
+        return self._log_stream_name
 
     def get_remaining_time_in_millis(self) -> int:
         """Milliseconds left before the function times out, never below 0."""
@@ -302,6 +312,8 @@ def run_handler(
         invocation.response = response
         return function.timeout_ms
     if invocation.error is not None:
+        return duration_ms
+    if response is None:  # the commonest answer needs no trip through JSON
         return duration_ms
     if isinstance(response, bytes):
         # The runtime sends bytes as they are (application/unknown), not as JSON.

@@ -217,7 +217,7 @@ class MappingRuntime:
         """Run the function on a batch; its result reaches ``reader.on_result`` at the end time."""
         fn = self.function
         now = self.scheduler.now_ms
-        batch = list(records)
+        batch = records  # never mutated in place: the reader only ever slices anew
         window = reader.window_info(reader.batch) if reader.batch is not None else None
         render = BatchEvent(batch, self.table, reader.shard.shard_id, window)
         request_id = self.rng.uuid()
@@ -236,9 +236,7 @@ class MappingRuntime:
             request_id=request_id,
             deadline_ms=now + fn.timeout_ms,
             now_ms=self.now_ms,
-            log_stream_name=(
-                f"{iso_seconds(now)[:10].replace('-', '/')}/[$LATEST]{request_id.replace('-', '')}"
-            ),
+            log_stream_name=None,  # made from the request id and start time when read
         )
         data: tuple[tuple[str, Any], ...] = (("request_id", request_id), ("function", fn.name))
         if batch:

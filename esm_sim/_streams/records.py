@@ -13,7 +13,8 @@ from __future__ import annotations
 import json
 from typing import Any, Final
 
-from esm_sim._streams.attributes import Image, image_json_len, render_image
+from esm_sim._streams.attributes import _INLINE_CODES, Image, image_json_len
+from esm_sim._streams.attributes import _render_value as render_value
 
 # Field positions in a Record tuple.
 SEQ: Final = 0  # sequence number as int (rendered as a digits-only string, spec 7.3)
@@ -34,6 +35,7 @@ EVENT_SOURCE = "aws:dynamodb"
 # with every write in the simulation, across tables, so a sequence number names
 # one record. Gaps between them, as in real streams, keep users from assuming +1.
 _MASK128 = (1 << 128) - 1
+_SEQ_21_DIGITS = 10**21
 
 SEQUENCE_BASE = 100_000_000_000_000_000_000
 SEQUENCE_STEP = 100
@@ -47,7 +49,15 @@ class StreamFormat:
     the batcher needs for the 6 MB payload cap (spec 2).
     """
 
-    __slots__ = ("_base_len", "_id_add", "_id_mul", "region", "stream_arn", "view_type")
+    __slots__ = (
+        "_base_len",
+        "_id_add",
+        "_id_mul",
+        "_second_len",
+        "region",
+        "stream_arn",
+        "view_type",
+    )
 
     def __init__(self, *, region: str, stream_arn: str, view_type: str, id_key: bytes) -> None:
         self.region = region
@@ -60,6 +70,8 @@ class StreamFormat:
         self._id_add = int.from_bytes(id_key[16:32], "big")
         skeleton = self._skeleton()
         self._base_len = len(json.dumps(skeleton, separators=(",", ":")))
+        # Writes come in runs within one second: the float's text length, cached.
+        self._second_len = (-1, 0)
 
     def _skeleton(self) -> dict[str, Any]:
         return {
@@ -94,12 +106,17 @@ class StreamFormat:
         size_bytes: int,
     ) -> int:
         """Exactly ``len(json.dumps(render(record), separators=(",", ":")))``, without rendering."""
+        second = created_ms // 1000
+        cached_second, second_len = self._second_len
+        if second != cached_second:
+            second_len = len(repr(float(second)))
+            self._second_len = (second, second_len)
         n = (
             self._base_len
             + len(event_name)
-            + len(repr(float(created_ms // 1000)))
+            + second_len
             - 3  # "0.0"
-            + len(str(seq))
+            + (21 if seq < _SEQ_21_DIGITS else len(str(seq)))
             + len(str(size_bytes))
             - 1  # "0"
             + image_json_len(keys)
@@ -114,15 +131,18 @@ class StreamFormat:
     def render(self, rec: Record) -> dict[str, Any]:
         """The record exactly as Lambda delivers it in ``event["Records"]`` (spec 7.3)."""
         seq, created_ms, event_name, keys, new, old, size_bytes, _ = rec
+        # render_image inlined for S and N values (nearly all of them): this runs
+        # once per record per delivery, the hottest path of a simulation.
+        inline = _INLINE_CODES
         # spec 13: whole epoch seconds, decoded by Python as a float.
         ddb: dict[str, Any] = {
             "ApproximateCreationDateTime": float(created_ms // 1000),
-            "Keys": render_image(keys),
+            "Keys": {n: {c: v} if c in inline else render_value(c, v) for n, c, v in keys},
         }
         if new is not None:
-            ddb["NewImage"] = render_image(new)
+            ddb["NewImage"] = {n: {c: v} if c in inline else render_value(c, v) for n, c, v in new}
         if old is not None:
-            ddb["OldImage"] = render_image(old)
+            ddb["OldImage"] = {n: {c: v} if c in inline else render_value(c, v) for n, c, v in old}
         ddb["SequenceNumber"] = str(seq)
         ddb["SizeBytes"] = size_bytes
         ddb["StreamViewType"] = self.view_type

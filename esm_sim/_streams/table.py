@@ -33,6 +33,7 @@ StreamViewType = Literal["KEYS_ONLY", "NEW_IMAGE", "OLD_IMAGE", "NEW_AND_OLD_IMA
 STREAM_VIEW_TYPES = ("KEYS_ONLY", "NEW_IMAGE", "OLD_IMAGE", "NEW_AND_OLD_IMAGES")
 KEY_TYPES = ("S", "N", "B")
 _HASH_SPACE = 1 << 32  # CRC-32 values
+_ROUTE_PREFIX = {code: f"{code}:".encode() for code in KEY_TYPES}
 # DynamoDB TableName: 3..255 of a-z, A-Z, 0-9, '_', '-', '.' (DynamoDB API reference,
 # CreateTable). Anything else would also break the stream ARN.
 _TABLE_NAME = re.compile(r"[A-Za-z0-9_.-]{3,255}")
@@ -253,6 +254,24 @@ class Table:
             keys.append(attr)
         return tuple(keys)
 
+    def _fast_keys(self, image: Image) -> Image | None:
+        """The key attributes when they are all well formed, else None (see ``_keys``)."""
+        keys = []
+        for key_name, key_type in self._key_specs:
+            for attr in image:
+                if attr[0] == key_name:
+                    break
+            else:
+                return None
+            code = attr[1]
+            if (code != key_type if key_type is not None else code not in KEY_TYPES) or attr[2] in (
+                "",
+                b"",
+            ):
+                return None
+            keys.append(attr)
+        return tuple(keys)
+
     def put_item(self, item: Mapping[str, Any]) -> None:
         """
         Write an item (plain Python values, as boto3's ``Table.put_item`` takes them).
@@ -266,7 +285,7 @@ class Table:
             ValidationException: a missing or mistyped key, or an item over 400 KB.
         """
         image = serialize_item(item)
-        keys = self._keys(image, "PutItem")
+        keys = self._fast_keys(image) or self._keys(image, "PutItem")
         size = image_size_bytes(image)
         if size > MAX_ITEM_SIZE_BYTES:
             msg = "Item size has exceeded the maximum allowed size"
@@ -339,8 +358,8 @@ class Table:
         # A stable hash of the partition key (CRC-32 of its type and value), never
         # hash(); the open shard whose range holds it takes the record.
         _, type_code, value = keys[0]
-        raw = value if isinstance(value, bytes) else str(value).encode()
-        h = zlib.crc32(type_code.encode() + b":" + raw)
+        raw = value if type_code == "B" else value.encode()
+        h = zlib.crc32(_ROUTE_PREFIX[type_code] + raw)
         return self._open[bisect_right(self._starts, h) - 1]
 
     # -- replay (issue 9) --------------------------------------------------------
