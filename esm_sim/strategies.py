@@ -520,8 +520,8 @@ def mapping_configs(
     min_batch_size: int = 1,
     max_batch_size: int = 10000,
     max_batching_window_in_seconds: int = 300,
-    max_parallelization_factor: int = 1,
-    max_tumbling_window_in_seconds: int = 0,
+    max_parallelization_factor: int = 10,
+    max_tumbling_window_in_seconds: int = 900,
     bisect_batch_on_function_error: bool | None = None,
     report_batch_item_failures: bool | None = None,
     destination_arns: Sequence[str] = (),
@@ -538,9 +538,9 @@ def mapping_configs(
     ``destination_arns``, optional filters from :data:`FILTER_PATTERNS`.
 
     ParallelizationFactor and TumblingWindowInSeconds are drawn up to
-    ``max_parallelization_factor`` (AWS: 10) and
-    ``max_tumbling_window_in_seconds`` (AWS: 900); their defaults, 1 and 0,
-    are the only values the simulator accepts until issues 4 and 5 land.
+    ``max_parallelization_factor`` and ``max_tumbling_window_in_seconds``
+    (AWS's 10 and 900 by default); a tumbling window is drawn only with factor
+    1, the combination esm_sim simulates.
 
     Args:
         bisect_batch_on_function_error, report_batch_item_failures: fix the
@@ -577,8 +577,11 @@ def mapping_configs(
             st.just(-1) | st.integers(60, 120) | st.integers(60, 604800)
         ),
         "ParallelizationFactor": draw(st.integers(1, max_parallelization_factor)),
-        "TumblingWindowInSeconds": draw(st.integers(0, max_tumbling_window_in_seconds)),
     }
+    # Always drawn, so every config has the same number of choices and shrinking
+    # (which prefers fewer choices) still moves the factor toward 1.
+    window = draw(st.integers(0, max_tumbling_window_in_seconds))
+    config["TumblingWindowInSeconds"] = window if config["ParallelizationFactor"] == 1 else 0
     bisect = bisect_batch_on_function_error
     config["BisectBatchOnFunctionError"] = draw(st.booleans()) if bisect is None else bisect
     rbif = report_batch_item_failures
