@@ -468,6 +468,23 @@ class Simulation:
         self._sinks[arn] = bucket
         return bucket
 
+    def freeze_gc(self) -> int:
+        """
+        Move every object alive now out of the cyclic GC's reach (``gc.freeze()``).
+
+        For large inputs: after writing a big backlog, the collector would walk
+        every stored record again and again while the simulation runs (perf-notes
+        4.4: 31-55 % faster runs). It is process-wide, so esm_sim never does it on
+        its own; ``gc.unfreeze()`` undoes it. Returns how many objects were frozen.
+
+        .. versionadded:: 0.1.0
+        """
+        import gc
+
+        gc.collect()
+        gc.freeze()
+        return gc.get_freeze_count()
+
     def inject_invoke_errors(
         self, function_name: str, *, count: int = 1, code: str = "ServiceException"
     ) -> None:
