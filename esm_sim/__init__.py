@@ -55,7 +55,7 @@ __all__ = [
 # Public objects say they come from esm_sim, not from the private module that defines them.
 for _name in __all__:
     _obj = globals()[_name]
-    if isinstance(_obj, type):
+    if isinstance(_obj, type) or callable(_obj):
         _obj.__module__ = "esm_sim"
 del _name, _obj
 
