@@ -55,7 +55,8 @@ class StepResult:
     callback: str
 
 
-def _seconds(name: str, value: object, *, allow_zero: bool = True) -> int:
+def _seconds(name: str, value: object, *, allow_zero: bool = True, unit: str = "seconds") -> int:
+    """A duration argument in ``unit`` (seconds or hours) as integer milliseconds."""
     if (
         not isinstance(value, int | float)
         or isinstance(value, bool)
@@ -63,9 +64,9 @@ def _seconds(name: str, value: object, *, allow_zero: bool = True) -> int:
         or (not allow_zero and value == 0)
     ):
         bound = ">= 0" if allow_zero else "> 0"
-        msg = f"{name}={value!r} must be a number of seconds {bound}"
+        msg = f"{name}={value!r} must be a number of {unit} {bound}"
         raise ConfigError(msg)
-    return seconds_to_ms(value)
+    return seconds_to_ms(value * 3600 if unit == "hours" else value)
 
 
 class Simulation:
@@ -149,8 +150,10 @@ class Simulation:
             poll_interval_ms=_seconds("poll_interval", poll_interval, allow_zero=False),
             retry_backoff_base_ms=_seconds("retry_backoff_base", retry_backoff_base),
             retry_backoff_max_ms=_seconds("retry_backoff_max", retry_backoff_max),
-            retention_ms=_seconds("retention_hours", retention_hours * 3600, allow_zero=False),
-            shard_rollover_ms=_seconds("shard_rollover_hours", shard_rollover_hours * 3600),
+            retention_ms=_seconds(
+                "retention_hours", retention_hours, allow_zero=False, unit="hours"
+            ),
+            shard_rollover_ms=_seconds("shard_rollover_hours", shard_rollover_hours, unit="hours"),
             max_readers_per_shard=max_readers_per_shard,
             bisect_resets_retries=bool(bisect_resets_retries),
             bisect_first_half_first=bool(bisect_first_half_first),

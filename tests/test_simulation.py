@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import gc
+from datetime import datetime
+
+import pytest
 
 import esm_sim
 
@@ -39,3 +42,30 @@ class TestFreezeGc:
             return sim.trace.text()
 
         assert build(False) == build(True)
+
+
+class TestSimulationArguments:
+    @pytest.mark.parametrize(
+        ("kwargs", "pattern"),
+        [
+            ({"seed": "x"}, r"^seed='x' must be an int"),
+            ({"start": datetime(2026, 1, 1)}, r"^start=.* must be a timezone-aware datetime"),
+            ({"region": "mars"}, r"^region='mars' must be an AWS region name"),
+            ({"account_id": "12"}, r"^account_id='12' must be 12 digits"),
+            ({"account_concurrency": 50}, r"^account_concurrency=50 must be an int >= 100"),
+            ({"max_filters": 11}, r"^max_filters=11 must be an int in 1\.\.10"),
+            ({"poll_interval": 0}, r"^poll_interval=0 must be a number of seconds > 0"),
+            ({"state_transition_delay": -1}, r"^state_transition_delay=-1 must be a number"),
+            ({"retention_hours": 0}, r"^retention_hours=0 must be a number of hours > 0"),
+            ({"shard_rollover_hours": -1}, r"^shard_rollover_hours=-1 must be a number of hours"),
+            ({"iterator_age_at": "later"}, r"'iterator_age_at' must be in"),
+            ({"max_readers_per_shard": -1}, r"^max_readers_per_shard=-1 must be an int >= 0"),
+        ],
+        ids=lambda v: repr(v) if isinstance(v, dict) else "",
+    )
+    def test_bad_arguments_are_refused_naming_the_value(
+        self, kwargs: dict[str, object], pattern: str
+    ) -> None:
+        """Each bad Simulation argument raises a ValueError that names it and its value."""
+        with pytest.raises(ValueError, match=pattern):
+            esm_sim.Simulation(**kwargs)  # type: ignore[arg-type]

@@ -67,4 +67,3 @@ def test_demo_runs() -> None:
     result = _run("esm_sim", "demo")
     assert 0 == result.returncode, result.stderr
     assert "DLQ messages       1" in result.stdout
-

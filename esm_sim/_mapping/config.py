@@ -61,6 +61,12 @@ def _non_negative_ms(instance: object, attribute: attrs.Attribute[int], value: i
         raise ConfigError(msg)
 
 
+def _non_negative_count(instance: object, attribute: attrs.Attribute[int], value: int) -> None:
+    if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+        msg = f"{attribute.name}={value!r} must be an int >= 0"
+        raise ConfigError(msg)
+
+
 @attrs.frozen(kw_only=True)
 class Behaviour:
     """
@@ -99,7 +105,7 @@ class Behaviour:
     # with a limit N > 0, a GetRecords call is throttled when N other mappings read
     # the shard within the last second, and the poll is tried again a tick later.
     # 0 (the default) models no read throttling.
-    max_readers_per_shard: int = attrs.field(default=0, validator=_non_negative_ms)
+    max_readers_per_shard: int = attrs.field(default=0, validator=_non_negative_count)
     # spec 9.1 / 11 row 10: IteratorAge measured when the event is sent
     # ("send"), or when the invocation finished ("finish").
     iterator_age_at: str = attrs.field(
