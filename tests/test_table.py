@@ -13,7 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import esm_sim
-from esm_sim._streams.records import JSON_LEN, SIZE_BYTES, Record
+from esm_sim._streams.records import JSON_BOUND, SIZE_BYTES, Record
 from esm_sim._streams.table import Table
 from esm_sim.errors import ConfigError, ValidationException
 
@@ -289,7 +289,7 @@ class TestJsonLen:
 
     @pytest.mark.parametrize("view", ["KEYS_ONLY", "NEW_IMAGE", "OLD_IMAGE", "NEW_AND_OLD_IMAGES"])
     def test_json_len_matches_rendering(self, view: str) -> None:
-        """For INSERT, MODIFY and REMOVE of varied items, json_len is the compact JSON length."""
+        """For INSERT, MODIFY and REMOVE of varied items, record_json_len is the compact JSON length and the stored bound is never below it."""
         sim, t = _table(view, shard_count=2)
         for i, item in enumerate(self.ITEMS):
             t.put_item(item)
@@ -300,7 +300,9 @@ class TestJsonLen:
         assert len(self.ITEMS) * 3 == len(raw)
         fmt = t.format
         for rec in raw:
-            assert len(json.dumps(fmt.render(rec), separators=(",", ":"))) == rec[JSON_LEN]
+            exact = len(json.dumps(fmt.render(rec), separators=(",", ":")))
+            assert exact == fmt.record_json_len(rec)
+            assert exact <= rec[JSON_BOUND]
 
     @settings(max_examples=60, deadline=None)
     @given(
@@ -336,7 +338,7 @@ class TestJsonLen:
         )
     )
     def test_json_len_property(self, items: list[dict[str, Any]]) -> None:
-        """For any plain-Python items, json_len is the compact JSON length of the rendering."""
+        """For any plain-Python items, record_json_len is the rendering's compact JSON length, within the stored bound."""
         sim, t = _table()
         for i, item in enumerate(items):
             rest = {k: v for k, v in item.items() if k != "pk"}
@@ -344,7 +346,9 @@ class TestJsonLen:
             sim.run_for(0.5)
         t.delete_item({"pk": "k0"})
         for rec in _raw(t):
-            assert len(json.dumps(t.format.render(rec), separators=(",", ":"))) == rec[JSON_LEN]
+            exact = len(json.dumps(t.format.render(rec), separators=(",", ":")))
+            assert exact == t.format.record_json_len(rec)
+            assert exact <= rec[JSON_BOUND]
 
     def test_size_bytes_field_matches_rendering(self) -> None:
         """The SIZE_BYTES field of a record is the SizeBytes it renders."""

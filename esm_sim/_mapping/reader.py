@@ -42,7 +42,14 @@ from typing import TYPE_CHECKING
 from esm_sim._lambda.function import MAX_SYNC_PAYLOAD_BYTES, Invocation
 from esm_sim._mapping.lanes import LaneView
 from esm_sim._mapping.policies import COMPLETE_FAILURE, bisect_halves, judge_item_failures
-from esm_sim._streams.records import CREATED_MS, JSON_LEN, SEQ, SIZE_BYTES, Record, payload_len
+from esm_sim._streams.records import (
+    CREATED_MS,
+    JSON_BOUND,
+    SEQ,
+    SIZE_BYTES,
+    Record,
+    payload_len,
+)
 from esm_sim._streams.shard import Shard
 
 if TYPE_CHECKING:
@@ -98,6 +105,7 @@ class ShardReader:
         "batch",
         "checkpoint",
         "gather",
+        "gather_exact",
         "gather_json",
         "halves",
         "lane",
@@ -124,7 +132,10 @@ class ShardReader:
         self.checkpoint = start_index  # every record before it has reached its fate
         self.state = STOPPED
         self.gather: list[Record] = []
+        # Upper bounds of the gathered records' JSON lengths, and their exact sum
+        # once it is needed (-1 until then: only near the 6 MB cap).
         self.gather_json = 0
+        self.gather_exact = -1
         self.batch: Batch | None = None
         self.halves: list[Batch] = []  # bisect: halves still to do, next on top
         self._grid0_ms = 0
@@ -191,12 +202,14 @@ class ShardReader:
             self.pos = first
         self.gather = []
         self.gather_json = 0
+        self.gather_exact = -1
         self._window_deadline_ms = -1
         self._schedule_poll(self.runtime.now_ms())
 
     def _reset_to_checkpoint(self) -> None:
         self.gather = []
         self.gather_json = 0
+        self.gather_exact = -1
         self.batch = None
         self.halves = []
         self.pos = self.checkpoint
@@ -328,6 +341,7 @@ class ShardReader:
         render = None
         if filters is not None:
             render = rt.table.format.render
+        exact_len = rt.table.format.record_json_len
         gather = self.gather
         read = read_bytes = 0
         full = False
@@ -350,11 +364,18 @@ class ShardReader:
                     self._open_tumbling_window(window)
             if (
                 gather
-                and payload_len(self.gather_json + rec[JSON_LEN], len(gather) + 1)
+                and payload_len(self.gather_json + rec[JSON_BOUND], len(gather) + 1)
                 > MAX_SYNC_PAYLOAD_BYTES
             ):
-                full = True  # spec 2: the 6 MB payload closes the batch
-                break
+                # Near the cap the bounds are not enough: decide on exact lengths.
+                if self.gather_exact < 0:
+                    self.gather_exact = sum(exact_len(r) for r in gather)
+                if (
+                    payload_len(self.gather_exact + exact_len(rec), len(gather) + 1)
+                    > MAX_SYNC_PAYLOAD_BYTES
+                ):
+                    full = True  # spec 2: the 6 MB payload closes the batch
+                    break
             read += 1
             read_bytes += rec[SIZE_BYTES]
             pos += 1
@@ -362,7 +383,9 @@ class ShardReader:
                 filtered.append(rec)
                 continue
             gather.append(rec)
-            self.gather_json += rec[JSON_LEN]
+            self.gather_json += rec[JSON_BOUND]
+            if self.gather_exact >= 0:
+                self.gather_exact += exact_len(rec)
         self.pos = pos
         if filtered:
             rt.filtered(self, filtered)
@@ -440,6 +463,7 @@ class ShardReader:
         batch = Batch(self.gather)
         self.gather = []
         self.gather_json = 0
+        self.gather_exact = -1
         self.batch = batch
         self._attempt()
 

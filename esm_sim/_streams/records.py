@@ -24,7 +24,7 @@ KEYS: Final = 3  # Image of the key attributes, partition key first
 NEW_IMAGE: Final = 4  # Image or None, already cut to the stream view type
 OLD_IMAGE: Final = 5  # Image or None, already cut to the stream view type
 SIZE_BYTES: Final = 6  # DynamoDB's SizeBytes, computed once at write time (spec 13)
-JSON_LEN: Final = 7  # exact length of the record's compact JSON in the Lambda event
+JSON_BOUND: Final = 7  # an upper bound of the record's compact JSON length (see json_bound)
 
 Record = tuple[int, int, str, Image, Image | None, Image | None, int, int]
 
@@ -94,6 +94,31 @@ class StreamFormat:
         """The record's ``eventID``: 32 lowercase hex, derived from the stream's seed and seq."""
         return format((seq * self._id_mul + self._id_add) & _MASK128, "032x")
 
+    def json_bound(self, size_bytes: int) -> int:
+        """
+        A cheap upper bound of a record's compact JSON length, from its SizeBytes.
+
+        Every byte SizeBytes counts renders as at most 20 JSON characters (the
+        worst case is a one-byte control-character name of an empty string:
+        ``"\u0001":{"S":""},``), and the fixed fields take ``_base_len`` plus the
+        digits of the timestamp, sequence number and size and the image keys (at
+        most 128 more). The
+        batcher uses the exact length only when these bounds approach 6 MB.
+        """
+        return self._base_len + 128 + 20 * size_bytes
+
+    def record_json_len(self, rec: Record) -> int:
+        """Exactly ``len(json.dumps(render(rec), separators=(",", ":")))``, without rendering."""
+        return self.json_len(
+            seq=rec[SEQ],
+            created_ms=rec[CREATED_MS],
+            event_name=rec[EVENT_NAME],
+            keys=rec[KEYS],
+            new=rec[NEW_IMAGE],
+            old=rec[OLD_IMAGE],
+            size_bytes=rec[SIZE_BYTES],
+        )
+
     def json_len(
         self,
         *,
@@ -131,21 +156,35 @@ class StreamFormat:
     def render(self, rec: Record) -> dict[str, Any]:
         """The record exactly as Lambda delivers it in ``event["Records"]`` (spec 7.3)."""
         seq, created_ms, event_name, keys, new, old, size_bytes, _ = rec
-        # render_image inlined for S and N values (nearly all of them): this runs
-        # once per record per delivery, the hottest path of a simulation.
+        # render_image inlined for S and N values (nearly all of them), and the
+        # dynamodb dict built as one literal per shape: this runs once per record
+        # per delivery, the hottest path of a simulation.
         inline = _INLINE_CODES
+        keys_map = {n: {c: v} if c in inline else render_value(c, v) for n, c, v in keys}
         # spec 13: whole epoch seconds, decoded by Python as a float.
-        ddb: dict[str, Any] = {
-            "ApproximateCreationDateTime": float(created_ms // 1000),
-            "Keys": {n: {c: v} if c in inline else render_value(c, v) for n, c, v in keys},
-        }
-        if new is not None:
-            ddb["NewImage"] = {n: {c: v} if c in inline else render_value(c, v) for n, c, v in new}
-        if old is not None:
-            ddb["OldImage"] = {n: {c: v} if c in inline else render_value(c, v) for n, c, v in old}
-        ddb["SequenceNumber"] = str(seq)
-        ddb["SizeBytes"] = size_bytes
-        ddb["StreamViewType"] = self.view_type
+        approx = float(created_ms // 1000)
+        if old is None and new is not None:
+            ddb: dict[str, Any] = {
+                "ApproximateCreationDateTime": approx,
+                "Keys": keys_map,
+                "NewImage": {n: {c: v} if c in inline else render_value(c, v) for n, c, v in new},
+                "SequenceNumber": str(seq),
+                "SizeBytes": size_bytes,
+                "StreamViewType": self.view_type,
+            }
+        else:
+            ddb = {"ApproximateCreationDateTime": approx, "Keys": keys_map}
+            if new is not None:
+                ddb["NewImage"] = {
+                    n: {c: v} if c in inline else render_value(c, v) for n, c, v in new
+                }
+            if old is not None:
+                ddb["OldImage"] = {
+                    n: {c: v} if c in inline else render_value(c, v) for n, c, v in old
+                }
+            ddb["SequenceNumber"] = str(seq)
+            ddb["SizeBytes"] = size_bytes
+            ddb["StreamViewType"] = self.view_type
         return {
             "eventID": format((seq * self._id_mul + self._id_add) & _MASK128, "032x"),
             "eventName": event_name,

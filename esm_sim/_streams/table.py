@@ -342,15 +342,7 @@ class Table:
             new_image,
             old_image,
             size,
-            self._format.json_len(
-                seq=seq,
-                created_ms=now,
-                event_name=event_name,
-                keys=keys,
-                new=new_image,
-                old=old_image,
-                size_bytes=size,
-            ),
+            self._format.json_bound(size),
         )
         self._route(keys).append(record)
 
