@@ -49,6 +49,11 @@ class Fate:
         """Whether the record has reached its last place."""
         return self.outcome in OUTCOMES
 
+    def _repr_html_(self) -> str:
+        from esm_sim._views import fate_html  # views are for notebooks: imported on use
+
+        return fate_html(self)
+
 
 class Ledger:
     """The exceptions to "processed", per sequence number, and the counts per outcome."""

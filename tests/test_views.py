@@ -152,3 +152,20 @@ class TestHtml:
         inv = demo.functions["process-orders"].invocations[1]
         assert "ValueError: cannot process order-17" in invocation_html(inv)
         assert "<td>BatchSize</td><td>10</td>" in mapping_html(demo.mappings[uuid])
+
+
+class TestReprHtml:
+    def test_fate_invocation_and_mapping_render_as_html(self) -> None:
+        """Fate, Invocation and a mapping have _repr_html_ for notebooks, naming what they show."""
+        sim = esm_sim.Simulation(seed=0)
+        table = sim.create_table("orders", partition_key="pk")
+        fn = sim.create_function("f", lambda e, c: None)
+        uuid = sim.lambda_client.create_event_source_mapping(
+            FunctionName="f", EventSourceArn=table.stream_arn, StartingPosition="TRIM_HORIZON"
+        )["UUID"]
+        table.put_item({"pk": "a"})
+        sim.run_until_idle()
+        seq = table.shards[0].sequence_numbers[0]
+        assert seq in sim.fate(seq)._repr_html_()
+        assert fn.invocations[0].request_id[:8] in fn.invocations[0]._repr_html_()
+        assert uuid[:8] in sim.mappings[uuid]._repr_html_()

@@ -178,6 +178,11 @@ class Invocation:
         """How long it ran, in virtual milliseconds."""
         return self.ended_ms - self.started_ms
 
+    def _repr_html_(self) -> str:
+        from esm_sim._views import invocation_html  # views are for notebooks: imported on use
+
+        return invocation_html(self)
+
     def __repr__(self) -> str:
         outcome = "ok" if self.error is None else f"{self.error}:{self.error_type}"
         return (

@@ -65,6 +65,11 @@ class MappingRuntime:
         self.destination_failures = 0
         table.on_new_shard(self._on_new_shard)
 
+    def _repr_html_(self) -> str:
+        from esm_sim._views import mapping_html  # views are for notebooks: imported on use
+
+        return mapping_html(self)
+
     # -- hooks the readers use ------------------------------------------------------
 
     def now_ms(self) -> int:
