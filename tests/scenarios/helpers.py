@@ -99,3 +99,18 @@ def returning(response: Any) -> Handler:
         return response
 
     return handler
+
+
+def max_overlap(invocations: list[Any]) -> int:
+    """The most invocations running at one instant (those with duration > 0)."""
+    edges: list[tuple[int, int]] = []
+    for inv in invocations:
+        if inv.ended_ms > inv.started_ms:
+            edges.append((inv.started_ms, 1))
+            edges.append((inv.ended_ms, -1))
+    edges.sort()  # at equal times an end (-1) sorts before a start (+1)
+    running = best = 0
+    for _, delta in edges:
+        running += delta
+        best = max(best, running)
+    return best

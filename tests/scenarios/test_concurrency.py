@@ -6,22 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 import esm_sim
-from tests.scenarios.helpers import keys
-
-
-def max_overlap(invocations: list[Any]) -> int:
-    """The most invocations running at one instant (those with duration > 0)."""
-    edges: list[tuple[int, int]] = []
-    for inv in invocations:
-        if inv.ended_ms > inv.started_ms:
-            edges.append((inv.started_ms, 1))
-            edges.append((inv.ended_ms, -1))
-    edges.sort()  # at equal times an end (-1) sorts before a start (+1)
-    running = best = 0
-    for _, delta in edges:
-        running += delta
-        best = max(best, running)
-    return best
+from tests.scenarios.helpers import keys, max_overlap
 
 
 def ok(event: dict[str, Any], context: Any) -> None:

@@ -8,7 +8,7 @@ from typing import Any
 import esm_sim
 from esm_sim._mapping.lanes import key_hash
 from esm_sim._streams.attributes import serialize_item
-from tests.scenarios.helpers import failing_on, keys
+from tests.scenarios.helpers import failing_on, keys, max_overlap
 
 FACTOR = 10
 
@@ -68,21 +68,6 @@ def first_deliveries_per_key(
                 seen.add(seq)
                 out.setdefault(owner[seq], []).append(seq)
     return out
-
-
-def max_overlap(invocations: list[Any]) -> int:
-    """The most invocations running at one instant (those with duration > 0)."""
-    edges: list[tuple[int, int]] = []
-    for inv in invocations:
-        if inv.ended_ms > inv.started_ms:
-            edges.append((inv.started_ms, 1))
-            edges.append((inv.ended_ms, -1))
-    edges.sort()  # at equal times an end (-1) sorts before a start (+1)
-    running = best = 0
-    for _, delta in edges:
-        running += delta
-        best = max(best, running)
-    return best
 
 
 def lane(key: str, factor: int = FACTOR) -> int:
