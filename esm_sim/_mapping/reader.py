@@ -71,7 +71,17 @@ BACKOFF = "backoff"
 class Batch:
     """A batch on its way through the function: its records and its attempt counters."""
 
-    __slots__ = ("early", "final", "invocations", "records", "request_id", "retries", "throttles")
+    __slots__ = (
+        "early",
+        "end_pos",
+        "final",
+        "invocations",
+        "last",
+        "records",
+        "request_id",
+        "retries",
+        "throttles",
+    )
 
     def __init__(
         self, records: list[Record], retries: int = 0, *, final: bool = False, early: bool = False
@@ -83,6 +93,10 @@ class Batch:
         self.invocations = 0  # invocations of exactly these records (approximateInvokeCount)
         self.throttles = 0  # consecutive throttles (backoff only; never counted as retries)
         self.request_id: str | None = None  # of its last invocation
+        # Where the reader stood after reading the batch's last record (its records
+        # and any filtered ones read with them end there), when known; -1 if not.
+        self.end_pos = -1
+        self.last: Record | None = records[-1] if records else None
 
 
 Source = Shard | LaneView  # what a reader reads: a whole shard, or one lane of it
@@ -461,6 +475,7 @@ class ShardReader:
         self._cancel_timers()
         self._window_deadline_ms = -1
         batch = Batch(self.gather)
+        batch.end_pos = self.pos
         self.gather = []
         self.gather_json = 0
         self.gather_exact = -1
@@ -693,6 +708,11 @@ class ShardReader:
         """Move the checkpoint past these records (now at their fate)."""
         if self.tw_records:
             return  # earlier records wait for their window's final invocation
+        batch = self.batch
+        if batch is not None and batch.end_pos >= 0 and records[-1] is batch.last:
+            # The batch as first read: its end position is known, no search needed.
+            self.checkpoint = max(self.checkpoint, batch.end_pos)
+            return
         index = self.shard.index_of(records[-1][SEQ])
         if index is not None:
             self.checkpoint = max(self.checkpoint, index + 1)

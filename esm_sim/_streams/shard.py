@@ -109,7 +109,10 @@ class Shard:
 
     def first_live(self, start: int, cutoff_ms: int) -> int:
         """The first index at or after ``start`` whose record was written after ``cutoff_ms``."""
-        return max(start, bisect_right(self._records, cutoff_ms, key=lambda r: r[CREATED_MS]))
+        records = self._records
+        if start >= len(records) or records[start][CREATED_MS] > cutoff_ms:
+            return start  # the common case, asked once per poll: nothing has aged out
+        return max(start, bisect_right(records, cutoff_ms, key=lambda r: r[CREATED_MS]))
 
     # -- the user's view -------------------------------------------------------
 
