@@ -30,6 +30,7 @@ from esm_sim._engine.trace import TraceEvent
 from esm_sim._fates import OUTCOMES
 from esm_sim._mapping.runtime import MappingRuntime
 from esm_sim._simulation import Simulation
+from esm_sim._streams.attributes import triples
 from esm_sim._streams.records import KEYS, SEQ
 from esm_sim._streams.shard import Shard
 
@@ -162,7 +163,7 @@ def check_key_order(sim: Simulation) -> None:
 
 
 def _key_text(key: Any) -> str:
-    return ", ".join(f"{name}={value!r}" for name, _, value in key)
+    return ", ".join(f"{name}={value!r}" for name, _, value in triples(key))
 
 
 def _committed_through(

@@ -31,7 +31,13 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 
-from esm_sim._streams.attributes import Image, image_size_bytes, render_image, serialize_item
+from esm_sim._streams.attributes import (
+    Image,
+    image_size_bytes,
+    render_image,
+    serialize_item,
+    triples,
+)
 from esm_sim._streams.records import EVENT_SOURCE, EVENT_VERSION
 from esm_sim.errors import ConfigError
 
@@ -267,7 +273,7 @@ def replay_plan(
     """
     parsed = [parse_record(r, f"records[{i}]") for i, r in enumerate(records)]
     for i, p in enumerate(parsed):
-        names = tuple(attr[0] for attr in p["keys"])
+        names = tuple(attr[0] for attr in triples(p["keys"]))
         if sorted(names) != sorted(key_names):
             msg = (
                 f"records[{i}].dynamodb.Keys={render_image(p['keys'])!r} must hold exactly "
@@ -282,8 +288,8 @@ def replay_plan(
     plan = []
     for _, p in indexed:
         # Keys in the table's order, partition key first (what routing hashes).
-        by_name = {attr[0]: attr for attr in p["keys"]}
-        keys = tuple(by_name[name] for name in key_names)
+        by_name = {attr[0]: attr for attr in triples(p["keys"])}
+        keys = tuple(part for name in key_names for part in by_name[name])
         plan.append((p["created_s"] * 1000, p["event_name"], keys, p["new"], p["old"]))
     return plan
 

@@ -20,7 +20,7 @@ import zlib
 from bisect import bisect_left, bisect_right
 from collections.abc import Callable
 
-from esm_sim._streams.attributes import Image
+from esm_sim._streams.attributes import Image, triples
 from esm_sim._streams.records import CREATED_MS, KEYS, SEQ, Record
 from esm_sim._streams.shard import Shard
 
@@ -28,7 +28,7 @@ from esm_sim._streams.shard import Shard
 def key_hash(keys: Image) -> int:
     """A stable 32-bit hash of an item's key (never ``hash()``, which varies per process)."""
     crc = 0
-    for name, type_code, value in keys:
+    for name, type_code, value in triples(keys):
         raw = value if isinstance(value, bytes) else str(value).encode()
         crc = zlib.crc32(f"{name}\x00{type_code}\x00".encode() + raw + b"\x00", crc)
     return crc

@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 from typing import Any, Final
 
-from esm_sim._streams.attributes import _INLINE_CODES, Image, image_json_len
+from esm_sim._streams.attributes import _INLINE_CODES, Image, image_json_len, render_image
 from esm_sim._streams.attributes import _render_value as render_value
 
 # Field positions in a Record tuple.
@@ -156,18 +156,30 @@ class StreamFormat:
     def render(self, rec: Record) -> dict[str, Any]:
         """The record exactly as Lambda delivers it in ``event["Records"]`` (spec 7.3)."""
         seq, created_ms, event_name, keys, new, old, size_bytes, _ = rec
-        # render_image inlined for S and N values (nearly all of them), and the
-        # dynamodb dict built as one literal per shape: this runs once per record
-        # per delivery, the hottest path of a simulation.
+        # render_image inlined for S and N values (nearly all of them), walking
+        # the flat images three at a time, and the dynamodb dict built as one
+        # literal for the commonest shape: this runs once per record per
+        # delivery, the hottest path of a simulation.
         inline = _INLINE_CODES
-        keys_map = {n: {c: v} if c in inline else render_value(c, v) for n, c, v in keys}
+        if len(keys) == 3 and keys[1] in inline:  # one key attribute, S or N: most tables
+            keys_map = {keys[0]: {keys[1]: keys[2]}}
+        else:
+            it = iter(keys)
+            keys_map = {
+                n: {c: v} if c in inline else render_value(c, v)
+                for n, c, v in zip(it, it, it, strict=False)
+            }
         # spec 13: whole epoch seconds, decoded by Python as a float.
         approx = float(created_ms // 1000)
         if old is None and new is not None:
+            it = iter(new)
             ddb: dict[str, Any] = {
                 "ApproximateCreationDateTime": approx,
                 "Keys": keys_map,
-                "NewImage": {n: {c: v} if c in inline else render_value(c, v) for n, c, v in new},
+                "NewImage": {
+                    n: {c: v} if c in inline else render_value(c, v)
+                    for n, c, v in zip(it, it, it, strict=False)
+                },
                 "SequenceNumber": str(seq),
                 "SizeBytes": size_bytes,
                 "StreamViewType": self.view_type,
@@ -175,13 +187,9 @@ class StreamFormat:
         else:
             ddb = {"ApproximateCreationDateTime": approx, "Keys": keys_map}
             if new is not None:
-                ddb["NewImage"] = {
-                    n: {c: v} if c in inline else render_value(c, v) for n, c, v in new
-                }
+                ddb["NewImage"] = render_image(new)
             if old is not None:
-                ddb["OldImage"] = {
-                    n: {c: v} if c in inline else render_value(c, v) for n, c, v in old
-                }
+                ddb["OldImage"] = render_image(old)
             ddb["SequenceNumber"] = str(seq)
             ddb["SizeBytes"] = size_bytes
             ddb["StreamViewType"] = self.view_type

@@ -24,6 +24,7 @@ from esm_sim._streams.attributes import (
     deserialize_image,
     image_size_bytes,
     serialize_item,
+    triples,
 )
 from esm_sim._streams.records import Record, StreamFormat
 from esm_sim._streams.shard import Shard
@@ -129,7 +130,8 @@ class Table:
             id_key=rng.child("event-ids").key[:32],
         )
         # Current item per key, with its size so the OLD image's size is never recomputed.
-        self._items: dict[Image, tuple[Image, int]] = {}
+        # Current item per key (flat images, so the GC soon leaves the dict alone).
+        self._items: dict[Image, Image] = {}
         self.shards: list[Shard] = []
         # The open shards, each owning the hash range [start, next start) of
         # partition-key hashes; a child takes over its parent's range, so one
@@ -220,10 +222,10 @@ class Table:
         PutItem names the missing or mistyped key; GetItem and DeleteItem answer
         any Key that is not exactly the key schema with one generic message.
         """
-        by_name = {attr[0]: attr for attr in image}
-        keys = []
+        by_name = {attr[0]: attr for attr in triples(image)}
+        keys: list[Any] = []
         is_put = operation == "PutItem"
-        if not is_put and len(image) != len(self._key_specs):
+        if not is_put and len(image) // 3 != len(self._key_specs):
             raise ValidationException(_KEY_SCHEMA_MISMATCH, operation_name=operation)
         for key_name, key_type in self._key_specs:
             attr = by_name.get(key_name)
@@ -251,25 +253,26 @@ class Table:
                     f" value. Key: {key_name}"
                 )
                 raise ValidationException(msg, operation_name=operation)
-            keys.append(attr)
+            keys.extend(attr)
         return tuple(keys)
 
     def _fast_keys(self, image: Image) -> Image | None:
         """The key attributes when they are all well formed, else None (see ``_keys``)."""
-        keys = []
+        keys: list[Any] = []
+        n = len(image)
         for key_name, key_type in self._key_specs:
-            for attr in image:
-                if attr[0] == key_name:
-                    break
-            else:
+            i = 0
+            while i < n and image[i] != key_name:  # names sit at every third place
+                i += 3
+            if i >= n:
                 return None
-            code = attr[1]
-            if (code != key_type if key_type is not None else code not in KEY_TYPES) or attr[2] in (
+            code, value = image[i + 1], image[i + 2]
+            if (code != key_type if key_type is not None else code not in KEY_TYPES) or value in (
                 "",
                 b"",
             ):
                 return None
-            keys.append(attr)
+            keys += (key_name, code, value)
         return tuple(keys)
 
     def put_item(self, item: Mapping[str, Any]) -> None:
@@ -291,10 +294,10 @@ class Table:
             msg = "Item size has exceeded the maximum allowed size"
             raise ValidationException(msg, operation_name="PutItem")
         old = self._items.get(keys)
-        if old is not None and old[0] == image:
+        if old is not None and old == image:
             return  # spec 7.1: a write that changes nothing writes no record
-        self._items[keys] = (image, size)
-        self._emit("INSERT" if old is None else "MODIFY", keys, (image, size), old)
+        self._items[keys] = image
+        self._emit("INSERT" if old is None else "MODIFY", keys, image, size, old)
 
     def delete_item(self, key: Mapping[str, Any]) -> None:
         """Delete the item with this key; deleting a missing item writes no record."""
@@ -303,13 +306,13 @@ class Table:
         old = self._items.pop(keys, None)
         if old is None:
             return
-        self._emit("REMOVE", keys, None, old)
+        self._emit("REMOVE", keys, None, 0, old)
 
     def get_item(self, key: Mapping[str, Any]) -> dict[str, Any] | None:
         """The current item as plain Python values (boto3's TypeDeserializer), or None."""
         keys = self._keys(serialize_item(key), "GetItem")
         found = self._items.get(keys)
-        return None if found is None else deserialize_image(found[0])
+        return None if found is None else deserialize_image(found)
 
     def __len__(self) -> int:
         return len(self._items)
@@ -318,8 +321,9 @@ class Table:
         self,
         event_name: str,
         keys: Image,
-        new: tuple[Image, int] | None,
-        old: tuple[Image, int] | None,
+        new: Image | None,
+        new_size: int,
+        old: Image | None,
     ) -> None:
         view = self.stream_view_type
         # spec 7.3: images per view type; INSERT has no old image, REMOVE no new one.
@@ -327,13 +331,12 @@ class Table:
         old_kept = old if view in ("OLD_IMAGE", "NEW_AND_OLD_IMAGES") else None
         size = image_size_bytes(keys)
         if new_kept is not None:
-            size += new_kept[1]
+            size += new_size
         if old_kept is not None:
-            size += old_kept[1]
+            size += image_size_bytes(old_kept)
         seq = self._next_sequence()
         now = self._now_ms()
-        new_image = None if new_kept is None else new_kept[0]
-        old_image = None if old_kept is None else old_kept[0]
+        new_image, old_image = new_kept, old_kept
         record: Record = (
             seq,
             now,
@@ -349,7 +352,7 @@ class Table:
     def _route(self, keys: Image) -> Shard:
         # A stable hash of the partition key (CRC-32 of its type and value), never
         # hash(); the open shard whose range holds it takes the record.
-        _, type_code, value = keys[0]
+        type_code, value = keys[1], keys[2]
         raw = value if type_code == "B" else value.encode()
         h = zlib.crc32(_ROUTE_PREFIX[type_code] + raw)
         return self._open[bisect_right(self._starts, h) - 1]
@@ -414,10 +417,8 @@ class Table:
 
     def _replay_write(self, writes: list[tuple[str, Image, Image | None, Image | None]]) -> None:
         for event_name, keys, new, old in writes:
-            new_sized = None if new is None else (new, image_size_bytes(new))
-            old_sized = None if old is None else (old, image_size_bytes(old))
             if event_name == "REMOVE":
                 self._items.pop(keys, None)
-            elif new_sized is not None:
-                self._items[keys] = new_sized
-            self._emit(event_name, keys, new_sized, old_sized)
+            elif new is not None:
+                self._items[keys] = new
+            self._emit(event_name, keys, new, 0 if new is None else image_size_bytes(new), old)
