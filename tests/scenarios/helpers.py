@@ -114,3 +114,20 @@ def max_overlap(invocations: list[Any]) -> int:
         running += delta
         best = max(best, running)
     return best
+
+
+def key_of(table: esm_sim.Table) -> dict[int, str]:
+    """Every record's sequence number -> its partition key."""
+    return {
+        int(r["dynamodb"]["SequenceNumber"]): r["dynamodb"]["Keys"]["pk"]["S"]
+        for shard in table.shards
+        for r in shard.records
+    }
+
+
+def written_per_key(table: esm_sim.Table) -> dict[str, list[int]]:
+    """Per key, its records' sequence numbers in write order."""
+    out: dict[str, list[int]] = {}
+    for seq, key in sorted(key_of(table).items()):
+        out.setdefault(key, []).append(seq)
+    return out

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 import esm_sim
-from tests.scenarios.helpers import failing_on, keys
+from tests.scenarios.helpers import failing_on, key_of, keys, written_per_key
 
 HOUR = 3600
 
@@ -40,24 +40,8 @@ def ok(event: dict[str, Any], context: Any) -> None:
     return None
 
 
-def owner(table: esm_sim.Table) -> dict[int, str]:
-    """Every record's sequence number -> its partition key."""
-    return {
-        int(r["dynamodb"]["SequenceNumber"]): r["dynamodb"]["Keys"]["pk"]["S"]
-        for shard in table.shards
-        for r in shard.records
-    }
-
-
-def written_per_key(table: esm_sim.Table) -> dict[str, list[int]]:
-    out: dict[str, list[int]] = {}
-    for seq, key in sorted(owner(table).items()):
-        out.setdefault(key, []).append(seq)
-    return out
-
-
 def first_deliveries_per_key(table: esm_sim.Table, fn: esm_sim.Function) -> dict[str, list[int]]:
-    who = owner(table)
+    who = key_of(table)
     seen: set[int] = set()
     out: dict[str, list[int]] = {}
     for inv in sorted(fn.invocations, key=lambda i: i.started_ms):

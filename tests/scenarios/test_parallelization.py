@@ -8,7 +8,7 @@ from typing import Any
 import esm_sim
 from esm_sim._mapping.lanes import key_hash
 from esm_sim._streams.attributes import serialize_item
-from tests.scenarios.helpers import failing_on, keys, max_overlap
+from tests.scenarios.helpers import failing_on, key_of, keys, max_overlap, written_per_key
 
 FACTOR = 10
 
@@ -34,23 +34,6 @@ def make(
         **mapping,
     )["UUID"]
     return sim, table, fn, uuid, queue
-
-
-def key_of(table: esm_sim.Table) -> dict[int, str]:
-    """Every record's sequence number -> its partition key."""
-    return {
-        int(r["dynamodb"]["SequenceNumber"]): r["dynamodb"]["Keys"]["pk"]["S"]
-        for shard in table.shards
-        for r in shard.records
-    }
-
-
-def written_per_key(table: esm_sim.Table) -> dict[str, list[int]]:
-    """Per key, its records' sequence numbers in write order."""
-    out: dict[str, list[int]] = {}
-    for seq, key in sorted(key_of(table).items()):
-        out.setdefault(key, []).append(seq)
-    return out
 
 
 def first_deliveries_per_key(
