@@ -509,10 +509,9 @@ class Simulation:
 
     def _mapping_state(self, mapping: MappingRuntime, state: str) -> None:
         settling = state in ("Creating", "Enabling", "Updating") and mapping.enabled_intent
-        was = getattr(mapping, "_settling", False)
-        if settling != was:
+        if settling != mapping.settling:
             self._busy += 1 if settling else -1
-        mapping._settling = settling  # type: ignore[attr-defined]
+        mapping.settling = settling
         mapping.fields["State"] = state
         self.trace.append(
             TraceEvent(at_ms=self.now_ms, kind="state", mapping=mapping.uuid, outcome=state)

@@ -32,7 +32,6 @@ KINDS = (
     "discard",  # records left the mapping: destination or dropped
     "expire",  # records aged out of the stream before being processed
     "filter",  # records did not match the filter criteria
-    "checkpoint",  # the shard checkpoint moved
     "user",  # scheduled user work ran
     "shard",  # a shard opened or closed
     "delivery-failure",  # an on-failure destination could not take the record

@@ -99,8 +99,6 @@ class Behaviour:
     # spec 4 (I, read from O): after a partial response moves the checkpoint,
     # the remaining records get a fresh attempt count.
     partial_progress_resets_retries: bool = True
-    # spec 3.3 (I): approximateInvokeCount on a RecordAgeExceeded record is the
-    # number of invocations made so far, but at least 1.
     # spec 7.4 (I): DynamoDB advises at most two processes reading a shard at once;
     # with a limit N > 0, a GetRecords call is throttled when N other mappings read
     # the shard within the last second, and the poll is tried again a tick later.

@@ -514,6 +514,8 @@ class ShardReader:
                     self,
                     records[:k],
                     condition="RecordAgeExceeded",
+                    # spec 3.3 (I, from O): invocations so far, and 1 for a record
+                    # that expired before it was ever sent.
                     invoke_count=max(1, batch.invocations),
                     function_error=None,
                     with_response_context=False,

@@ -60,7 +60,8 @@ class MappingRuntime:
         self.readers: dict[str, list[ShardReader]] = {}
         self.invocations: list[Invocation] = []
         self.started = False  # has it ever reported Enabled (LATEST is taken then)
-        self.enabled_intent = bool(fields.get("_enabled", True))
+        self.enabled_intent = True  # the Enabled the user asked for (set by the control plane)
+        self.settling = False  # counted busy while settling toward Enabled (run_until_idle)
         self.deleted = False
         self.destination_failures = 0
         table.on_new_shard(self._on_new_shard)
