@@ -597,5 +597,21 @@ class TestGcFriendlyStorage:
             table.put_item({"pk": f"k{i}", "sk": i, "v": "ok", "b": b"x", "t": True})
         for _ in range(3):  # depth 2 needs two; one more for headroom
             gc.collect()
-        record = table.shards[0]._records[0]
+        record = table.shards[0].at(0)
         assert (False, False) == (gc.is_tracked(record), gc.is_tracked(table._items))
+
+    def test_full_chunks_of_a_shard_leave_the_gc(self) -> None:
+        """A shard freezes every 1024 records into a tuple the GC stops walking; only the last, open chunk stays a list."""
+        import gc
+
+        from esm_sim._streams.shard import CHUNK
+
+        sim = esm_sim.Simulation(seed=0)
+        table = sim.create_table("orders", partition_key="pk")
+        for i in range(2 * CHUNK + 5):
+            table.put_item({"pk": f"k{i}", "v": "ok"})
+        for _ in range(3):
+            gc.collect()
+        shard = table.shards[0]
+        assert [False, False] == [gc.is_tracked(chunk) for chunk in shard._chunks]
+        assert 5 == len(shard._tail)

@@ -361,8 +361,8 @@ class ShardReader:
         full = False
         filtered: list[Record] = []
         pos = self.pos
-        while pos < end and read < limit:
-            rec = shard.at(pos)
+        # One slice per GetRecords call rather than a lookup per record.
+        for rec in shard.slice(pos, min(end, pos + limit)):
             if read and read_bytes + rec[SIZE_BYTES] > GET_RECORDS_MAX_BYTES:
                 break
             if tumbling:
