@@ -17,10 +17,10 @@ that starts when the mapping reports Enabled, but only while there is something
 to read; an idle reader costs nothing until the shard wakes it, and then polls
 at the next grid tick. Each poll is one GetRecords call: at most 1000 records or
 1 MB (spec 7.2); ``get_records_per_poll`` allows more calls while the batch is
-not full and records remain (spec 12.7, I). With ``MaximumBatchingWindowInSeconds`` 0 a poll that returns
-records invokes at once; otherwise the first poll with records opens a window,
-and the batch goes when the window ends or ``BatchSize`` / 6 MB is reached. The
-next window starts when the previous invocation completes (spec 2, simulator
+not full and records remain (spec 12.7, I). With ``MaximumBatchingWindowInSeconds``
+0 a poll that returns records invokes at once; otherwise the first poll with
+records opens a window, and the batch goes when the window ends or ``BatchSize``
+/ 6 MB is reached. The next window starts when the previous invocation completes (spec 2, simulator
 reading; spec 12.7: GetRecords calls per window are I).
 
 Tumbling windows (spec 6): with ``TumblingWindowInSeconds`` W, each record
