@@ -97,6 +97,23 @@ class Simulation:
         bisect_first_half_first: finish the first half before the second (spec 3.4, I).
         partial_progress_resets_retries: a partial batch response that moves the
             checkpoint gives the rest a fresh attempt count (spec 4, I from O).
+        bisect_first_half_larger: a failing batch of n splits at ceil(n/2) (True,
+            the default) or floor(n/2) (spec 3.4, I).
+        partial_retry_delay: seconds before the failed suffix of a partial batch
+            response is retried; None (the default) waits the retry backoff's first
+            step, ``retry_backoff_base`` (spec 4, I).
+        non_object_response: under ReportBatchItemFailures, a response that is not
+            a JSON object (other than null, "" and []) is "success" (the default) or
+            "failure" (spec 4, 11 rows 2 and 25, I).
+        record_age_min_invoke_count: the least ``approximateInvokeCount`` of a
+            RecordAgeExceeded record: 1 (the default, as recorded) or 0 (spec 3.3, I).
+        tumbling_window_alignment: "epoch" (the default) or "first-record": windows
+            counted from the first record each shard or lane reads (spec 6.1, I).
+        tumbling_window_close: "clock" (the default): a window's final invocation
+            is made when the virtual clock reaches its end; "record": only when a
+            record of a later window is read or the shard ends (spec 6.3, I).
+        get_records_per_poll: GetRecords calls one poll may make while the batch
+            is not full and records remain (spec 2, 12.7, I); default 1.
         iterator_age_at: "send" or "finish" (spec 11 row 10).
         account_concurrency: the account's concurrent-executions limit (spec 10).
         max_filters: the filters-per-mapping quota (spec 8: 5 by default, up to 10).
@@ -119,6 +136,13 @@ class Simulation:
         bisect_resets_retries: bool = False,
         bisect_first_half_first: bool = True,
         partial_progress_resets_retries: bool = True,
+        bisect_first_half_larger: bool = True,
+        partial_retry_delay: float | None = None,
+        non_object_response: str = "success",
+        record_age_min_invoke_count: int = 1,
+        tumbling_window_alignment: str = "epoch",
+        tumbling_window_close: str = "clock",
+        get_records_per_poll: int = 1,
         iterator_age_at: str = "send",
         account_concurrency: int = DEFAULT_ACCOUNT_CONCURRENCY,
         max_filters: int = 5,
@@ -158,8 +182,21 @@ class Simulation:
             bisect_resets_retries=bool(bisect_resets_retries),
             bisect_first_half_first=bool(bisect_first_half_first),
             partial_progress_resets_retries=bool(partial_progress_resets_retries),
+            bisect_first_half_larger=bool(bisect_first_half_larger),
+            partial_retry_delay_ms=(
+                -1
+                if partial_retry_delay is None
+                else _seconds("partial_retry_delay", partial_retry_delay)
+            ),
+            non_object_response=non_object_response,
+            record_age_min_invoke_count=record_age_min_invoke_count,
+            tumbling_window_alignment=tumbling_window_alignment,
+            tumbling_window_close=tumbling_window_close,
+            get_records_per_poll=get_records_per_poll,
             iterator_age_at=iterator_age_at,
         )
+        # Injected duplicate deliveries still to make, per function name (spec 3.7).
+        self._duplicates: dict[str, int] = {}
         self._scheduler = Scheduler(datetime_to_ms(start))
         self._rng = Rng.from_seed(seed)
         self._rng_ids = self._rng.child("ids")
@@ -504,6 +541,28 @@ class Simulation:
             msg = f"count={count!r} must be an int >= 1"
             raise ConfigError(msg)
         self._concurrency.inject(function_name, count, code)
+
+    def inject_duplicate_deliveries(self, function_name: str, *, count: int = 1) -> None:
+        """
+        Deliver the next ``count`` successful batches of a function twice.
+
+        AWS delivers every record at least once, and may send a batch again even
+        without an error (spec 3.7; the injection itself is the simulator's, I).
+        Each of the next ``count`` invocations that carries records and that the
+        mapping takes as a complete success (its records processed, or added to
+        their tumbling window) is followed at once by a duplicate: the same event,
+        a new request id, traced as an ``invoke`` with outcome ``duplicate``. The
+        shard waits for the duplicate to return; its response is ignored, so no
+        record's fate changes, and it shows up in ``fate(...).deliveries``. A
+        tumbling window's final invocation (no records) is never duplicated.
+        """
+        if function_name not in self.functions:
+            msg = f"function_name={function_name!r} is not a function of this simulation"
+            raise ConfigError(msg)
+        if not isinstance(count, int) or isinstance(count, bool) or count < 1:
+            msg = f"count={count!r} must be an int >= 1"
+            raise ConfigError(msg)
+        self._duplicates[function_name] = self._duplicates.get(function_name, 0) + count
 
     # -- mapping life cycle (used by the control plane) ----------------------------------
 

@@ -8,6 +8,7 @@ from datetime import datetime
 import pytest
 
 import esm_sim
+from esm_sim.errors import ConfigError
 
 
 class TestFreezeGc:
@@ -58,14 +59,26 @@ class TestSimulationArguments:
             ({"state_transition_delay": -1}, r"^state_transition_delay=-1 must be a number"),
             ({"retention_hours": 0}, r"^retention_hours=0 must be a number of hours > 0"),
             ({"shard_rollover_hours": -1}, r"^shard_rollover_hours=-1 must be a number of hours"),
-            ({"iterator_age_at": "later"}, r"'iterator_age_at' must be in"),
+            ({"iterator_age_at": "later"}, r"^iterator_age_at='later' must be one of 'send'"),
             ({"max_readers_per_shard": -1}, r"^max_readers_per_shard=-1 must be an int >= 0"),
+            ({"partial_retry_delay": -1}, r"^partial_retry_delay=-1 must be a number of seconds"),
+            ({"partial_retry_delay": "1"}, r"^partial_retry_delay='1' must be a number"),
+            ({"non_object_response": "drop"}, r"^non_object_response='drop' must be one of"),
+            ({"record_age_min_invoke_count": 2}, r"^record_age_min_invoke_count=2 must be one"),
+            (
+                {"record_age_min_invoke_count": True},
+                r"^record_age_min_invoke_count=True must be one",
+            ),
+            ({"tumbling_window_alignment": "x"}, r"^tumbling_window_alignment='x' must be one"),
+            ({"tumbling_window_close": "never"}, r"^tumbling_window_close='never' must be one"),
+            ({"get_records_per_poll": 0}, r"^get_records_per_poll=0 must be an int >= 1"),
+            ({"get_records_per_poll": 1.5}, r"^get_records_per_poll=1.5 must be an int >= 1"),
         ],
         ids=lambda v: repr(v) if isinstance(v, dict) else "",
     )
     def test_bad_arguments_are_refused_naming_the_value(
         self, kwargs: dict[str, object], pattern: str
     ) -> None:
-        """Each bad Simulation argument raises a ValueError that names it and its value."""
-        with pytest.raises(ValueError, match=pattern):
+        """Each bad Simulation argument raises a ConfigError that names it and its value."""
+        with pytest.raises(ConfigError, match=pattern):
             esm_sim.Simulation(**kwargs)  # type: ignore[arg-type]

@@ -67,6 +67,29 @@ def _non_negative_count(instance: object, attribute: attrs.Attribute[int], value
         raise ConfigError(msg)
 
 
+def _positive_count(instance: object, attribute: attrs.Attribute[int], value: int) -> None:
+    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+        msg = f"{attribute.name}={value!r} must be an int >= 1"
+        raise ConfigError(msg)
+
+
+def _delay_or_default(instance: object, attribute: attrs.Attribute[int], value: int) -> None:
+    if not isinstance(value, int) or isinstance(value, bool) or value < -1:
+        msg = f"{attribute.name}={value!r} must be an int of milliseconds >= 0, or -1"
+        raise ConfigError(msg)
+
+
+def _one_of(*choices: object) -> Any:
+    def check(instance: object, attribute: attrs.Attribute[Any], value: object) -> None:
+        # bool is an int: keep True from passing for 1.
+        if isinstance(value, bool) or value not in choices:
+            options = ", ".join(repr(c) for c in choices)
+            msg = f"{attribute.name}={value!r} must be one of {options}"
+            raise ConfigError(msg)
+
+    return check
+
+
 @attrs.frozen(kw_only=True)
 class Behaviour:
     """
@@ -104,11 +127,42 @@ class Behaviour:
     # the shard within the last second, and the poll is tried again a tick later.
     # 0 (the default) models no read throttling.
     max_readers_per_shard: int = attrs.field(default=0, validator=_non_negative_count)
+    # spec 3.4 (I): where a failing batch of n records splits: the first half is
+    # the larger, ceil(n/2) (True), or the smaller, floor(n/2) (False).
+    bisect_first_half_larger: bool = True
+    # spec 4 (I): the wait before the failed suffix of a partial batch response is
+    # retried; -1 (the default) takes the retry backoff's first step (1 s).
+    partial_retry_delay_ms: int = attrs.field(default=-1, validator=_delay_or_default)
+    # spec 4, 11 rows 2 and 25 (I): under ReportBatchItemFailures, a response that
+    # is not a JSON object (and not one of the documented empty values: null, "",
+    # []) is success ("success") or a complete failure ("failure").
+    non_object_response: str = attrs.field(
+        default="success", validator=_one_of("success", "failure")
+    )
+    # spec 3.3 (I, from O): approximateInvokeCount of a RecordAgeExceeded record is
+    # max(this, invocations so far): 1 (recorded for a never-sent record) or 0.
+    record_age_min_invoke_count: int = attrs.field(default=1, validator=_one_of(0, 1))
+    # spec 6.1 (I): tumbling windows aligned to the epoch ("epoch") or to the
+    # first record each shard (or lane) reads ("first-record").
+    tumbling_window_alignment: str = attrs.field(
+        default="epoch", validator=_one_of("epoch", "first-record")
+    )
+    # spec 6.3 (I): what closes a tumbling window: the virtual clock reaching its
+    # end ("clock"), or only reading a record of a later window or the shard's
+    # end ("record"); with "record" a window waits, idle, for the next write.
+    tumbling_window_close: str = attrs.field(default="clock", validator=_one_of("clock", "record"))
+    # spec 2, 12.7 (I): GetRecords calls a poll may make while the batch is not
+    # full and there is more to read (each call: 1000 records / 1 MB, spec 7.2).
+    get_records_per_poll: int = attrs.field(default=1, validator=_positive_count)
     # spec 9.1 / 11 row 10: IteratorAge measured when the event is sent
     # ("send"), or when the invocation finished ("finish").
-    iterator_age_at: str = attrs.field(
-        default="send", validator=attrs.validators.in_(("send", "finish"))
-    )
+    iterator_age_at: str = attrs.field(default="send", validator=_one_of("send", "finish"))
+
+    def partial_retry_wait_ms(self) -> int:
+        """The wait before the failed suffix of a partial batch response is retried (spec 4)."""
+        if self.partial_retry_delay_ms >= 0:
+            return self.partial_retry_delay_ms
+        return self.backoff_ms(1)
 
     def backoff_ms(self, attempt: int) -> int:
         """The wait before retry number ``attempt`` (1-based)."""

@@ -13,7 +13,9 @@ from typing import Any
 COMPLETE_FAILURE = -1
 
 
-def judge_item_failures(response: Any, sequence_numbers: Sequence[str]) -> int | None:
+def judge_item_failures(
+    response: Any, sequence_numbers: Sequence[str], *, non_object_fails: bool = False
+) -> int | None:
     """
     Read a ``ReportBatchItemFailures`` response (spec 4) against the batch it answers.
 
@@ -25,12 +27,16 @@ def judge_item_failures(response: Any, sequence_numbers: Sequence[str]) -> int |
       ``{"batchItemFailures": []}`` are complete success (spec 4 table).
     - Keys are case-sensitive: a dict without the exact key ``batchItemFailures``
       is read as if the key were missing, so as success (spec 11 rows 2 and 25).
-      So is any response that is not a JSON object (I: AWS reads only the key).
+      So is any response that is not a JSON object (I: AWS reads only the key),
+      unless ``non_object_fails``: then a non-object other than the documented
+      empty values (``None``, ``""``, ``[]``) is a complete failure.
     - An entry without ``itemIdentifier``, with an empty, null or non-string one,
       or naming a record not in the batch, fails the whole batch (spec 4; I for
       a non-list ``batchItemFailures`` value, also read as complete failure).
     """
     if not isinstance(response, dict):
+        if non_object_fails and response is not None and response not in ("", []):
+            return COMPLETE_FAILURE  # the other reading of spec 4 (I)
         return None
     failures = response.get("batchItemFailures")
     if failures is None:
@@ -54,6 +60,9 @@ def judge_item_failures(response: Any, sequence_numbers: Sequence[str]) -> int |
     return lowest
 
 
-def bisect_halves(n: int) -> int:
-    """Where a failing batch of ``n`` records splits: the first half is the larger (I)."""
-    return (n + 1) // 2
+def bisect_halves(n: int, *, first_larger: bool = True) -> int:
+    """
+    Where a failing batch of ``n`` records splits (spec 3.4, I): the first half
+    is the larger, ceil(n/2), or with ``first_larger`` False the smaller, floor(n/2).
+    """
+    return (n + 1) // 2 if first_larger else n // 2

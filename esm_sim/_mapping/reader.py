@@ -16,22 +16,29 @@ Timing (spec 2): the reader polls every ``poll_interval_ms`` (250 ms) on a grid
 that starts when the mapping reports Enabled, but only while there is something
 to read; an idle reader costs nothing until the shard wakes it, and then polls
 at the next grid tick. Each poll is one GetRecords call: at most 1000 records or
-1 MB (spec 7.2). With ``MaximumBatchingWindowInSeconds`` 0 a poll that returns
-records invokes at once; otherwise the first poll with records opens a window,
-and the batch goes when the window ends or ``BatchSize`` / 6 MB is reached. The
-next window starts when the previous invocation completes (spec 2, simulator
+1 MB (spec 7.2); ``get_records_per_poll`` allows more calls while the batch is
+not full and records remain (spec 12.7, I). With ``MaximumBatchingWindowInSeconds``
+0 a poll that returns records invokes at once; otherwise the first poll with
+records opens a window, and the batch goes when the window ends or ``BatchSize``
+/ 6 MB is reached. The next window starts when the previous invocation completes (spec 2, simulator
 reading; spec 12.7: GetRecords calls per window are I).
 
 Tumbling windows (spec 6): with ``TumblingWindowInSeconds`` W, each record
 belongs to the window ``[floor(t/W)*W, +W)`` of its ``ApproximateCreationDateTime``
-(epoch-aligned, I). A batch never mixes windows. Aggregation invocations carry
+(epoch-aligned, I; ``tumbling_window_alignment`` "first-record" counts from the
+first record the reader reads instead). A batch never mixes windows. Aggregation invocations carry
 the running ``state``; their records wait, unprocessed, for the window's final
 invocation (``isFinalInvokeForWindow``), which the reader makes once the virtual
 clock has passed the window's end and no unread record of the window is left
-(or when the shard ends). The final invocation carries no records (I). Only
+(or when the shard ends; with ``tumbling_window_close`` "record", only once a
+record of a later window has been read, I). The final invocation carries no records (I). Only
 when it succeeds are the window's records checkpointed and the state dropped.
 A state over 1 MB ends the window early (``isWindowTerminatedEarly``): a final
 invocation at once, then the same window goes on with a fresh state (I).
+
+Injected duplicates (spec 3.7, I): after a batch the mapping takes as a complete
+success, a pending ``Simulation.inject_duplicate_deliveries`` sends its event once
+more before the reader moves on; the duplicate's response is ignored.
 """
 
 from __future__ import annotations
@@ -129,6 +136,7 @@ class ShardReader:
         "start_index",
         "state",
         "tw_end_ms",
+        "tw_origin_ms",
         "tw_records",
         "tw_start_ms",
         "tw_state_json",
@@ -165,6 +173,9 @@ class ShardReader:
         self.tw_state_json = "{}"
         self.tw_records: list[Record] = []
         self.tw_timer: int | None = None
+        # Where window bounds are counted from: the epoch (0), or, with
+        # tumbling_window_alignment "first-record", the first record read (-1 until then).
+        self.tw_origin_ms = 0 if runtime.behaviour.tumbling_window_alignment == "epoch" else -1
 
     def __repr__(self) -> str:
         return f"<ShardReader {self.shard.shard_id}/{self.lane} {self.state} pos={self.pos}>"
@@ -279,7 +290,10 @@ class ShardReader:
 
     def _go_idle(self) -> None:
         self._settle_checkpoint()
-        self._set_state(WINDOW_WAIT if self.tw_records else IDLE)
+        # A window that only a later record can close (tumbling_window_close
+        # "record") waits on the shard like an idle reader: not busy.
+        waits = bool(self.tw_records) and self.runtime.behaviour.tumbling_window_close == "clock"
+        self._set_state(WINDOW_WAIT if waits else IDLE)
         if self.finished():
             # spec 7.1: a sealed shard read to its end lets its children start.
             self.runtime.reader_finished(self)
@@ -290,10 +304,10 @@ class ShardReader:
 
     def _window_of(self, record: Record) -> int:
         # spec 6.1: bounds come from ApproximateCreationDateTime (whole seconds),
-        # aligned to the epoch (I).
+        # aligned to the epoch, or to the first record read (I: tw_origin_ms).
         size = self.runtime.config.tumbling_window_ms
         seconds_ms = record[CREATED_MS] - record[CREATED_MS] % 1000
-        return seconds_ms - seconds_ms % size
+        return seconds_ms - (seconds_ms - self.tw_origin_ms) % size
 
     def _open_tumbling_window(self, start_ms: int) -> None:
         rt = self.runtime
@@ -301,8 +315,10 @@ class ShardReader:
         self.tw_end_ms = start_ms + rt.config.tumbling_window_ms
         self.tw_state_json = "{}"  # spec 6.2 (I): the first invoke of a window gets {}
         self.tw_records = []
-        # The window closes on the virtual clock at its end (api-contract default).
-        self.tw_timer = rt.scheduler.call_at(self.tw_end_ms, self._on_tumbling_end)
+        # The window closes on the virtual clock at its end (api-contract default),
+        # unless tumbling_window_close is "record" (spec 6.3, I).
+        if rt.behaviour.tumbling_window_close == "clock":
+            self.tw_timer = rt.scheduler.call_at(self.tw_end_ms, self._on_tumbling_end)
 
     def _on_tumbling_end(self) -> None:
         self.tw_timer = None
@@ -319,6 +335,8 @@ class ShardReader:
             return False  # records of this window are still to be read
         if self.shard.closed_ms is not None and self.pos >= self.shard.end:
             return True  # spec 6.1: when a shard ends, its window is closed
+        if self.runtime.behaviour.tumbling_window_close == "record":
+            return pos < shard.end  # spec 6.3 (I): a record of a later window was read
         return self.runtime.now_ms() >= self.tw_end_ms
 
     def _invoke_final(self, *, early: bool) -> None:
@@ -352,6 +370,10 @@ class ShardReader:
         limit = min(GET_RECORDS_MAX_RECORDS, cfg.batch_size - len(self.gather))
         filters = cfg.filters
         tumbling = cfg.tumbling_window_ms > 0
+        if tumbling and self.tw_origin_ms < 0 and self.pos < end:
+            # spec 6.1 (I): windows counted from the first record this reader reads.
+            created = shard.at(self.pos)[CREATED_MS]
+            self.tw_origin_ms = created - created % 1000
         render = None
         if filters is not None:
             render = rt.table.format.render
@@ -433,6 +455,14 @@ class ShardReader:
             return
         full = self._read()
         rt = self.runtime
+        calls = rt.behaviour.get_records_per_poll
+        while calls > 1 and not full and self.pos < self.shard.end:
+            # spec 2, 12.7 (I): more GetRecords calls in the same poll.
+            calls -= 1
+            before = self.pos
+            full = self._read()
+            if self.pos == before:
+                break  # stopped at a tumbling window's edge
         now = rt.now_ms()
         window_ms = rt.config.maximum_batching_window_ms
         more = self.pos < self.shard.end
@@ -515,8 +545,8 @@ class ShardReader:
                     records[:k],
                     condition="RecordAgeExceeded",
                     # spec 3.3 (I, from O): invocations so far, and 1 for a record
-                    # that expired before it was ever sent.
-                    invoke_count=max(1, batch.invocations),
+                    # that expired before it was ever sent (record_age_min_invoke_count).
+                    invoke_count=max(rt.behaviour.record_age_min_invoke_count, batch.invocations),
                     function_error=None,
                     with_response_context=False,
                 )
@@ -576,7 +606,11 @@ class ShardReader:
                 return
         if cfg.report_batch_item_failures:
             seqs = [str(r[SEQ]) for r in batch.records]
-            verdict = judge_item_failures(invocation.response_json, seqs)
+            verdict = judge_item_failures(
+                invocation.response_json,
+                seqs,
+                non_object_fails=rt.behaviour.non_object_response == "failure",
+            )
             if verdict is not None:
                 rt.set_last_processing_result("PROBLEM: Function call failed")
                 if verdict in (COMPLETE_FAILURE, 0):
@@ -596,7 +630,7 @@ class ShardReader:
                     batch.retries += 1
                 if self._check_stopping():
                     return
-                self._wait(rt.behaviour.backoff_ms(1))
+                self._wait(rt.behaviour.partial_retry_wait_ms())
                 return
         rt.set_last_processing_result("OK")
         self._done_records(batch.records, state_json)
@@ -604,6 +638,16 @@ class ShardReader:
             # spec 6.1: a state over 1 MB ends the window early.
             self._end_window_early()
             return
+        if rt.duplicates and rt.take_duplicate():
+            # spec 3.7 (I): an injected duplicate of this delivered batch, made
+            # before the reader moves on; the records' fates stand.
+            self._set_state(INVOKING)
+            rt.invoke_duplicate(self, invocation)
+            return
+        self._batch_done()
+
+    def duplicate_done(self) -> None:
+        """An injected duplicate delivery returned: go on as after the original's success."""
         self._batch_done()
 
     def _end_window_early(self) -> None:
@@ -638,7 +682,7 @@ class ShardReader:
     def _split(self, batch: Batch) -> None:
         # spec 3.4: split in two and retry each half; splitting uses no retry.
         rt = self.runtime
-        mid = bisect_halves(len(batch.records))
+        mid = bisect_halves(len(batch.records), first_larger=rt.behaviour.bisect_first_half_larger)
         retries = 0 if rt.behaviour.bisect_resets_retries else batch.retries
         first = Batch(batch.records[:mid], retries)
         second = Batch(batch.records[mid:], retries)

@@ -64,6 +64,9 @@ class MappingRuntime:
         self.settling = False  # counted busy while settling toward Enabled (run_until_idle)
         self.deleted = False
         self.destination_failures = 0
+        # Injected duplicate deliveries still to make, per function name (spec 3.7,
+        # I): the simulation's dict, shared by all its mappings.
+        self.duplicates: dict[str, int] = sim._duplicates
         table.on_new_shard(self._on_new_shard)
 
     def _repr_html_(self) -> str:
@@ -286,6 +289,85 @@ class MappingRuntime:
             ),
         )
         reader.on_result(invocation)
+
+    def take_duplicate(self) -> bool:
+        """Whether an injected duplicate delivery is due for this mapping's function (spec 3.7)."""
+        name = self.function.name
+        left = self.duplicates.get(name, 0)
+        if not left:
+            return False
+        if left == 1:
+            del self.duplicates[name]
+        else:
+            self.duplicates[name] = left - 1
+        return True
+
+    def invoke_duplicate(self, reader: ShardReader, original: Invocation) -> None:
+        """
+        Deliver ``original``'s event once more, as AWS's at-least-once delivery may
+        (spec 3.7, injected, I): same records and event, a new request id. The
+        records' fates are already decided; the duplicate's response is ignored
+        and the reader goes on (``reader.duplicate_done``) when it returns.
+
+        It takes no concurrency slot: it is the service sending again, not a new
+        request that could be throttled.
+        """
+        fn = self.function
+        now = self.scheduler.now_ms
+        request_id = self.rng.uuid()
+        invocation = Invocation(
+            request_id=request_id,
+            render=original._render,
+            started_ms=now,
+            mapping_uuid=self.uuid,
+            shard_id=original.shard_id,
+            sequence_numbers=original.sequence_numbers,
+        )
+        context = Context(
+            function=fn,
+            request_id=request_id,
+            deadline_ms=now + fn.timeout_ms,
+            now_ms=self.now_ms,
+            log_stream_name=None,
+        )
+        records = reader.batch.records if reader.batch is not None else []
+        data: tuple[tuple[str, Any], ...] = (
+            ("request_id", request_id),
+            ("function", fn.name),
+            ("duplicate_of", original.request_id),
+        )
+        if records:
+            data += (("iterator_age_ms", now - records[-1][CREATED_MS]),)
+        self._trace("invoke", reader, records, outcome="duplicate", detail=request_id, data=data)
+        duration_ms = run_handler(invocation, fn, original.event, context)
+        invocation.ended_ms = now + duration_ms
+        fn.invocations.append(invocation)
+        self.invocations.append(invocation)
+        self.scheduler.call_at(
+            invocation.ended_ms, self._finish_duplicate, reader, invocation, records
+        )
+
+    def _finish_duplicate(
+        self, reader: ShardReader, invocation: Invocation, records: list[Record]
+    ) -> None:
+        if invocation.error is not None:
+            outcome, detail = "error", f"{invocation.error_type}: {invocation.error_message}"
+        else:
+            outcome, detail = "ok", ""
+        self._trace(
+            "result",
+            reader,
+            records,
+            outcome=outcome,
+            detail=detail,
+            data=(
+                ("request_id", invocation.request_id),
+                ("duration_ms", invocation.duration_ms),
+                ("report_batch_item_failures", self.config.report_batch_item_failures),
+                ("duplicate", True),
+            ),
+        )
+        reader.duplicate_done()
 
     # -- fates -------------------------------------------------------------------------
 
