@@ -29,9 +29,9 @@ from esm_sim._engine.trace import Trace, TraceEvent
 from esm_sim._fates import OUTCOMES, Fate
 from esm_sim._lambda.concurrency import DEFAULT_ACCOUNT_CONCURRENCY, Concurrency
 from esm_sim._lambda.control import LambdaClient
-from esm_sim._lambda.function import Duration, Function, Handler
+from esm_sim._lambda.function import Duration, Function, Handler, InvocationLog
 from esm_sim._mapping.config import Behaviour, MappingConfig
-from esm_sim._mapping.runtime import MappingRuntime, deliver_to
+from esm_sim._mapping.runtime import MappingRuntime, deliver_to, expand_render
 from esm_sim._metrics import Metrics
 from esm_sim._sinks import Bucket, Queue, Topic
 from esm_sim._streams.records import SEQUENCE_BASE, SEQUENCE_STEP
@@ -457,8 +457,13 @@ class Simulation:
             duration=duration,
             memory_size=memory_size,
         )
+        fn.invocations = InvocationLog(expand=self._expand_render)
         self.functions[name] = fn
         return fn
+
+    def _expand_render(self, compact: Any) -> Callable[[], dict[str, Any]]:
+        # The event renderer of a stored invocation row (InvocationLog).
+        return expand_render(self.tables_by_stream_arn, compact)
 
     def _check_sink_name(self, name: str) -> None:
         if not isinstance(name, str) or not _RESOURCE_NAME.fullmatch(name):

@@ -293,6 +293,56 @@ class TestInvocation:
         assert event == json.loads(json.dumps(event))
 
 
+class TestInvocationLog:
+    """Function.invocations: every run, in order, stored compactly and read back as Invocations."""
+
+    def test_reads_give_equal_fresh_invocations(self) -> None:
+        """Each read builds a new Invocation equal to the last: same request id, start and mapping."""
+        _, fn = _run(lambda e, c: None, records=2)
+        first, again = fn.invocations[0], fn.invocations[0]
+        assert (True, False) == (first == again, first is again)
+        assert [first] == fn.invocations[:1] == list(fn.invocations)
+        assert first in fn.invocations
+
+    def test_logs_concatenate_and_compare_like_lists(self) -> None:
+        """Two logs add up to a list, and a log equals the list of its invocations."""
+        _, fn = _run(lambda e, c: None, records=2)
+        assert list(fn.invocations) * 2 == fn.invocations + fn.invocations
+        assert fn.invocations[:1] + fn.invocations == [fn.invocations[0], *fn.invocations]
+
+    def test_failed_invocation_keeps_error_exception_and_stack(self) -> None:
+        """A raising handler's error, exception and formatted stack survive storage."""
+
+        def handler(event: dict[str, Any], context: Any) -> None:
+            raise KeyError("missing")
+
+        _, fn = _run(handler)
+        inv = fn.invocations[0]
+        assert ("Unhandled", "KeyError", "'missing'") == (
+            inv.error,
+            inv.error_type,
+            inv.error_message,
+        )
+        assert isinstance(inv.exception, KeyError)
+        assert 'raise KeyError("missing")' in "".join(inv.stack_trace)
+        assert "in handler" in inv.stack_trace[-1]
+
+    def test_stored_rows_leave_the_gc(self) -> None:
+        """A successful invocation's stored row is soon untracked by the cyclic GC."""
+        import gc
+
+        _, fn = _run(lambda e, c: None, records=3)
+        for _ in range(4):  # row, batch, record, image: at worst one level per collection
+            gc.collect()
+        assert [False] == [gc.is_tracked(row) for row in fn.invocations._rows]
+
+    def test_mapping_log_lists_the_same_invocations(self) -> None:
+        """The mapping's log and the function's log read back equal invocations."""
+        sim, fn = _run(lambda e, c: None, records=2)
+        (mapping,) = sim.mappings.values()
+        assert list(fn.invocations) == list(mapping.invocations)
+
+
 class TestFunctionArgs:
     """create_function refuses bad arguments with ConfigError."""
 

@@ -156,3 +156,13 @@ class TestTrace:
         t.append(e1)
         t.append(e2)
         assert (2, [e1, e2], e2) == (len(t), list(t), t[1])
+
+    def test_entries_are_stored_as_plain_tuples_the_gc_leaves_alone(self) -> None:
+        """Entries, data included, are kept as plain tuples the cyclic GC stops tracking, and read back equal."""
+        import gc
+
+        t = Trace("# h")
+        event = _invoke()
+        t.append(event)
+        gc.collect()
+        assert (False, event) == (gc.is_tracked(t._rows[0]), t[0])

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterator
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, overload
 
 from esm_sim._engine.timefmt import iso_ms
 
@@ -80,39 +80,73 @@ class TraceEvent(NamedTuple):
         ).rstrip()
 
 
-class Trace:
-    """An append-only list of :class:`TraceEvent` with text rendering and a digest."""
+def _event(row: tuple[Any, ...]) -> TraceEvent:
+    """The TraceEvent a stored row describes (its data pairs were flattened)."""
+    if len(row) == _HEAD:
+        return TraceEvent._make((*row, ()))
+    return TraceEvent._make(
+        (*row[:_HEAD], tuple(zip(row[_HEAD::2], row[_HEAD + 1 :: 2], strict=True)))
+    )
 
-    __slots__ = ("_events", "header")
+
+_HEAD = 10  # the fields before ``data``
+
+
+class Trace:
+    """
+    An append-only list of :class:`TraceEvent` with text rendering and a digest.
+
+    Entries are stored as plain tuples with ``data`` flattened into them, and
+    read back as TraceEvents: a named tuple is never untracked by the cyclic
+    GC, a plain tuple of plain values soon is, and a long run writes hundreds of
+    thousands of entries that every full collection would otherwise walk.
+    """
+
+    __slots__ = ("_rows", "header")
 
     def __init__(self, header: str) -> None:
         self.header = header
-        self._events: list[TraceEvent] = []
+        self._rows: list[tuple[Any, ...]] = []
 
     def append(self, event: TraceEvent) -> None:
         """Record one happening (the only way the trace grows)."""
-        self._events.append(event)
+        self._rows.append((*event[:_HEAD], *(x for pair in event.data for x in pair)))
+
+    def add(self, row: tuple[Any, ...]) -> None:
+        """
+        Record one happening given as a plain row: the ten fields before
+        ``data``, then data's keys and values, flattened (the hot path's form).
+        """
+        self._rows.append(row)
 
     def __iter__(self) -> Iterator[TraceEvent]:
-        return iter(self._events)
+        return map(_event, self._rows)
 
     def __len__(self) -> int:
-        return len(self._events)
+        return len(self._rows)
 
-    def __getitem__(self, index: int) -> TraceEvent:
-        return self._events[index]
+    @overload
+    def __getitem__(self, index: int) -> TraceEvent: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> list[TraceEvent]: ...
+
+    def __getitem__(self, index: int | slice) -> TraceEvent | list[TraceEvent]:
+        if isinstance(index, slice):
+            return [_event(r) for r in self._rows[index]]
+        return _event(self._rows[index])
 
     def events(self, kind: str | None = None, mapping: str | None = None) -> list[TraceEvent]:
         """The entries, optionally only those of one kind and/or one mapping UUID."""
         return [
-            e
-            for e in self._events
-            if (kind is None or e.kind == kind) and (mapping is None or e.mapping == mapping)
+            _event(r)
+            for r in self._rows
+            if (kind is None or r[1] == kind) and (mapping is None or r[2] == mapping)
         ]
 
     def text(self) -> str:
         """The whole trace: its header line, then one line per entry."""
-        return "\n".join([self.header, *(e.line() for e in self._events)])
+        return "\n".join([self.header, *(e.line() for e in self)])
 
     def digest(self) -> str:
         """A SHA-256 over the full text: equal digests mean byte-identical traces."""

@@ -14,12 +14,12 @@ import json
 import math
 import re
 import traceback
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from decimal import Decimal
-from typing import Any
+from typing import Any, overload
 
 from esm_sim._engine.timefmt import iso_ms, ms_to_datetime
-from esm_sim.errors import ConfigError
+from esm_sim.errors import ConfigError, SimulationError
 
 Handler = Callable[[dict[str, Any], "Context"], Any]
 Duration = float | int | Callable[[dict[str, Any], "Context"], float]
@@ -104,11 +104,15 @@ class Invocation:
     ``error_type`` and ``error_message`` as the runtime reports them.
     ``exception`` is what the handler raised, without its traceback (whose frames
     would keep every event alive); ``stack_trace`` has the formatted stack.
+
+    Two Invocation objects are equal when they describe the same invocation
+    (same request id, start and mapping): the logs in ``Function.invocations``
+    build a fresh object on every read.
     """
 
     __slots__ = (
+        "_frames",
         "_render",
-        "_stack",
         "ended_ms",
         "error",
         "error_message",
@@ -142,7 +146,8 @@ class Invocation:
         self.error_type: str | None = None
         self.error_message: str | None = None
         self.exception: BaseException | None = None
-        self._stack: traceback.StackSummary | None = None
+        # Where the handler raised: (file, line, function) per frame, flattened.
+        self._frames: tuple[Any, ...] = ()
         # What the event source mapping read: the response after its trip through JSON.
         self.response_json: Any = None
         self.mapping_uuid = mapping_uuid
@@ -152,11 +157,13 @@ class Invocation:
     @property
     def stack_trace(self) -> tuple[str, ...]:
         """The handler's traceback, formatted as the runtime reports it (empty if none)."""
-        # Formatted on demand: Python 3.11 parses source to place carets, which
-        # would cost more than the whole simulated invocation if done every time.
-        if self._stack is None:
+        # Formatted on demand (source lines are read only now): formatting would
+        # cost more than the whole simulated invocation if done every time.
+        f = self._frames
+        if not f:
             return ()
-        return tuple(self._stack.format())
+        frames = [(f[i], f[i + 1], f[i + 2], None) for i in range(0, len(f), 3)]
+        return tuple(traceback.StackSummary.from_list(frames).format())
 
     @property
     def event(self) -> dict[str, Any]:
@@ -178,6 +185,18 @@ class Invocation:
         """How long it ran, in virtual milliseconds."""
         return self.ended_ms - self.started_ms
 
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Invocation):
+            return NotImplemented
+        return (self.request_id, self.started_ms, self.mapping_uuid) == (
+            other.request_id,
+            other.started_ms,
+            other.mapping_uuid,
+        )
+
+    def __hash__(self) -> int:
+        return hash(self.request_id)
+
     def _repr_html_(self) -> str:
         from esm_sim._views import invocation_html  # views are for notebooks: imported on use
 
@@ -189,6 +208,131 @@ class Invocation:
             f"<Invocation {self.request_id[:8]} at {iso_ms(self.started_ms)} "
             f"records={len(self.sequence_numbers)} {outcome}>"
         )
+
+
+# The fields of an invocation row, in order; then whether the render is compact,
+# and the render (its compact fields, or the callable itself).
+_ROW_FIELDS = (
+    "request_id",
+    "started_ms",
+    "ended_ms",
+    "mapping_uuid",
+    "shard_id",
+    "sequence_numbers",
+    "response",
+    "response_json",
+    "error",
+    "error_type",
+    "error_message",
+    "exception",
+    "_frames",
+)
+_COMPACT = len(_ROW_FIELDS)
+_RENDER = _COMPACT + 1
+
+Row = tuple[Any, ...]
+Expand = Callable[[tuple[Any, ...]], Callable[[], dict[str, Any]]]
+
+
+class InvocationLog(Sequence[Invocation]):
+    """
+    Invocations in the order they started, kept as plain tuples.
+
+    A list of Invocation objects would keep several objects per invocation
+    tracked by the cyclic GC for the whole run, and every full collection would
+    walk them all: with a hundred thousand invocations that dominated long runs
+    (perf-notes 4.4). A row is a tuple of plain values that the collector soon
+    stops tracking. The event's renderer is stored in compact form when it
+    offers one (``render.compact()``: the batch's records and where they came
+    from) and rebuilt with ``expand`` on read.
+
+    Reading an item builds a fresh :class:`Invocation`, equal to the one the
+    handler's run filled in. Slices are lists.
+    """
+
+    __slots__ = ("_expand", "_rows")
+
+    def __init__(self, expand: Expand | None = None) -> None:
+        self._rows: list[Row] = []
+        self._expand = expand
+
+    def append(self, invocation: Invocation) -> Row:
+        """Keep a finished handler run (its fields no longer change); returns its row."""
+        render = invocation._render
+        compact = getattr(render, "compact", None) if self._expand is not None else None
+        row: Row = (
+            invocation.request_id,
+            invocation.started_ms,
+            invocation.ended_ms,
+            invocation.mapping_uuid,
+            invocation.shard_id,
+            invocation.sequence_numbers,
+            invocation.response,
+            invocation.response_json,
+            invocation.error,
+            invocation.error_type,
+            invocation.error_message,
+            invocation.exception,
+            invocation._frames,
+        )
+        # Flat, not nested: each level of tuples costs the collector one more pass
+        # before it stops tracking the row.
+        row += (True, *compact()) if compact is not None else (False, render)
+        self._rows.append(row)
+        return row
+
+    def append_row(self, row: Row) -> None:
+        """Keep a row another log made (the same invocation, listed in two places)."""
+        if row[_COMPACT] and self._expand is None:
+            msg = "a compact invocation row needs a log that can expand it"
+            raise SimulationError(msg)
+        self._rows.append(row)
+
+    def _make(self, row: Row) -> Invocation:
+        inv = Invocation.__new__(Invocation)
+        for name, value in zip(_ROW_FIELDS, row, strict=False):
+            setattr(inv, name, value)
+        expand = self._expand
+        if row[_COMPACT] and expand is not None:
+            inv._render = expand(row[_RENDER:])
+        else:
+            inv._render = row[_RENDER]
+        return inv
+
+    def __len__(self) -> int:
+        return len(self._rows)
+
+    @overload
+    def __getitem__(self, index: int) -> Invocation: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> list[Invocation]: ...
+
+    def __getitem__(self, index: int | slice) -> Invocation | list[Invocation]:
+        if isinstance(index, slice):
+            return [self._make(row) for row in self._rows[index]]
+        return self._make(self._rows[index])
+
+    def __iter__(self) -> Iterator[Invocation]:
+        make = self._make
+        for row in self._rows:
+            yield make(row)
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, InvocationLog | list | tuple):
+            return list(self) == list(other)
+        return NotImplemented
+
+    __hash__ = None  # type: ignore[assignment]  # mutable, like a list
+
+    def __add__(self, other: Sequence[Invocation]) -> list[Invocation]:
+        return [*self, *other]
+
+    def __radd__(self, other: Sequence[Invocation]) -> list[Invocation]:
+        return [*other, *self]
+
+    def __repr__(self) -> str:
+        return repr(list(self))
 
 
 class Function:
@@ -241,7 +385,7 @@ class Function:
         self.memory_size = memory_size
         self.reserved_concurrency: int | None = None
         self.in_flight = 0
-        self.invocations: list[Invocation] = []
+        self.invocations = InvocationLog()
 
     def __repr__(self) -> str:
         return f"<Function {self.name!r} invocations={len(self.invocations)}>"
@@ -299,9 +443,13 @@ def run_handler(
         # caller's locals and the whole event alive for the GC to walk as long as
         # the invocation is remembered.
         tb = exc.__traceback__
-        invocation._stack = traceback.StackSummary.extract(
-            traceback.walk_tb(tb.tb_next if tb is not None else None), lookup_lines=False
-        )
+        frames: list[Any] = []
+        tb = tb.tb_next if tb is not None else None  # from the handler down, not run_handler
+        while tb is not None:
+            code = tb.tb_frame.f_code
+            frames += (code.co_filename, tb.tb_lineno, code.co_name)
+            tb = tb.tb_next
+        invocation._frames = tuple(frames)
         invocation.exception = exc.with_traceback(None)
         response = None
     duration_ms = function.duration_ms(event, context)
