@@ -382,11 +382,12 @@ def render_image(image: Image) -> dict[str, dict[str, Any]]:
     Returns:
         ``{name: {type_code: value}}`` in the Image's order.
     """
-    # A comprehension, with S and N (nearly every value) built inline.
-    it = iter(image)
+    # A comprehension by index, with S and N (nearly every value) built inline.
     return {
-        name: {code: value} if code in _INLINE_CODES else _render_value(code, value)
-        for name, code, value in zip(it, it, it, strict=False)
+        image[i]: {image[i + 1]: image[i + 2]}
+        if image[i + 1] in _INLINE_CODES
+        else _render_value(image[i + 1], image[i + 2])
+        for i in range(0, len(image), 3)
     }
 
 

@@ -25,8 +25,9 @@ NEW_IMAGE: Final = 4  # Image or None, already cut to the stream view type
 OLD_IMAGE: Final = 5  # Image or None, already cut to the stream view type
 SIZE_BYTES: Final = 6  # DynamoDB's SizeBytes, computed once at write time (spec 13)
 JSON_BOUND: Final = 7  # an upper bound of the record's compact JSON length (see json_bound)
+EVENT_ID: Final = 8  # the eventID, computed once at write time (a record is sent 1-3 times)
 
-Record = tuple[int, int, str, Image, Image | None, Image | None, int, int]
+Record = tuple[int, int, str, Image, Image | None, Image | None, int, int, str]
 
 EVENT_VERSION = "1.1"  # spec 11 row 9: real events carry "1.1", the guide's samples "1.0"
 EVENT_SOURCE = "aws:dynamodb"
@@ -155,30 +156,33 @@ class StreamFormat:
 
     def render(self, rec: Record) -> dict[str, Any]:
         """The record exactly as Lambda delivers it in ``event["Records"]`` (spec 7.3)."""
-        seq, created_ms, event_name, keys, new, old, size_bytes, _ = rec
+        seq, created_ms, event_name, keys, new, old, size_bytes, _, event_id = rec
         # render_image inlined for S and N values (nearly all of them), walking
-        # the flat images three at a time, and the dynamodb dict built as one
-        # literal for the commonest shape: this runs once per record per
-        # delivery, the hottest path of a simulation.
+        # the flat images by index three at a time (faster than zipping one
+        # iterator thrice for the usual few attributes), and the dynamodb dict
+        # built as one literal for the commonest shape: this runs once per record
+        # per delivery, the hottest path of a simulation.
         inline = _INLINE_CODES
         if len(keys) == 3 and keys[1] in inline:  # one key attribute, S or N: most tables
             keys_map = {keys[0]: {keys[1]: keys[2]}}
         else:
-            it = iter(keys)
             keys_map = {
-                n: {c: v} if c in inline else render_value(c, v)
-                for n, c, v in zip(it, it, it, strict=False)
+                keys[i]: {keys[i + 1]: keys[i + 2]}
+                if keys[i + 1] in inline
+                else render_value(keys[i + 1], keys[i + 2])
+                for i in range(0, len(keys), 3)
             }
         # spec 13: whole epoch seconds, decoded by Python as a float.
         approx = float(created_ms // 1000)
         if old is None and new is not None:
-            it = iter(new)
             ddb: dict[str, Any] = {
                 "ApproximateCreationDateTime": approx,
                 "Keys": keys_map,
                 "NewImage": {
-                    n: {c: v} if c in inline else render_value(c, v)
-                    for n, c, v in zip(it, it, it, strict=False)
+                    new[i]: {new[i + 1]: new[i + 2]}
+                    if new[i + 1] in inline
+                    else render_value(new[i + 1], new[i + 2])
+                    for i in range(0, len(new), 3)
                 },
                 "SequenceNumber": str(seq),
                 "SizeBytes": size_bytes,
@@ -194,7 +198,7 @@ class StreamFormat:
             ddb["SizeBytes"] = size_bytes
             ddb["StreamViewType"] = self.view_type
         return {
-            "eventID": format((seq * self._id_mul + self._id_add) & _MASK128, "032x"),
+            "eventID": event_id,
             "eventName": event_name,
             "eventVersion": "1.1",
             "eventSource": "aws:dynamodb",

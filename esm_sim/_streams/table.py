@@ -346,6 +346,7 @@ class Table:
             old_image,
             size,
             self._format.json_bound(size),
+            self._format.event_id(seq),
         )
         self._route(keys).append(record)
 
