@@ -29,7 +29,13 @@ from esm_sim._engine.trace import Trace, TraceEvent
 from esm_sim._fates import OUTCOMES, Fate
 from esm_sim._lambda.concurrency import DEFAULT_ACCOUNT_CONCURRENCY, Concurrency
 from esm_sim._lambda.control import LambdaClient
-from esm_sim._lambda.function import Duration, Function, Handler, InvocationLog
+from esm_sim._lambda.function import (
+    Duration,
+    ExceptionStore,
+    Function,
+    Handler,
+    InvocationLog,
+)
 from esm_sim._mapping.config import Behaviour, MappingConfig
 from esm_sim._mapping.runtime import MappingRuntime, deliver_to, expand_render
 from esm_sim._metrics import Metrics
@@ -211,6 +217,8 @@ class Simulation:
         )
         self.tables: dict[str, Table] = {}
         self.tables_by_stream_arn: dict[str, Table] = {}
+        # What handlers raised, shared by the invocation logs (InvocationLog).
+        self._exceptions = ExceptionStore()
         self.functions: dict[str, Function] = {}
         self.functions_by_name = self.functions
         self.queues: dict[str, Queue] = {}
@@ -457,7 +465,7 @@ class Simulation:
             duration=duration,
             memory_size=memory_size,
         )
-        fn.invocations = InvocationLog(expand=self._expand_render)
+        fn.invocations = InvocationLog(self._expand_render, self._exceptions)
         self.functions[name] = fn
         return fn
 

@@ -14,6 +14,7 @@ from esm_sim._engine.timefmt import iso_ms
 from esm_sim._lambda.function import (
     MAX_RESPONSE_BYTES,
     Context,
+    ExceptionStore,
     Function,
     Invocation,
     run_handler,
@@ -336,11 +337,81 @@ class TestInvocationLog:
             gc.collect()
         assert [False] == [gc.is_tracked(row) for row in fn.invocations._rows]
 
+    def test_failed_rows_leave_the_gc_too(self) -> None:
+        """A failed invocation's row is untracked as well: its exception is kept aside and read back."""
+        import gc
+
+        def handler(event: dict[str, Any], context: Any) -> None:
+            raise ValueError("bad")
+
+        _, fn = _run(handler)
+        for _ in range(4):
+            gc.collect()
+        assert [False] == [gc.is_tracked(row) for row in fn.invocations._rows]
+        assert "bad" == str(fn.invocations[0].exception)
+
+    def test_sequence_numbers_come_from_the_batch_or_are_given(self) -> None:
+        """sequence_numbers are the delivered batch's; a value set explicitly replaces them."""
+        sim, fn = _run(lambda e, c: None, records=2)
+        inv = fn.invocations[0]
+        assert [int(s) for s in sim.tables["orders"].shards[0].sequence_numbers] == list(
+            inv.sequence_numbers
+        )
+        inv.sequence_numbers = [7]
+        assert (7,) == inv.sequence_numbers
+
     def test_mapping_log_lists_the_same_invocations(self) -> None:
         """The mapping's log and the function's log read back equal invocations."""
         sim, fn = _run(lambda e, c: None, records=2)
         (mapping,) = sim.mappings.values()
         assert list(fn.invocations) == list(mapping.invocations)
+
+
+class CustomInit(Exception):
+    def __init__(self, record_id: str) -> None:
+        super().__init__(f"bad record {record_id}")
+        self.record_id = record_id
+
+
+class PlainError(Exception):
+    pass
+
+
+class TestExceptionStore:
+    """What a handler raised is kept compactly when its type and args rebuild it exactly."""
+
+    @pytest.mark.parametrize(
+        "exc",
+        [ValueError("x"), KeyError("k"), PlainError("poison", 3), OSError(2, "gone")],
+        ids=["ValueError", "KeyError", "subclass", "OSError-errno"],
+    )
+    def test_plain_exceptions_are_rebuilt_equal(self, exc: BaseException) -> None:
+        """A built-in-constructed exception with plain args reads back with the same type, args and text."""
+        store = ExceptionStore()
+        back = store.get(store.put(exc))
+        assert (type(exc), exc.args, str(exc)) == (type(back), back.args, str(back))
+        assert [] == store.kept
+
+    def test_exceptions_with_state_are_kept_as_they_are(self) -> None:
+        """An exception with its own __init__, attributes, a cause or a non-plain arg is the same object on read."""
+        with_cause = ValueError("outer")
+        with_cause.__cause__ = KeyError("inner")
+        noted = ValueError("noted")
+        noted.add_note("a note")
+        kept = [CustomInit("r1"), with_cause, noted, ValueError({"a": 1})]
+        store = ExceptionStore()
+        refs = [store.put(e) for e in kept]
+        assert [True] * 4 == [store.get(r) is e for r, e in zip(refs, kept, strict=True)]
+
+    def test_a_sim_keeps_the_handler_exception_type_and_args(self) -> None:
+        """Through a simulation, inv.exception has the raised type and args; custom state survives."""
+
+        def handler(event: dict[str, Any], context: Any) -> None:
+            raise CustomInit("r9")
+
+        _, fn = _run(handler)
+        exc = fn.invocations[0].exception
+        assert (CustomInit, "r9") == (type(exc), getattr(exc, "record_id", None))
 
 
 class TestFunctionArgs:

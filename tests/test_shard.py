@@ -7,8 +7,9 @@ from typing import Any
 
 import pytest
 
+from esm_sim._engine.chunked import CHUNK
 from esm_sim._streams.records import CREATED_MS, SEQ
-from esm_sim._streams.shard import CHUNK, Shard
+from esm_sim._streams.shard import Shard
 
 SIZES = [0, 1, CHUNK - 1, CHUNK, CHUNK + 1, 2 * CHUNK, 3 * CHUNK + 7]
 

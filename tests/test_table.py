@@ -604,7 +604,7 @@ class TestGcFriendlyStorage:
         """A shard freezes every 1024 records into a tuple the GC stops walking; only the last, open chunk stays a list."""
         import gc
 
-        from esm_sim._streams.shard import CHUNK
+        from esm_sim._engine.chunked import CHUNK
 
         sim = esm_sim.Simulation(seed=0)
         table = sim.create_table("orders", partition_key="pk")
@@ -613,5 +613,5 @@ class TestGcFriendlyStorage:
         for _ in range(3):
             gc.collect()
         shard = table.shards[0]
-        assert [False, False] == [gc.is_tracked(chunk) for chunk in shard._chunks]
-        assert 5 == len(shard._tail)
+        assert [False, False] == [gc.is_tracked(chunk) for chunk in shard._records.chunks]
+        assert 5 == len(shard._records.tail)

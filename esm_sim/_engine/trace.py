@@ -20,6 +20,7 @@ import hashlib
 from collections.abc import Iterator
 from typing import Any, NamedTuple, overload
 
+from esm_sim._engine.chunked import ChunkedList
 from esm_sim._engine.timefmt import iso_ms
 
 KINDS = (
@@ -96,17 +97,18 @@ class Trace:
     """
     An append-only list of :class:`TraceEvent` with text rendering and a digest.
 
-    Entries are stored as plain tuples with ``data`` flattened into them, and
-    read back as TraceEvents: a named tuple is never untracked by the cyclic
-    GC, a plain tuple of plain values soon is, and a long run writes hundreds of
-    thousands of entries that every full collection would otherwise walk.
+    Entries are stored as plain tuples with ``data`` flattened into them, in a
+    ChunkedList, and read back as TraceEvents: a named tuple is never untracked
+    by the cyclic GC, a plain tuple of plain values soon is, and a long run
+    writes hundreds of thousands of entries that every full collection would
+    otherwise walk.
     """
 
     __slots__ = ("_rows", "header")
 
     def __init__(self, header: str) -> None:
         self.header = header
-        self._rows: list[tuple[Any, ...]] = []
+        self._rows: ChunkedList[tuple[Any, ...]] = ChunkedList()
 
     def append(self, event: TraceEvent) -> None:
         """Record one happening (the only way the trace grows)."""
@@ -133,7 +135,7 @@ class Trace:
 
     def __getitem__(self, index: int | slice) -> TraceEvent | list[TraceEvent]:
         if isinstance(index, slice):
-            return [_event(r) for r in self._rows[index]]
+            return [_event(r) for r in self._rows[index]]  # a list slice
         return _event(self._rows[index])
 
     def events(self, kind: str | None = None, mapping: str | None = None) -> list[TraceEvent]:

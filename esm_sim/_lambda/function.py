@@ -18,6 +18,7 @@ from collections.abc import Callable, Iterator, Sequence
 from decimal import Decimal
 from typing import Any, overload
 
+from esm_sim._engine.chunked import ChunkedList
 from esm_sim._engine.timefmt import iso_ms, ms_to_datetime
 from esm_sim.errors import ConfigError, SimulationError
 
@@ -103,7 +104,10 @@ class Invocation:
     otherwise the ``X-Amz-Function-Error`` value (``"Unhandled"``), with
     ``error_type`` and ``error_message`` as the runtime reports them.
     ``exception`` is what the handler raised, without its traceback (whose frames
-    would keep every event alive); ``stack_trace`` has the formatted stack.
+    would keep every event alive): read from a function's log, a plain exception
+    (built-in construction, no attributes) is rebuilt equal in type, args and
+    text rather than kept as the same object (see ``ExceptionStore``);
+    ``stack_trace`` has the formatted stack.
 
     Two Invocation objects are equal when they describe the same invocation
     (same request id, start and mapping): the logs in ``Function.invocations``
@@ -113,6 +117,7 @@ class Invocation:
     __slots__ = (
         "_frames",
         "_render",
+        "_seqs",
         "ended_ms",
         "error",
         "error_message",
@@ -122,7 +127,6 @@ class Invocation:
         "request_id",
         "response",
         "response_json",
-        "sequence_numbers",
         "shard_id",
         "started_ms",
     )
@@ -135,7 +139,7 @@ class Invocation:
         started_ms: int,
         mapping_uuid: str = "",
         shard_id: str = "",
-        sequence_numbers: Sequence[int] = (),
+        sequence_numbers: Sequence[int] | None = (),
     ) -> None:
         self.request_id = request_id
         self._render = render
@@ -152,7 +156,22 @@ class Invocation:
         self.response_json: Any = None
         self.mapping_uuid = mapping_uuid
         self.shard_id = shard_id
-        self.sequence_numbers: tuple[int, ...] = tuple(sequence_numbers)
+        # None: the sequence numbers of the records the renderer holds (read on use).
+        self._seqs: tuple[int, ...] | None = (
+            None if sequence_numbers is None else tuple(sequence_numbers)
+        )
+
+    @property
+    def sequence_numbers(self) -> tuple[int, ...]:
+        """The sequence numbers of the records delivered, in order."""
+        if self._seqs is None:
+            records = getattr(self._render, "records", ())
+            self._seqs = tuple(r[0] for r in records)  # field 0 of a record: SEQ
+        return self._seqs
+
+    @sequence_numbers.setter
+    def sequence_numbers(self, value: Sequence[int]) -> None:
+        self._seqs = tuple(value)
 
     @property
     def stack_trace(self) -> tuple[str, ...]:
@@ -210,6 +229,72 @@ class Invocation:
         )
 
 
+_ATOMIC = (str, int, float, bool, type(None), bytes)
+
+
+class ExceptionStore:
+    """
+    What handlers raised, kept so the cyclic GC need not walk them for the run.
+
+    Exceptions are objects the collector always tracks, and a run with a
+    poison record raises tens of thousands of them, which every full collection
+    then visits (perf-notes 4.4). An exception that its type and ``args``
+    rebuild exactly (no attributes, notes, cause or context; a type whose
+    ``__init__``/``__new__`` are the built-in ones; plain-value args) is kept as
+    ``(type number, *args)`` and rebuilt on read, equal in type, args and text.
+    Any other is kept as it is.
+    """
+
+    __slots__ = ("_class_index", "classes", "kept")
+
+    def __init__(self) -> None:
+        self.classes: list[type[BaseException]] = []
+        self._class_index: dict[type[BaseException], int] = {}
+        self.kept: list[BaseException] = []
+
+    def put(self, exc: BaseException) -> int | tuple[Any, ...]:
+        """A plain-value reference to ``exc`` for :meth:`get`."""
+        cls = type(exc)
+        if self._rebuilds(exc):
+            number = self._class_index.get(cls)
+            if number is None:
+                number = self._class_index[cls] = len(self.classes)
+                self.classes.append(cls)
+            return (number, *exc.args)
+        self.kept.append(exc)
+        return len(self.kept) - 1
+
+    def get(self, ref: int | tuple[Any, ...]) -> BaseException:
+        """The exception ``put`` stored (rebuilt, or the same object)."""
+        if isinstance(ref, int):
+            return self.kept[ref]
+        rebuilt: BaseException = self.classes[ref[0]](*ref[1:])
+        return rebuilt
+
+    @staticmethod
+    def _rebuilds(exc: BaseException) -> bool:
+        cls = type(exc)
+        if (
+            type(cls) is not type
+            or getattr(exc, "__dict__", None)
+            or exc.__cause__ is not None
+            or exc.__context__ is not None
+            or exc.__suppress_context__
+            or not all(type(a) in _ATOMIC for a in exc.args)
+        ):
+            return False
+        for base in cls.__mro__:  # no Python-level __init__ or __new__ anywhere
+            if base.__module__ != "builtins" and (
+                "__init__" in vars(base) or "__new__" in vars(base)
+            ):
+                return False
+        try:  # built-in ones can still map args elsewhere (OSError -> FileNotFoundError)
+            clone = cls(*exc.args)
+        except Exception:  # any failure means "keep the object"
+            return False
+        return type(clone) is cls and clone.args == exc.args and str(clone) == str(exc)
+
+
 # The fields of an invocation row, in order; then whether the render is compact,
 # and the render (its compact fields, or the callable itself).
 _ROW_FIELDS = (
@@ -218,7 +303,7 @@ _ROW_FIELDS = (
     "ended_ms",
     "mapping_uuid",
     "shard_id",
-    "sequence_numbers",
+    "_seqs",
     "response",
     "response_json",
     "error",
@@ -242,7 +327,7 @@ class InvocationLog(Sequence[Invocation]):
     tracked by the cyclic GC for the whole run, and every full collection would
     walk them all: with a hundred thousand invocations that dominated long runs
     (perf-notes 4.4). A row is a tuple of plain values that the collector soon
-    stops tracking. The event's renderer is stored in compact form when it
+    stops tracking, kept in a ChunkedList. The event's renderer is stored in compact form when it
     offers one (``render.compact()``: the batch's records and where they came
     from) and rebuilt with ``expand`` on read.
 
@@ -250,29 +335,38 @@ class InvocationLog(Sequence[Invocation]):
     handler's run filled in. Slices are lists.
     """
 
-    __slots__ = ("_expand", "_rows")
+    __slots__ = ("_exceptions", "_expand", "_rows")
 
-    def __init__(self, expand: Expand | None = None) -> None:
-        self._rows: list[Row] = []
+    def __init__(
+        self, expand: Expand | None = None, exceptions: ExceptionStore | None = None
+    ) -> None:
+        self._rows: ChunkedList[Row] = ChunkedList()
         self._expand = expand
+        # Exceptions are objects the collector always tracks: with a store, a row
+        # holds a plain-value reference to it and stays a plain-value tuple.
+        self._exceptions = exceptions
 
     def append(self, invocation: Invocation) -> Row:
         """Keep a finished handler run (its fields no longer change); returns its row."""
         render = invocation._render
         compact = getattr(render, "compact", None) if self._expand is not None else None
+        exception: Any = invocation.exception
+        store = self._exceptions
+        if exception is not None and store is not None:
+            exception = store.put(exception)
         row: Row = (
             invocation.request_id,
             invocation.started_ms,
             invocation.ended_ms,
             invocation.mapping_uuid,
             invocation.shard_id,
-            invocation.sequence_numbers,
+            invocation._seqs,
             invocation.response,
             invocation.response_json,
             invocation.error,
             invocation.error_type,
             invocation.error_message,
-            invocation.exception,
+            exception,
             invocation._frames,
         )
         # Flat, not nested: each level of tuples costs the collector one more pass
@@ -281,10 +375,10 @@ class InvocationLog(Sequence[Invocation]):
         self._rows.append(row)
         return row
 
-    def append_row(self, row: Row) -> None:
-        """Keep a row another log made (the same invocation, listed in two places)."""
-        if row[_COMPACT] and self._expand is None:
-            msg = "a compact invocation row needs a log that can expand it"
+    def append_row(self, row: Row, source: InvocationLog) -> None:
+        """Keep a row ``source`` made (the same invocation, listed in two places)."""
+        if (row[_COMPACT] and self._expand is None) or source._exceptions is not self._exceptions:
+            msg = "an invocation row is shared only between logs that expand it the same way"
             raise SimulationError(msg)
         self._rows.append(row)
 
@@ -292,6 +386,8 @@ class InvocationLog(Sequence[Invocation]):
         inv = Invocation.__new__(Invocation)
         for name, value in zip(_ROW_FIELDS, row, strict=False):
             setattr(inv, name, value)
+        if inv.exception is not None and self._exceptions is not None:
+            inv.exception = self._exceptions.get(inv.exception)  # type: ignore[arg-type]
         expand = self._expand
         if row[_COMPACT] and expand is not None:
             inv._render = expand(row[_RENDER:])

@@ -57,7 +57,7 @@ class MappingRuntime:
         self.ledger = Ledger()
         # Per shard id, its readers: one, or one per ParallelizationFactor lane.
         self.readers: dict[str, list[ShardReader]] = {}
-        self.invocations = InvocationLog(expand=sim._expand_render)
+        self.invocations = InvocationLog(sim._expand_render, sim._exceptions)
         self.started = False  # has it ever reported Enabled (LATEST is taken then)
         self.enabled_intent = True  # the Enabled the user asked for (set by the control plane)
         self.settling = False  # counted busy while settling toward Enabled (run_until_idle)
@@ -248,7 +248,7 @@ class MappingRuntime:
             started_ms=now,
             mapping_uuid=self.uuid,
             shard_id=reader.shard.shard_id,
-            sequence_numbers=[r[SEQ] for r in batch],
+            sequence_numbers=None,  # the batch's, read from the renderer on use
         )
         context = Context(
             function=fn,
@@ -272,7 +272,7 @@ class MappingRuntime:
         )
         duration_ms = run_handler(invocation, fn, render(), context)
         invocation.ended_ms = now + duration_ms
-        self.invocations.append_row(fn.invocations.append(invocation))
+        self.invocations.append_row(fn.invocations.append(invocation), fn.invocations)
         self.scheduler.call_at(invocation.ended_ms, self._finish, reader, invocation, fn)
 
     def _finish(self, reader: ShardReader, invocation: Invocation, fn: Function) -> None:
@@ -333,7 +333,7 @@ class MappingRuntime:
             started_ms=now,
             mapping_uuid=self.uuid,
             shard_id=original.shard_id,
-            sequence_numbers=original.sequence_numbers,
+            sequence_numbers=None,
         )
         context = Context(
             function=fn,
@@ -356,7 +356,7 @@ class MappingRuntime:
         self._trace("invoke", reader, records, outcome="duplicate", detail=request_id, data=data)
         duration_ms = run_handler(invocation, fn, original.event, context)
         invocation.ended_ms = now + duration_ms
-        self.invocations.append_row(fn.invocations.append(invocation))
+        self.invocations.append_row(fn.invocations.append(invocation), fn.invocations)
         self.scheduler.call_at(
             invocation.ended_ms, self._finish_duplicate, reader, invocation, records
         )

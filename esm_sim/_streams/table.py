@@ -335,18 +335,17 @@ class Table:
         if old_kept is not None:
             size += image_size_bytes(old_kept)
         seq = self._next_sequence()
-        now = self._now_ms()
-        new_image, old_image = new_kept, old_kept
+        fmt = self._format
         record: Record = (
             seq,
-            now,
+            self._now_ms(),
             event_name,
             keys,
-            new_image,
-            old_image,
+            new_kept,
+            old_kept,
             size,
-            self._format.json_bound(size),
-            self._format.event_id(seq),
+            fmt.json_bound(size),
+            fmt.event_id(seq),
         )
         self._route(keys).append(record)
 

@@ -1,0 +1,118 @@
+"""
+An append-only list the cyclic GC walks one pointer per 1024 items, not per item.
+
+A long run keeps millions of plain tuples (stream records, trace entries,
+invocation rows). The tuples themselves soon leave the collector's view, but a
+``list`` holding them stays tracked, and every full collection visits each of
+its items (perf-notes 4.4: with a million records that is most of a full
+collection's cost, paid every time one runs). Here every full chunk is frozen
+into a tuple, which the collector stops tracking once its items are untracked;
+only the open chunk, under 1024 items, stays a list.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from typing import Generic, TypeVar, overload
+
+T = TypeVar("T")
+
+CHUNK_BITS = 10
+CHUNK = 1 << CHUNK_BITS  # items per frozen chunk
+LOW = CHUNK - 1
+
+
+class ChunkedList(Sequence[T], Generic[T]):
+    """
+    Append-only, indexable, sliceable; slices are new lists.
+
+    ``chunks`` (full, frozen) then ``tail`` (open) hold the items in order:
+    item ``i`` is ``chunks[i >> CHUNK_BITS][i & LOW]`` while that chunk is full.
+    """
+
+    __slots__ = ("chunks", "tail")
+
+    def __init__(self) -> None:
+        self.chunks: list[tuple[T, ...]] = []
+        self.tail: list[T] = []
+
+    def append(self, item: T) -> None:
+        """Add one item at the end."""
+        tail = self.tail
+        tail.append(item)
+        if len(tail) == CHUNK:
+            self.chunks.append(tuple(tail))
+            self.tail = []
+
+    def __len__(self) -> int:
+        return (len(self.chunks) << CHUNK_BITS) + len(self.tail)
+
+    @overload
+    def __getitem__(self, index: int) -> T: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> list[T]: ...
+
+    def __getitem__(self, index: int | slice) -> T | list[T]:
+        if isinstance(index, slice):
+            start, stop, step = index.indices(len(self))
+            if step != 1:
+                return list(self)[index]
+            return self.slice(start, stop)
+        if index < 0:
+            index += len(self)
+            if index < 0:
+                raise IndexError(index)
+        return self.at(index)
+
+    def at(self, index: int) -> T:
+        """Item ``index`` (0 <= index < len): indexing without slices or negatives."""
+        c = index >> CHUNK_BITS
+        chunks = self.chunks
+        if c < len(chunks):
+            return chunks[c][index & LOW]
+        return self.tail[index - (len(chunks) << CHUNK_BITS)]
+
+    def slice(self, start: int, stop: int) -> list[T]:
+        """Items ``start`` to ``stop - 1`` (0 <= start; stop clipped to the end)."""
+        stop = min(stop, len(self))
+        if start >= stop:
+            return []
+        chunks = self.chunks
+        c = start >> CHUNK_BITS
+        last = (stop - 1) >> CHUNK_BITS
+        full = len(chunks)
+        if c == last:  # the common case: within one chunk
+            source: Sequence[T] = chunks[c] if c < full else self.tail
+            return list(source[start & LOW : ((stop - 1) & LOW) + 1])
+        out: list[T] = []
+        for k in range(c, last + 1):
+            source = chunks[k] if k < full else self.tail
+            lo = start & LOW if k == c else 0
+            hi = ((stop - 1) & LOW) + 1 if k == last else CHUNK
+            out.extend(source[lo:hi])
+        return out
+
+    def __iter__(self) -> Iterator[T]:
+        # Items appended while iterating are seen too, as with a list; the open
+        # chunk may freeze meanwhile, so it is followed by position.
+        k = 0
+        while True:
+            if k < len(self.chunks):
+                yield from self.chunks[k]
+                k += 1
+                continue
+            j = 0
+            while True:
+                if k < len(self.chunks):  # the open chunk froze: finish it as chunk k
+                    yield from self.chunks[k][j:]
+                    k += 1
+                    break
+                tail = self.tail
+                if j >= len(tail):
+                    return
+                yield tail[j]
+                j += 1
+
+    def __repr__(self) -> str:
+        return f"ChunkedList({list(self)!r})"

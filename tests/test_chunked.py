@@ -1,0 +1,59 @@
+"""ChunkedList: an append-only list whose full chunks the cyclic GC stops walking."""
+
+from __future__ import annotations
+
+import gc
+
+import pytest
+
+from esm_sim._engine.chunked import CHUNK, ChunkedList
+
+SIZES = [0, 1, CHUNK - 1, CHUNK, CHUNK + 1, 3 * CHUNK + 7]
+
+
+def _filled(n: int) -> ChunkedList[int]:
+    items: ChunkedList[int] = ChunkedList()
+    for i in range(n):
+        items.append(i)
+    return items
+
+
+class TestChunkedList:
+    @pytest.mark.parametrize("n", SIZES)
+    def test_behaves_as_a_list_for_reading(self, n: int) -> None:
+        """len, iteration, indexing (negative too) and slices (any step) equal a list's."""
+        items, expected = _filled(n), list(range(n))
+        assert (n, expected) == (len(items), list(items))
+        assert expected[-3:] == [items[i] for i in range(-min(3, n), 0)]
+        cuts = [slice(None), slice(1, -1), slice(CHUNK - 2, CHUNK + 3), slice(None, None, 7)]
+        assert [expected[c] for c in cuts] == [items[c] for c in cuts]
+
+    def test_out_of_range_raises_index_error(self) -> None:
+        """Reading past either end raises IndexError, as a list does."""
+        items = _filled(CHUNK + 1)
+        with pytest.raises(IndexError):
+            items[CHUNK + 1]
+        with pytest.raises(IndexError):
+            items[-(CHUNK + 2)]
+
+    def test_iteration_sees_items_appended_meanwhile(self) -> None:
+        """Items appended while iterating are reached, even when the open chunk freezes."""
+        items = _filled(CHUNK - 2)
+        seen = []
+        for item in items:
+            seen.append(item)
+            if item < 2 * CHUNK:
+                items.append(item + CHUNK - 2)
+        assert list(range(len(items))) == seen
+
+    def test_full_chunks_leave_the_gc(self) -> None:
+        """Full chunks of untracked items are untracked; only the open chunk stays a tracked list."""
+        items: ChunkedList[tuple[int, str]] = ChunkedList()
+        for i in range(2 * CHUNK + 1):
+            items.append((i, "x"))
+        for _ in range(2):  # the items, then the chunks holding them
+            gc.collect()
+        assert ([False, False], True) == (
+            [gc.is_tracked(c) for c in items.chunks],
+            gc.is_tracked(items.tail),
+        )
