@@ -245,11 +245,13 @@ class ExceptionStore:
     Any other is kept as it is.
     """
 
-    __slots__ = ("_class_index", "classes", "kept")
+    __slots__ = ("_class_index", "_plain_class", "classes", "kept")
 
     def __init__(self) -> None:
         self.classes: list[type[BaseException]] = []
         self._class_index: dict[type[BaseException], int] = {}
+        # Per type: are its __init__ and __new__ the built-in ones (asked once).
+        self._plain_class: dict[type[BaseException], bool] = {}
         self.kept: list[BaseException] = []
 
     def put(self, exc: BaseException) -> int | tuple[Any, ...]:
@@ -271,11 +273,18 @@ class ExceptionStore:
         rebuilt: BaseException = self.classes[ref[0]](*ref[1:])
         return rebuilt
 
-    @staticmethod
-    def _rebuilds(exc: BaseException) -> bool:
+    def _rebuilds(self, exc: BaseException) -> bool:
         cls = type(exc)
+        plain = self._plain_class.get(cls)
+        if plain is None:
+            # No metaclass, and no Python-level __init__ or __new__ anywhere.
+            plain = self._plain_class[cls] = type(cls) is type and not any(
+                base.__module__ != "builtins"
+                and ("__init__" in vars(base) or "__new__" in vars(base))
+                for base in cls.__mro__
+            )
         if (
-            type(cls) is not type
+            not plain
             or getattr(exc, "__dict__", None)
             or exc.__cause__ is not None
             or exc.__context__ is not None
@@ -283,11 +292,6 @@ class ExceptionStore:
             or not all(type(a) in _ATOMIC for a in exc.args)
         ):
             return False
-        for base in cls.__mro__:  # no Python-level __init__ or __new__ anywhere
-            if base.__module__ != "builtins" and (
-                "__init__" in vars(base) or "__new__" in vars(base)
-            ):
-                return False
         try:  # built-in ones can still map args elsewhere (OSError -> FileNotFoundError)
             clone = cls(*exc.args)
         except Exception:  # any failure means "keep the object"
