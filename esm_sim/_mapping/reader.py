@@ -707,6 +707,7 @@ class ShardReader:
         retries = 0 if rt.behaviour.bisect_resets_retries else batch.retries
         first = Batch(batch.records[:mid], retries)
         second = Batch(batch.records[mid:], retries)
+        second.end_pos = batch.end_pos  # same last record: its end position is known too
         rt.trace_split(self, first.records, second.records)
         if rt.behaviour.bisect_first_half_first:
             self.halves.append(second)

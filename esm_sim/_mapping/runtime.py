@@ -489,10 +489,21 @@ class MappingRuntime:
 
     def trace_split(self, reader: ShardReader, first: list[Record], second: list[Record]) -> None:
         """Bisect split a failing batch (spec 3.4)."""
-        self._trace(
-            "split", reader, first + second, outcome="bisect", detail=f"{len(first)}+{len(second)}"
+        # As _trace would write it for first + second, without joining the halves.
+        self.sim.trace.add(
+            (
+                self.scheduler.now_ms,
+                "split",
+                self.uuid,
+                reader.shard.shard_id,
+                reader.lane,
+                str(first[0][SEQ]),
+                str(second[-1][SEQ]),
+                len(first) + len(second),
+                "bisect",
+                f"{len(first)}+{len(second)}",
+            )
         )
-
 
 class BatchEvent:
     """
