@@ -450,7 +450,7 @@ class MappingRuntime:
                 record,
                 self,
                 reader.shard.shard_id,
-                lambda: {"Records": [self.table.format.render(r) for r in records]},
+                lambda: {"Records": self.table.format.render_many(records)},
             )
             if delivered:
                 self.ledger.mark(seqs, "destination", condition, destination)
@@ -505,6 +505,7 @@ class MappingRuntime:
             )
         )
 
+
 class BatchEvent:
     """
     Renders the event of one invocation, fresh on every call (spec 7.3, 6.2).
@@ -531,8 +532,7 @@ class BatchEvent:
         return (tuple(self.records), self.table.stream_arn, self.shard_id, self.window)
 
     def __call__(self) -> dict[str, Any]:
-        render = self.table.format.render
-        event: dict[str, Any] = {"Records": [render(r) for r in self.records]}
+        event: dict[str, Any] = {"Records": self.table.format.render_many(self.records)}
         if self.window is not None:
             # spec 6.2: what a tumbling-window event adds, in AWS's order.
             start_ms, end_ms, state_json, final, early = self.window

@@ -133,8 +133,7 @@ class Shard:
     @property
     def records(self) -> list[dict[str, Any]]:
         """Every record of the shard, rendered as Lambda delivers them (fresh dicts)."""
-        render = self._fmt.render
-        return [render(r) for r in self._records]
+        return self._fmt.render_many(list(self._records))
 
     @property
     def sequence_numbers(self) -> list[str]:
