@@ -77,6 +77,6 @@ class Rng:
     def uuid(self) -> str:
         """A version-4-shaped UUID string (36 characters), drawn from this stream."""
         # The same draws as hex(32), without its argument checks and list.
-        h = f"{self.next64():016x}{self.next64():016x}"
+        h = "%016x%016x" % (self.next64(), self.next64())  # noqa: UP031 - faster than f-strings
         variant = "89ab"[int(h[16], 16) & 3]
         return f"{h[:8]}-{h[8:12]}-4{h[13:16]}-{variant}{h[17:20]}-{h[20:32]}"

