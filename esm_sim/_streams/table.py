@@ -329,7 +329,10 @@ class Table:
         # spec 7.3: images per view type; INSERT has no old image, REMOVE no new one.
         new_kept = new if view in ("NEW_IMAGE", "NEW_AND_OLD_IMAGES") else None
         old_kept = old if view in ("OLD_IMAGE", "NEW_AND_OLD_IMAGES") else None
-        size = image_size_bytes(keys)
+        if len(keys) == 3 and keys[1] == "S" and keys[0].isascii() and keys[2].isascii():
+            size = len(keys[0]) + len(keys[2])  # image_size_bytes of one ASCII string key
+        else:
+            size = image_size_bytes(keys)
         if new_kept is not None:
             size += new_size
         if old_kept is not None:
