@@ -382,13 +382,15 @@ def render_image(image: Image) -> dict[str, dict[str, Any]]:
     Returns:
         ``{name: {type_code: value}}`` in the Image's order.
     """
-    # A comprehension by index, with S and N (nearly every value) built inline.
-    return {
-        image[i]: {image[i + 1]: image[i + 2]}
-        if image[i + 1] in _INLINE_CODES
-        else _render_value(image[i + 1], image[i + 2])
-        for i in range(0, len(image), 3)
-    }
+    # A plain loop by index (cheaper than a comprehension's call), with S and N
+    # (nearly every value) built inline.
+    out: dict[str, Any] = {}
+    for i in range(0, len(image), 3):
+        code = image[i + 1]
+        out[image[i]] = (
+            {code: image[i + 2]} if code in _INLINE_CODES else _render_value(code, image[i + 2])
+        )
+    return out
 
 
 # ---------------------------------------------------------------------------

@@ -167,7 +167,8 @@ class StreamFormat:
         # render_image inlined for S and N values (nearly all of them), flat
         # images walked by index three at a time (faster than zipping one
         # iterator thrice for the usual few attributes), and the dynamodb dict
-        # built as one literal for the commonest shape.
+        # built as one literal for the commonest shape (INSERT or MODIFY with
+        # NEW_IMAGE or NEW_AND_OLD_IMAGES without an old image).
         inline = _INLINE_CODES
         view_type, region, arn = self.view_type, self.region, self.stream_arn
         out: list[dict[str, Any]] = []
@@ -185,15 +186,17 @@ class StreamFormat:
             # spec 13: whole epoch seconds, decoded by Python as a float.
             approx = float(created_ms // 1000)
             if old is None and new is not None:
+                # A plain loop: a comprehension costs a function call per record.
+                new_map: dict[str, Any] = {}
+                for i in range(0, len(new), 3):
+                    code = new[i + 1]
+                    new_map[new[i]] = (
+                        {code: new[i + 2]} if code in inline else render_value(code, new[i + 2])
+                    )
                 ddb: dict[str, Any] = {
                     "ApproximateCreationDateTime": approx,
                     "Keys": keys_map,
-                    "NewImage": {
-                        new[i]: {new[i + 1]: new[i + 2]}
-                        if new[i + 1] in inline
-                        else render_value(new[i + 1], new[i + 2])
-                        for i in range(0, len(new), 3)
-                    },
+                    "NewImage": new_map,
                     "SequenceNumber": str(seq),
                     "SizeBytes": size_bytes,
                     "StreamViewType": view_type,
