@@ -382,8 +382,8 @@ class TestExceptionStore:
 
     @pytest.mark.parametrize(
         "exc",
-        [ValueError("x"), KeyError("k"), PlainError("poison", 3), OSError(2, "gone")],
-        ids=["ValueError", "KeyError", "subclass", "OSError-errno"],
+        [ValueError("x"), KeyError("k"), PlainError("poison", 3), RuntimeError()],
+        ids=["ValueError", "KeyError", "subclass", "no-args"],
     )
     def test_plain_exceptions_are_rebuilt_equal(self, exc: BaseException) -> None:
         """A built-in-constructed exception with plain args reads back with the same type, args and text."""
@@ -393,15 +393,26 @@ class TestExceptionStore:
         assert [] == store.kept
 
     def test_exceptions_with_state_are_kept_as_they_are(self) -> None:
-        """An exception with its own __init__, attributes, a cause or a non-plain arg is the same object on read."""
+        """An exception with its own __init__, attributes, a cause, a non-plain arg or fields beyond args is the same object on read."""
         with_cause = ValueError("outer")
         with_cause.__cause__ = KeyError("inner")
         noted = ValueError("noted")
         noted.add_note("a note")
-        kept = [CustomInit("r1"), with_cause, noted, ValueError({"a": 1})]
+        try:
+            object().missing  # type: ignore[attr-defined]  # noqa: B018
+        except AttributeError as exc:
+            attribute_error = exc  # carries .name and .obj besides args
+        kept = [
+            CustomInit("r1"),
+            with_cause,
+            noted,
+            ValueError({"a": 1}),
+            OSError(2, "gone"),
+            attribute_error,
+        ]
         store = ExceptionStore()
         refs = [store.put(e) for e in kept]
-        assert [True] * 4 == [store.get(r) is e for r, e in zip(refs, kept, strict=True)]
+        assert [True] * 6 == [store.get(r) is e for r, e in zip(refs, kept, strict=True)]
 
     def test_a_sim_keeps_the_handler_exception_type_and_args(self) -> None:
         """Through a simulation, inv.exception has the raised type and args; custom state survives."""

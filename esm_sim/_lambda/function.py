@@ -230,6 +230,28 @@ class Invocation:
 
 
 _ATOMIC = (str, int, float, bool, type(None), bytes)
+# Built-in exceptions that keep nothing but ``args`` (no errno, name, value or
+# position fields the interpreter fills in): ``cls(*args)`` remakes them exactly.
+_ARGS_ONLY = frozenset(
+    (
+        BaseException,
+        Exception,
+        ArithmeticError,
+        AssertionError,
+        EOFError,
+        IndexError,
+        KeyError,
+        LookupError,
+        MemoryError,
+        NotImplementedError,
+        OverflowError,
+        RecursionError,
+        RuntimeError,
+        TypeError,
+        ValueError,
+        ZeroDivisionError,
+    )
+)
 
 
 class ExceptionStore:
@@ -239,10 +261,12 @@ class ExceptionStore:
     Exceptions are objects the collector always tracks, and a run with a
     poison record raises tens of thousands of them, which every full collection
     then visits (perf-notes 4.4). An exception that its type and ``args``
-    rebuild exactly (no attributes, notes, cause or context; a type whose
-    ``__init__``/``__new__`` are the built-in ones; plain-value args) is kept as
-    ``(type number, *args)`` and rebuilt on read, equal in type, args and text.
-    Any other is kept as it is.
+    rebuild exactly is kept as ``(type number, *args)`` and rebuilt on read,
+    equal in type, args and text: its built-in base keeps nothing but ``args``
+    (``ValueError``, ``KeyError``, ``RuntimeError``... not ``OSError`` or
+    ``AttributeError``), no Python class in its MRO defines ``__init__`` or
+    ``__new__``, it has no attributes, notes, cause or context, and its args are
+    plain values. Any other is kept as it is.
     """
 
     __slots__ = ("_class_index", "_plain_class", "classes", "kept")
@@ -277,26 +301,26 @@ class ExceptionStore:
         cls = type(exc)
         plain = self._plain_class.get(cls)
         if plain is None:
-            # No metaclass, and no Python-level __init__ or __new__ anywhere.
-            plain = self._plain_class[cls] = type(cls) is type and not any(
-                base.__module__ != "builtins"
-                and ("__init__" in vars(base) or "__new__" in vars(base))
-                for base in cls.__mro__
+            # The first built-in class in the MRO decides how the exception is
+            # made; only those that keep nothing but ``args`` qualify, and no
+            # Python class on the way may override __init__ or __new__.
+            builtin = next(base for base in cls.__mro__ if base.__module__ == "builtins")
+            plain = self._plain_class[cls] = (
+                type(cls) is type
+                and builtin in _ARGS_ONLY
+                and not any(
+                    "__init__" in vars(base) or "__new__" in vars(base)
+                    for base in cls.__mro__[: cls.__mro__.index(builtin)]
+                )
             )
-        if (
-            not plain
-            or getattr(exc, "__dict__", None)
-            or exc.__cause__ is not None
-            or exc.__context__ is not None
-            or exc.__suppress_context__
-            or not all(type(a) in _ATOMIC for a in exc.args)
-        ):
-            return False
-        try:  # built-in ones can still map args elsewhere (OSError -> FileNotFoundError)
-            clone = cls(*exc.args)
-        except Exception:  # any failure means "keep the object"
-            return False
-        return type(clone) is cls and clone.args == exc.args and str(clone) == str(exc)
+        return (
+            plain
+            and not getattr(exc, "__dict__", None)
+            and exc.__cause__ is None
+            and exc.__context__ is None
+            and not exc.__suppress_context__
+            and all(type(a) in _ATOMIC for a in exc.args)
+        )
 
 
 # The fields of an invocation row, in order; then whether the render is compact,
