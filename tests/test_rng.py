@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from esm_sim._engine.rng import Rng
+from esm_sim._engine.rng import Rng, UuidSequence
 
 _UUID4 = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}")
 
@@ -168,3 +168,14 @@ class TestRandbelow:
         """randbelow refuses n that is not a positive int."""
         with pytest.raises(ValueError, match=r"^n=.* must be a positive int$"):
             Rng.from_seed(0).randbelow(n)  # type: ignore[arg-type]
+
+
+class TestUuidSequence:
+    def test_ids_are_distinct_uuid4_shaped_and_seeded(self) -> None:
+        """A UuidSequence gives distinct version-4-shaped ids, the same for the same key."""
+        shape = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}")
+        a, b = UuidSequence(Rng(b"k")), UuidSequence(Rng(b"k"))
+        ids = [a.next() for _ in range(5000)]
+        assert (5000, True) == (len(set(ids)), all(shape.fullmatch(i) for i in ids))
+        assert ids[:10] == [b.next() for _ in range(10)]
+        assert ids[0] != UuidSequence(Rng(b"other")).next()

@@ -80,3 +80,39 @@ class Rng:
         h = "%016x%016x" % (self.next64(), self.next64())  # noqa: UP031 - faster than f-strings
         variant = "89ab"[int(h[16], 16) & 3]
         return f"{h[:8]}-{h[8:12]}-4{h[13:16]}-{variant}{h[17:20]}-{h[20:32]}"
+
+
+_MASK122 = (1 << 122) - 1
+_MASK62 = (1 << 62) - 1
+
+
+class UuidSequence:
+    """
+    Distinct version-4-shaped UUIDs from a counter, keyed by an :class:`Rng`.
+
+    The n-th id is ``(n * mul + add) mod 2**122`` with an odd ``mul`` (a
+    bijection, so ids never repeat) spread over a UUID's 122 free bits around
+    the version nibble and the variant bits. Half the cost of two SplitMix64
+    draws: request ids are made once per invocation, a hot path.
+    """
+
+    __slots__ = ("_add", "_mul", "_n")
+
+    def __init__(self, rng: Rng) -> None:
+        self._mul = ((rng.next64() << 64) | rng.next64()) & _MASK122 | 1
+        self._add = ((rng.next64() << 64) | rng.next64()) & _MASK122
+        self._n = 0
+
+    def next(self) -> str:
+        """The next id: 36 characters, ``xxxxxxxx-xxxx-4xxx-[89ab]xxx-xxxxxxxxxxxx``."""
+        self._n += 1
+        x = (self._n * self._mul + self._add) & _MASK122
+        # 48 bits, the version nibble 4, 12 bits, the variant bits 10, 62 bits.
+        h = "%032x" % (
+            ((x >> 74) << 80)
+            | (0x4 << 76)
+            | (((x >> 62) & 0xFFF) << 64)
+            | (0x2 << 62)
+            | (x & _MASK62)
+        )
+        return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"

@@ -517,6 +517,9 @@ class Function:
     def duration_ms(self, event: dict[str, Any], context: Context) -> int:
         """The virtual running time of one invocation, in ms."""
         seconds = self.duration(event, context) if callable(self.duration) else self.duration
+        kind = type(seconds)
+        if (kind is float or kind is int) and 0 <= seconds < math.inf:  # the usual answer
+            return round(seconds * 1000)
         if (
             not isinstance(seconds, int | float)
             or isinstance(seconds, bool)
