@@ -237,13 +237,33 @@ class MappingRuntime:
     def invoke(self, reader: ShardReader, records: list[Record]) -> None:
         """Run the function on a batch; its result reaches ``reader.on_result`` at the end time."""
         fn = self.function
-        now = self.scheduler.now_ms
-        batch = records  # never mutated in place: the reader only ever slices anew
         window = reader.window_info(reader.batch) if reader.batch is not None else None
-        render = BatchEvent(batch, self.table, reader.shard.shard_id, window)
-        request_id = self.request_ids.next()
+        invocation = self._call(
+            reader,
+            records,  # never mutated in place: the reader only ever slices anew
+            BatchEvent(records, self.table, reader.shard.shard_id, window),
+            outcome="final" if window is not None and window[3] else "sent",
+            data=()
+            if window is None
+            else ("window_start_ms", window[0], "window_final", window[3]),
+        )
         if reader.batch is not None:
-            reader.batch.request_id = request_id
+            reader.batch.request_id = invocation.request_id
+        self.scheduler.call_at(invocation.ended_ms, self._finish, reader, invocation, fn)
+
+    def _call(
+        self,
+        reader: ShardReader,
+        records: list[Record],
+        render: Callable[[], dict[str, Any]],
+        *,
+        outcome: str,
+        data: tuple[Any, ...],
+    ) -> Invocation:
+        """Trace the invoke, run the handler on ``render()``'s event, keep the invocation."""
+        fn = self.function
+        now = self.scheduler.now_ms
+        request_id = self.request_ids.next()
         invocation = Invocation(
             request_id=request_id,
             render=render,
@@ -259,29 +279,25 @@ class MappingRuntime:
             now_ms=self.now_ms,
             log_stream_name=None,  # made from the request id and start time when read
         )
-        data: tuple[Any, ...] = ("request_id", request_id, "function", fn.name)
-        if batch:
-            data += ("iterator_age_ms", now - batch[-1][CREATED_MS])
-        if window is not None:
-            data += ("window_start_ms", window[0], "window_final", window[3])
-        self._trace(
-            "invoke",
-            reader,
-            batch,
-            outcome="final" if window is not None and window[3] else "sent",
-            detail=request_id,
-            data=data,
-        )
+        head: tuple[Any, ...] = ("request_id", request_id, "function", fn.name)
+        if records:
+            head += ("iterator_age_ms", now - records[-1][CREATED_MS])
+        self._trace("invoke", reader, records, outcome=outcome, detail=request_id, data=head + data)
         duration_ms = run_handler(invocation, fn, render(), context)
         invocation.ended_ms = now + duration_ms
         self.invocations.append_row(fn.invocations.append(invocation), fn.invocations)
-        self.scheduler.call_at(invocation.ended_ms, self._finish, reader, invocation, fn)
+        return invocation
 
     def _finish(self, reader: ShardReader, invocation: Invocation, fn: Function) -> None:
         # The slot goes back to the function that ran, even if the mapping was
         # pointed at another function meanwhile.
         self.sim._concurrency.release(fn)
-        records = reader.batch.records if reader.batch else []
+        self._trace_result(reader, reader.batch.records if reader.batch else [], invocation)
+        reader.on_result(invocation)
+
+    def _trace_result(
+        self, reader: ShardReader, records: list[Record], invocation: Invocation, *extra: Any
+    ) -> None:
         if invocation.error is not None:
             outcome, detail = "error", f"{invocation.error_type}: {invocation.error_message}"
         else:
@@ -300,9 +316,9 @@ class MappingRuntime:
                 # issue 6: metrics and views judge the response with the same rule.
                 "report_batch_item_failures",
                 self.config.report_batch_item_failures,
+                *extra,
             ),
         )
-        reader.on_result(invocation)
 
     def take_duplicate(self) -> bool:
         """Whether an injected duplicate delivery is due for this mapping's function (spec 3.7)."""
@@ -326,39 +342,14 @@ class MappingRuntime:
         It takes no concurrency slot: it is the service sending again, not a new
         request that could be throttled.
         """
-        fn = self.function
-        now = self.scheduler.now_ms
-        request_id = self.request_ids.next()
-        invocation = Invocation(
-            request_id=request_id,
-            render=original._render,
-            started_ms=now,
-            mapping_uuid=self.uuid,
-            shard_id=original.shard_id,
-            sequence_numbers=None,
-        )
-        context = Context(
-            function=fn,
-            request_id=request_id,
-            deadline_ms=now + fn.timeout_ms,
-            now_ms=self.now_ms,
-            log_stream_name=None,
-        )
         records = reader.batch.records if reader.batch is not None else []
-        data: tuple[Any, ...] = (
-            "request_id",
-            request_id,
-            "function",
-            fn.name,
-            "duplicate_of",
-            original.request_id,
+        invocation = self._call(
+            reader,
+            records,
+            original._render,
+            outcome="duplicate",
+            data=("duplicate_of", original.request_id),
         )
-        if records:
-            data += ("iterator_age_ms", now - records[-1][CREATED_MS])
-        self._trace("invoke", reader, records, outcome="duplicate", detail=request_id, data=data)
-        duration_ms = run_handler(invocation, fn, original.event, context)
-        invocation.ended_ms = now + duration_ms
-        self.invocations.append_row(fn.invocations.append(invocation), fn.invocations)
         self.scheduler.call_at(
             invocation.ended_ms, self._finish_duplicate, reader, invocation, records
         )
@@ -366,27 +357,7 @@ class MappingRuntime:
     def _finish_duplicate(
         self, reader: ShardReader, invocation: Invocation, records: list[Record]
     ) -> None:
-        if invocation.error is not None:
-            outcome, detail = "error", f"{invocation.error_type}: {invocation.error_message}"
-        else:
-            outcome, detail = "ok", ""
-        self._trace(
-            "result",
-            reader,
-            records,
-            outcome=outcome,
-            detail=detail,
-            data=(
-                "request_id",
-                invocation.request_id,
-                "duration_ms",
-                invocation.duration_ms,
-                "report_batch_item_failures",
-                self.config.report_batch_item_failures,
-                "duplicate",
-                True,
-            ),
-        )
+        self._trace_result(reader, records, invocation, "duplicate", True)
         reader.duplicate_done()
 
     # -- fates -------------------------------------------------------------------------

@@ -6,24 +6,7 @@ from typing import Any
 
 import pytest
 
-from tests.scenarios.helpers import build, keys, returning
-
-RBIF = ["ReportBatchItemFailures"]
-
-
-def fail_items(*bad: str) -> Any:
-    """A handler reporting these keys (by their sequence numbers) as failed."""
-
-    def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-        return {
-            "batchItemFailures": [
-                {"itemIdentifier": r["dynamodb"]["SequenceNumber"]}
-                for r in event["Records"]
-                if r["dynamodb"]["Keys"]["pk"]["S"] in bad
-            ]
-        }
-
-    return handler
+from tests.scenarios.helpers import RBIF, build, fail_items, keys, returning
 
 
 class TestSuccessResponses:

@@ -10,36 +10,7 @@ from typing import Any
 
 import pytest
 
-from tests.scenarios.helpers import build, failing_on, keys, returning
-
-RBIF = ["ReportBatchItemFailures"]
-
-
-def fail_items(*bad: str) -> Any:
-    """A handler reporting these keys (by their sequence numbers) as failed."""
-
-    def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-        return {
-            "batchItemFailures": [
-                {"itemIdentifier": r["dynamodb"]["SequenceNumber"]}
-                for r in event["Records"]
-                if r["dynamodb"]["Keys"]["pk"]["S"] in bad
-            ]
-        }
-
-    return handler
-
-
-def counting(log: list[dict[str, Any]]) -> Any:
-    """An aggregating tumbling-window handler: counts records in its state; logs each event."""
-
-    def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-        log.append(event)
-        state = event["state"]
-        state["n"] = state.get("n", 0) + len(event["Records"])
-        return {"state": state}
-
-    return handler
+from tests.scenarios.helpers import RBIF, build, counting, fail_items, failing_on, keys, returning
 
 
 class TestBisectSplitPoint:

@@ -9,21 +9,7 @@ from typing import Any
 
 import pytest
 
-from tests.scenarios.helpers import build, keys
-
-RBIF = ["ReportBatchItemFailures"]
-
-
-def counting(log: list[dict[str, Any]]) -> Any:
-    """An aggregating handler: counts records per window in its state; logs each event."""
-
-    def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-        log.append(event)
-        state = event["state"]
-        state["n"] = state.get("n", 0) + len(event["Records"])
-        return {"state": state}
-
-    return handler
+from tests.scenarios.helpers import RBIF, build, counting, keys
 
 
 def write_every(w: Any, seconds: float, count: int, start: float = 0.0) -> None:
