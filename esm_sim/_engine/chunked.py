@@ -12,8 +12,9 @@ only the open chunk, under 1024 items, stays a list.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
-from typing import Generic, TypeVar, overload
+from bisect import bisect_left, bisect_right
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any, Generic, TypeVar, overload
 
 T = TypeVar("T")
 
@@ -92,6 +93,16 @@ class ChunkedList(Sequence[T], Generic[T]):
             hi = ((stop - 1) & LOW) + 1 if k == last else CHUNK
             out.extend(source[lo:hi])
         return out
+
+    def bisect(self, value: Any, key: Callable[[T], Any], *, right: bool = False) -> int:
+        """``bisect_left`` (or ``bisect_right``) of ``value`` over items sorted by ``key``."""
+        find = bisect_right if right else bisect_left
+        chunks = self.chunks
+        # Every item of the chunks before c falls before the insertion point
+        # (their last one does), so it lies in chunk c, or in the open chunk.
+        c = find(chunks, value, key=lambda chunk: key(chunk[-1]))
+        source: Sequence[T] = chunks[c] if c < len(chunks) else self.tail
+        return (c << CHUNK_BITS) + find(source, value, key=key)
 
     def __iter__(self) -> Iterator[T]:
         # Items appended while iterating are seen too, as with a list; the open

@@ -81,6 +81,9 @@ class TraceEvent(NamedTuple):
         ).rstrip()
 
 
+_HEAD = 10  # the fields before ``data``
+
+
 def _event(row: tuple[Any, ...]) -> TraceEvent:
     """The TraceEvent a stored row describes (its data pairs were flattened)."""
     if len(row) == _HEAD:
@@ -88,9 +91,6 @@ def _event(row: tuple[Any, ...]) -> TraceEvent:
     return TraceEvent._make(
         (*row[:_HEAD], tuple(zip(row[_HEAD::2], row[_HEAD + 1 :: 2], strict=True)))
     )
-
-
-_HEAD = 10  # the fields before ``data``
 
 
 class Trace:

@@ -274,7 +274,7 @@ class ExceptionStore:
     def __init__(self) -> None:
         self.classes: list[type[BaseException]] = []
         self._class_index: dict[type[BaseException], int] = {}
-        # Per type: are its __init__ and __new__ the built-in ones (asked once).
+        # Per type: do its type and args rebuild it exactly (asked once per type).
         self._plain_class: dict[type[BaseException], bool] = {}
         self.kept: list[BaseException] = []
 
@@ -355,9 +355,9 @@ class InvocationLog(Sequence[Invocation]):
     tracked by the cyclic GC for the whole run, and every full collection would
     walk them all: with a hundred thousand invocations that dominated long runs
     (perf-notes 4.4). A row is a tuple of plain values that the collector soon
-    stops tracking, kept in a ChunkedList. The event's renderer is stored in compact form when it
-    offers one (``render.compact()``: the batch's records and where they came
-    from) and rebuilt with ``expand`` on read.
+    stops tracking, kept in a ChunkedList. The event's renderer is stored in
+    compact form when it offers one (``render.compact()``: the batch's records
+    and where they came from) and rebuilt with ``expand`` on read.
 
     Reading an item builds a fresh :class:`Invocation`, equal to the one the
     handler's run filled in. Slices are lists.

@@ -15,25 +15,27 @@ after it is read (spec 3.1), which keeps order.
 Timing (spec 2): the reader polls every ``poll_interval_ms`` (250 ms) on a grid
 that starts when the mapping reports Enabled, but only while there is something
 to read; an idle reader costs nothing until the shard wakes it, and then polls
-at the next grid tick. Each poll is one GetRecords call: at most 1000 records or
-1 MB (spec 7.2); ``get_records_per_poll`` allows more calls while the batch is
-not full and records remain (spec 12.7, I). With ``MaximumBatchingWindowInSeconds``
-0 a poll that returns records invokes at once; otherwise the first poll with
-records opens a window, and the batch goes when the window ends or ``BatchSize``
-/ 6 MB is reached. The next window starts when the previous invocation completes (spec 2, simulator
-reading; spec 12.7: GetRecords calls per window are I).
+at the next grid tick. Each poll is one GetRecords call: at most 1000 records
+or 1 MB (spec 7.2); ``get_records_per_poll`` allows more calls while the batch
+is not full and records remain (spec 12.7, I). With
+``MaximumBatchingWindowInSeconds`` 0 a poll that returns records invokes at
+once; otherwise the first poll with records opens a window, and the batch goes
+when the window ends or ``BatchSize`` / 6 MB is reached. The next window starts
+when the previous invocation completes (spec 2, simulator reading; spec 12.7:
+GetRecords calls per window are I).
 
 Tumbling windows (spec 6): with ``TumblingWindowInSeconds`` W, each record
 belongs to the window ``[floor(t/W)*W, +W)`` of its ``ApproximateCreationDateTime``
 (epoch-aligned, I; ``tumbling_window_alignment`` "first-record" counts from the
-first record the reader reads instead). A batch never mixes windows. Aggregation invocations carry
-the running ``state``; their records wait, unprocessed, for the window's final
-invocation (``isFinalInvokeForWindow``), which the reader makes once the virtual
-clock has passed the window's end and no unread record of the window is left
-(or when the shard ends; with ``tumbling_window_close`` "record", only once a
-record of a later window has been read, I). The final invocation carries no records (I). Only
-when it succeeds are the window's records checkpointed and the state dropped.
-A state over 1 MB ends the window early (``isWindowTerminatedEarly``): a final
+first record the reader reads instead). A batch never mixes windows.
+Aggregation invocations carry the running ``state``; their records wait,
+unprocessed, for the window's final invocation (``isFinalInvokeForWindow``),
+which the reader makes once the virtual clock has passed the window's end and
+no unread record of the window is left (or when the shard ends; with
+``tumbling_window_close`` "record", only once a record of a later window has
+been read, I). The final invocation carries no records (I). Only when it
+succeeds are the window's records checkpointed and the state dropped. A state
+over 1 MB ends the window early (``isWindowTerminatedEarly``): a final
 invocation at once, then the same window goes on with a fresh state (I).
 
 Injected duplicates (spec 3.7, I): after a batch the mapping takes as a complete

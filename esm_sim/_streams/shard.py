@@ -16,12 +16,15 @@ one per record (perf-notes 4.4).
 
 from __future__ import annotations
 
-from bisect import bisect_left, bisect_right
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
+from operator import itemgetter
 from typing import Any
 
-from esm_sim._engine.chunked import CHUNK_BITS, ChunkedList
+from esm_sim._engine.chunked import ChunkedList
 from esm_sim._streams.records import CREATED_MS, SEQ, Record, StreamFormat
+
+_seq_of = itemgetter(SEQ)
+_created_of = itemgetter(CREATED_MS)
 
 
 class Shard:
@@ -105,19 +108,9 @@ class Shard:
         """Records ``start`` to ``stop - 1`` (clipped to the shard), as a new list."""
         return self._records.slice(start, stop)
 
-    def _bisect(self, field: int, value: int, *, right: bool) -> int:
-        """``bisect_left``/``bisect_right`` of ``value`` over the records' ``field``."""
-        find = bisect_right if right else bisect_left
-        chunks: list[Any] = self._records.chunks  # records of atomic fields: Any for the key
-        # Every record in the chunks before c falls before the insertion point
-        # (their last one does), so it lies in chunk c, or in the tail.
-        c = find(chunks, value, key=lambda chunk: chunk[-1][field])
-        source: Sequence[Any] = chunks[c] if c < len(chunks) else self._records.tail
-        return (c << CHUNK_BITS) + find(source, value, key=lambda r: r[field])
-
     def index_of(self, sequence_number: int) -> int | None:
         """The index of the record with this sequence number, or None."""
-        i = self._bisect(SEQ, sequence_number, right=False)
+        i = self._records.bisect(sequence_number, key=_seq_of)
         if i < self.end and self.at(i)[SEQ] == sequence_number:
             return i
         return None
@@ -126,7 +119,7 @@ class Shard:
         """The first index at or after ``start`` whose record was written after ``cutoff_ms``."""
         if start >= self.end or self.at(start)[CREATED_MS] > cutoff_ms:
             return start  # the common case, asked once per poll: nothing has aged out
-        return max(start, self._bisect(CREATED_MS, cutoff_ms, right=True))
+        return max(start, self._records.bisect(cutoff_ms, key=_created_of, right=True))
 
     # -- the user's view -------------------------------------------------------
 
