@@ -86,6 +86,9 @@ _HEAD = 10  # the fields before ``data``
 
 def _event(row: tuple[Any, ...]) -> TraceEvent:
     """The TraceEvent a stored row describes (its data pairs were flattened)."""
+    first, last = row[5], row[6]
+    if type(first) is int:  # the hot path stores sequence numbers as ints: text on read
+        row = (*row[:5], str(first), str(last), *row[7:])
     if len(row) == _HEAD:
         return TraceEvent._make((*row, ()))
     return TraceEvent._make(
@@ -118,6 +121,9 @@ class Trace:
         """
         Record one happening given as a plain row: the ten fields before
         ``data``, then data's keys and values, flattened (the hot path's form).
+        ``first_seq`` and ``last_seq`` may be ints (both, or both text): they
+        read back as text, and turning them into text costs more than the rest
+        of the row, so it waits until somebody reads the entry.
         """
         self._rows.append(row)
 

@@ -783,6 +783,12 @@ class ShardReader:
             # The batch as first read: its end position is known, no search needed.
             self.checkpoint = max(self.checkpoint, batch.end_pos)
             return
-        index = self.shard.index_of(records[-1][SEQ])
+        seq = records[-1][SEQ]
+        source = self.shard
+        guess = self.checkpoint + len(records) - 1  # they usually start at the checkpoint
+        if 0 <= guess < source.end and source.at(guess)[SEQ] == seq:
+            self.checkpoint = guess + 1
+            return
+        index = source.index_of(seq)
         if index is not None:
             self.checkpoint = max(self.checkpoint, index + 1)

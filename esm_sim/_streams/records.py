@@ -173,6 +173,7 @@ class StreamFormat:
         view_type, region, arn = self.view_type, self.region, self.stream_arn
         out: list[dict[str, Any]] = []
         append = out.append
+        approx_ms, approx = -1, 0.0  # records written in the same ms share one float
         for seq, created_ms, event_name, keys, new, old, size_bytes, _, event_id in records:
             if len(keys) == 3 and keys[1] in inline:  # one key attribute, S or N: most tables
                 keys_map = {keys[0]: {keys[1]: keys[2]}}
@@ -183,8 +184,9 @@ class StreamFormat:
                     else render_value(keys[i + 1], keys[i + 2])
                     for i in range(0, len(keys), 3)
                 }
-            # spec 13: whole epoch seconds, decoded by Python as a float.
-            approx = float(created_ms // 1000)
+            if created_ms != approx_ms:
+                # spec 13: whole epoch seconds, decoded by Python as a float.
+                approx_ms, approx = created_ms, float(created_ms // 1000)
             if old is None and new is not None:
                 # A plain loop: a comprehension costs a function call per record.
                 new_map: dict[str, Any] = {}
