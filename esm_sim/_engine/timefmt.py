@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
@@ -26,15 +27,28 @@ def seconds_to_ms(seconds: float) -> int:
     return round(seconds * 1000)
 
 
+# The last whole second formatted, and its text: failure records and logs ask
+# for the same few seconds over and over. A pure function's cache, so it keeps
+# nothing a simulation could tell apart.
+_last_second: list[Any] = [None, ""]
+
+
+def _second_text(second: int) -> str:
+    """``2019-11-14T00:13:19`` for epoch second ``second``."""
+    if _last_second[0] != second:
+        text = ms_to_datetime(second * 1000).strftime("%Y-%m-%dT%H:%M:%S")
+        _last_second[0], _last_second[1] = second, text
+    return _last_second[1]  # type: ignore[no-any-return]
+
+
 def iso_ms(ms: int) -> str:
     """``2019-11-14T00:13:49.717Z``: ISO-8601 UTC with milliseconds."""
-    dt = ms_to_datetime(ms)
-    return dt.strftime("%Y-%m-%dT%H:%M:%S.") + f"{ms % 1000:03d}Z"
+    return f"{_second_text(ms // 1000)}.{ms % 1000:03d}Z"
 
 
 def iso_seconds(ms: int) -> str:
     """``2019-11-14T00:13:19Z``: ISO-8601 UTC, whole seconds (rounded down)."""
-    return ms_to_datetime(ms - ms % 1000).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return _second_text(ms // 1000) + "Z"
 
 
 def stream_label(ms: int) -> str:

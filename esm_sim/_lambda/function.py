@@ -50,7 +50,6 @@ class Context:
         "function_version",
         "identity",
         "invoked_function_arn",
-        "log_group_name",
         "memory_limit_in_mb",
         "tenant_id",
     )
@@ -63,20 +62,25 @@ class Context:
         deadline_ms: int,
         now_ms: Callable[[], int],
         log_stream_name: str | None,
+        started_ms: int | None = None,
     ) -> None:
         self.aws_request_id = request_id
         self.function_name = function.name
         self.function_version = function.version
         self.invoked_function_arn = function.arn
         self.memory_limit_in_mb = str(function.memory_size)
-        self.log_group_name = f"/aws/lambda/{function.name}"
         self._log_stream_name = log_stream_name
-        self._started_ms = now_ms()
+        self._started_ms = now_ms() if started_ms is None else started_ms
         self.identity = None
         self.client_context = None  # spec 10 (I): ESM invokes carry no client context
         self.tenant_id = None
         self._deadline_ms = deadline_ms
         self._now_ms = now_ms
+
+    @property
+    def log_group_name(self) -> str:
+        """``/aws/lambda/<function name>``."""
+        return f"/aws/lambda/{self.function_name}"
 
     @property
     def log_stream_name(self) -> str:

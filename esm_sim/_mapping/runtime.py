@@ -278,6 +278,7 @@ class MappingRuntime:
             deadline_ms=now + fn.timeout_ms,
             now_ms=self.now_ms,
             log_stream_name=None,  # made from the request id and start time when read
+            started_ms=now,
         )
         # The row _trace would write, built in place: this runs once per invocation.
         if records:
