@@ -12,6 +12,7 @@ only the open chunk, under 1024 items, stays a list.
 
 from __future__ import annotations
 
+from array import array
 from bisect import bisect_left, bisect_right
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any, Generic, TypeVar, overload
@@ -127,3 +128,79 @@ class ChunkedList(Sequence[T], Generic[T]):
 
     def __repr__(self) -> str:
         return f"ChunkedList({list(self)!r})"
+
+
+FLAT_CHUNK = 4096  # values per frozen chunk of FlatRows (rows never straddle two)
+
+
+class FlatRows(Sequence[tuple[Any, ...]]):
+    """
+    Append-only rows of plain values, stored flat: no object per row.
+
+    Every tuple a run keeps is an allocation the cyclic GC counts, and a few
+    kept per invocation (trace entries, invocation rows) were what set the
+    collector off, most often in the middle of rendering an event, which it
+    then promoted to the old generation, so full collections came round every
+    few thousand invocations (perf-notes 4.4). Here a row's values are copied
+    onto the open chunk, a list, and each row's start goes into an ``array``,
+    which the collector does not see at all; a chunk over ``FLAT_CHUNK`` values
+    is frozen into one tuple. Reading a row builds its tuple again.
+    """
+
+    __slots__ = ("_bases", "_chunks", "_starts", "_tail", "_tail_base")
+
+    def __init__(self) -> None:
+        self._chunks: list[tuple[Any, ...]] = []  # frozen chunks of values
+        self._bases: list[int] = []  # the offset of each frozen chunk's first value
+        self._tail: list[Any] = []  # the open chunk
+        self._tail_base = 0  # the offset of the open chunk's first value
+        self._starts = array("q")  # the offset of each row's first value
+
+    def append(self, row: tuple[Any, ...]) -> None:
+        """Add one row (its values are copied; the tuple itself is not kept)."""
+        tail = self._tail
+        self._starts.append(self._tail_base + len(tail))
+        tail += row
+        if len(tail) >= FLAT_CHUNK:
+            self._chunks.append(tuple(tail))
+            self._bases.append(self._tail_base)
+            self._tail_base += len(tail)
+            self._tail = []
+
+    def __len__(self) -> int:
+        return len(self._starts)
+
+    def row(self, index: int) -> tuple[Any, ...]:
+        """Row ``index`` (0 <= index < len), as a new tuple."""
+        starts = self._starts
+        start = starts[index]
+        tail_base = self._tail_base
+        end = starts[index + 1] if index + 1 < len(starts) else tail_base + len(self._tail)
+        if start >= tail_base:
+            return tuple(self._tail[start - tail_base : end - tail_base])
+        c = bisect_right(self._bases, start) - 1
+        base = self._bases[c]
+        return self._chunks[c][start - base : end - base]
+
+    @overload
+    def __getitem__(self, index: int) -> tuple[Any, ...]: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> list[tuple[Any, ...]]: ...
+
+    def __getitem__(self, index: int | slice) -> tuple[Any, ...] | list[tuple[Any, ...]]:
+        if isinstance(index, slice):
+            return [self.row(i) for i in range(*index.indices(len(self)))]
+        if index < 0:
+            index += len(self)
+        if not 0 <= index < len(self):
+            raise IndexError(index)
+        return self.row(index)
+
+    def __iter__(self) -> Iterator[tuple[Any, ...]]:
+        # Rows appended while iterating are seen too, as with a list.
+        row = self.row
+        i = 0
+        while i < len(self._starts):
+            yield row(i)
+            i += 1

@@ -20,7 +20,7 @@ import hashlib
 from collections.abc import Iterator
 from typing import Any, NamedTuple, overload
 
-from esm_sim._engine.chunked import ChunkedList
+from esm_sim._engine.chunked import FlatRows
 from esm_sim._engine.timefmt import iso_ms
 
 KINDS = (
@@ -100,18 +100,17 @@ class Trace:
     """
     An append-only list of :class:`TraceEvent` with text rendering and a digest.
 
-    Entries are stored as plain tuples with ``data`` flattened into them, in a
-    ChunkedList, and read back as TraceEvents: a named tuple is never untracked
-    by the cyclic GC, a plain tuple of plain values soon is, and a long run
-    writes hundreds of thousands of entries that every full collection would
-    otherwise walk.
+    Entries are stored as rows of plain values with ``data`` flattened into
+    them, in FlatRows (no object per entry), and read back as TraceEvents: a
+    long run writes hundreds of thousands of entries, and an object kept for
+    each would make the cyclic GC run, and walk them, far more often.
     """
 
     __slots__ = ("_rows", "header")
 
     def __init__(self, header: str) -> None:
         self.header = header
-        self._rows: ChunkedList[tuple[Any, ...]] = ChunkedList()
+        self._rows = FlatRows()
 
     def append(self, event: TraceEvent) -> None:
         """Record one happening (the only way the trace grows)."""

@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterator, Sequence
 from decimal import Decimal
 from typing import Any, overload
 
-from esm_sim._engine.chunked import ChunkedList
+from esm_sim._engine.chunked import FlatRows
 from esm_sim._engine.timefmt import iso_ms, ms_to_datetime
 from esm_sim.errors import ConfigError, SimulationError
 
@@ -273,32 +273,35 @@ class ExceptionStore:
     plain values. Any other is kept as it is.
     """
 
-    __slots__ = ("_class_index", "_plain_class", "classes", "kept")
+    __slots__ = ("_class_index", "_plain", "_plain_class", "classes", "kept")
 
     def __init__(self) -> None:
         self.classes: list[type[BaseException]] = []
         self._class_index: dict[type[BaseException], int] = {}
         # Per type: do its type and args rebuild it exactly (asked once per type).
         self._plain_class: dict[type[BaseException], bool] = {}
+        self._plain = FlatRows()  # (type number, *args) of each plain exception
         self.kept: list[BaseException] = []
 
-    def put(self, exc: BaseException) -> int | tuple[Any, ...]:
-        """A plain-value reference to ``exc`` for :meth:`get`."""
+    def put(self, exc: BaseException) -> int:
+        """A reference to ``exc`` for :meth:`get`: an int (no object is made for it)."""
         cls = type(exc)
         if self._rebuilds(exc):
             number = self._class_index.get(cls)
             if number is None:
                 number = self._class_index[cls] = len(self.classes)
                 self.classes.append(cls)
-            return (number, *exc.args)
+            self._plain.append((number, *exc.args))
+            return len(self._plain) - 1
         self.kept.append(exc)
-        return len(self.kept) - 1
+        return -len(self.kept)
 
-    def get(self, ref: int | tuple[Any, ...]) -> BaseException:
+    def get(self, ref: int) -> BaseException:
         """The exception ``put`` stored (rebuilt, or the same object)."""
-        if isinstance(ref, int):
-            return self.kept[ref]
-        rebuilt: BaseException = self.classes[ref[0]](*ref[1:])
+        if ref < 0:
+            return self.kept[-ref - 1]
+        number, *args = self._plain.row(ref)
+        rebuilt: BaseException = self.classes[number](*args)
         return rebuilt
 
     def _rebuilds(self, exc: BaseException) -> bool:
@@ -327,8 +330,9 @@ class ExceptionStore:
         )
 
 
-# The fields of an invocation row, in order; then whether the render is compact,
-# and the render (its compact fields, or the callable itself).
+# The fields of an invocation row, in order; then how many values the frames
+# take and the frames themselves (file, line, function...); then whether the
+# render is compact, and the render (its compact fields, or the callable itself).
 _ROW_FIELDS = (
     "request_id",
     "started_ms",
@@ -342,10 +346,8 @@ _ROW_FIELDS = (
     "error_type",
     "error_message",
     "exception",
-    "_frames",
 )
-_COMPACT = len(_ROW_FIELDS)
-_RENDER = _COMPACT + 1
+_FRAMES = len(_ROW_FIELDS)
 
 Row = tuple[Any, ...]
 Expand = Callable[[tuple[Any, ...]], Callable[[], dict[str, Any]]]
@@ -353,15 +355,15 @@ Expand = Callable[[tuple[Any, ...]], Callable[[], dict[str, Any]]]
 
 class InvocationLog(Sequence[Invocation]):
     """
-    Invocations in the order they started, kept as plain tuples.
+    Invocations in the order they started, kept as rows of plain values.
 
     A list of Invocation objects would keep several objects per invocation
-    tracked by the cyclic GC for the whole run, and every full collection would
-    walk them all: with a hundred thousand invocations that dominated long runs
-    (perf-notes 4.4). A row is a tuple of plain values that the collector soon
-    stops tracking, kept in a ChunkedList. The event's renderer is stored in
-    compact form when it offers one (``render.compact()``: the batch's records
-    and where they came from) and rebuilt with ``expand`` on read.
+    for the whole run, each one an allocation that brings the cyclic GC's
+    next collection closer and that every full collection then walks (perf-notes
+    4.4). A row is a run of plain values in FlatRows, which keeps no object per
+    row. The event's renderer is stored in compact form when it offers one
+    (``render.compact()``: where the batch came from, then its records) and
+    rebuilt with ``expand`` on read.
 
     Reading an item builds a fresh :class:`Invocation`, equal to the one the
     handler's run filled in. Slices are lists.
@@ -372,10 +374,10 @@ class InvocationLog(Sequence[Invocation]):
     def __init__(
         self, expand: Expand | None = None, exceptions: ExceptionStore | None = None
     ) -> None:
-        self._rows: ChunkedList[Row] = ChunkedList()
+        self._rows = FlatRows()
         self._expand = expand
         # Exceptions are objects the collector always tracks: with a store, a row
-        # holds a plain-value reference to it and stays a plain-value tuple.
+        # holds an int reference to it instead.
         self._exceptions = exceptions
 
     def append(self, invocation: Invocation) -> Row:
@@ -386,6 +388,7 @@ class InvocationLog(Sequence[Invocation]):
         store = self._exceptions
         if exception is not None and store is not None:
             exception = store.put(exception)
+        frames = invocation._frames
         row: Row = (
             invocation.request_id,
             invocation.started_ms,
@@ -399,17 +402,17 @@ class InvocationLog(Sequence[Invocation]):
             invocation.error_type,
             invocation.error_message,
             exception,
-            invocation._frames,
+            len(frames),
+            *frames,
         )
-        # Flat, not nested: each level of tuples costs the collector one more pass
-        # before it stops tracking the row.
         row += (True, *compact()) if compact is not None else (False, render)
         self._rows.append(row)
         return row
 
     def append_row(self, row: Row, source: InvocationLog) -> None:
         """Keep a row ``source`` made (the same invocation, listed in two places)."""
-        if (row[_COMPACT] and self._expand is None) or source._exceptions is not self._exceptions:
+        compact = row[_FRAMES + 1 + row[_FRAMES]]
+        if (compact and self._expand is None) or source._exceptions is not self._exceptions:
             msg = "an invocation row is shared only between logs that expand it the same way"
             raise SimulationError(msg)
         self._rows.append(row)
@@ -420,11 +423,13 @@ class InvocationLog(Sequence[Invocation]):
             setattr(inv, name, value)
         if inv.exception is not None and self._exceptions is not None:
             inv.exception = self._exceptions.get(inv.exception)  # type: ignore[arg-type]
+        end = _FRAMES + 1 + row[_FRAMES]
+        inv._frames = row[_FRAMES + 1 : end]
         expand = self._expand
-        if row[_COMPACT] and expand is not None:
-            inv._render = expand(row[_RENDER:])
+        if row[end] and expand is not None:
+            inv._render = expand(row[end + 1 :])
         else:
-            inv._render = row[_RENDER]
+            inv._render = row[end + 1]
         return inv
 
     def __len__(self) -> int:

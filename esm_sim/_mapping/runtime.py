@@ -528,9 +528,9 @@ class BatchEvent:
         self.shard_id = shard_id
         self.window = window
 
-    def compact(self) -> tuple[tuple[Record, ...], str, str, Any]:
-        """Plain values to rebuild this renderer from (see ``expand_render``)."""
-        return (tuple(self.records), self.table.stream_arn, self.shard_id, self.window)
+    def compact(self) -> tuple[Any, ...]:
+        """Plain values to rebuild this renderer from: its source, then its records."""
+        return (self.table.stream_arn, self.shard_id, self.window, *self.records)
 
     def __call__(self) -> dict[str, Any]:
         event: dict[str, Any] = {"Records": self.table.format.render_many(self.records)}
@@ -546,12 +546,10 @@ class BatchEvent:
         return event
 
 
-def expand_render(
-    tables: dict[str, Table], compact: tuple[tuple[Record, ...], str, str, Any]
-) -> BatchEvent:
+def expand_render(tables: dict[str, Table], compact: tuple[Any, ...]) -> BatchEvent:
     """The renderer ``BatchEvent.compact`` describes (tables by stream ARN)."""
-    records, stream_arn, shard_id, window = compact
-    return BatchEvent(records, tables[stream_arn], shard_id, window)
+    stream_arn, shard_id, window = compact[:3]
+    return BatchEvent(compact[3:], tables[stream_arn], shard_id, window)
 
 
 def failure_record(
