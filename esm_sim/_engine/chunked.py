@@ -1,13 +1,17 @@
 """
-An append-only list the cyclic GC walks one pointer per 1024 items, not per item.
+Append-only storage laid out for the cyclic GC: what a long run keeps.
 
-A long run keeps millions of plain tuples (stream records, trace entries,
-invocation rows). The tuples themselves soon leave the collector's view, but a
-``list`` holding them stays tracked, and every full collection visits each of
-its items (perf-notes 4.4: with a million records that is most of a full
-collection's cost, paid every time one runs). Here every full chunk is frozen
-into a tuple, which the collector stops tracking once its items are untracked;
-only the open chunk, under 1024 items, stays a list.
+ChunkedList holds objects (stream records: a million tuples in a big run). The
+tuples themselves soon leave the collector's view, but a ``list`` holding them
+stays tracked, and every full collection visits each of its items (perf-notes
+4.4: with a million records that is most of a full collection's cost, paid
+every time one runs). Here every full chunk is frozen into a tuple, which the
+collector stops tracking once its items are untracked; only the open chunk,
+under 1024 items, stays a list.
+
+FlatRows holds rows of plain values (trace entries, invocation rows) with no
+object per row at all: each object kept brings the next collection closer, and
+rows are written several per invocation.
 """
 
 from __future__ import annotations
