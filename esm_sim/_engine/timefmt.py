@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from functools import lru_cache
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
@@ -27,18 +27,12 @@ def seconds_to_ms(seconds: float) -> int:
     return round(seconds * 1000)
 
 
-# The last whole second formatted, and its text: failure records and logs ask
-# for the same few seconds over and over. A pure function's cache, so it keeps
-# nothing a simulation could tell apart.
-_last_second: list[Any] = [None, ""]
-
-
+# Failure records and logs ask for the same few seconds over and over. A pure
+# function's cache: it keeps nothing a simulation could tell apart.
+@lru_cache(maxsize=8)
 def _second_text(second: int) -> str:
     """``2019-11-14T00:13:19`` for epoch second ``second``."""
-    if _last_second[0] != second:
-        text = ms_to_datetime(second * 1000).strftime("%Y-%m-%dT%H:%M:%S")
-        _last_second[0], _last_second[1] = second, text
-    return _last_second[1]  # type: ignore[no-any-return]
+    return ms_to_datetime(second * 1000).strftime("%Y-%m-%dT%H:%M:%S")
 
 
 def iso_ms(ms: int) -> str:
