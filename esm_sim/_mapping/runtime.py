@@ -101,20 +101,23 @@ class MappingRuntime:
     ) -> None:
         # ``data``: keys and values, flattened (key, value, key, value...), as
         # the trace stores them (TraceEvent.data pairs them up again).
-        self.sim.trace.add(
-            (
-                self.scheduler.now_ms,
-                kind,
-                self.uuid,
-                reader.shard.shard_id,
-                reader.lane,
-                records[0][SEQ] if records else "",  # ints: text when read (Trace.add)
-                records[-1][SEQ] if records else "",
-                len(records),
-                outcome,
-                detail,
-                *data,
-            )
+        self.sim.trace.add(self._head(kind, reader, records, outcome, detail) + data)
+
+    def _head(
+        self, kind: str, reader: ShardReader, records: Sequence[Record], outcome: str, detail: str
+    ) -> tuple[Any, ...]:
+        """A trace row's ten fields before ``data`` (positional: the hot paths call it)."""
+        return (
+            self.scheduler.now_ms,
+            kind,
+            self.uuid,
+            reader.shard.shard_id,
+            reader.lane,
+            records[0][SEQ] if records else "",  # ints: text when read (Trace.add)
+            records[-1][SEQ] if records else "",
+            len(records),
+            outcome,
+            detail,
         )
 
     # -- starting and stopping -----------------------------------------------------
@@ -280,31 +283,11 @@ class MappingRuntime:
             log_stream_name=None,  # made from the request id and start time when read
             started_ms=now,
         )
-        # The row _trace would write, built in place: this runs once per invocation.
+        head = self._head("invoke", reader, records, outcome, request_id)
+        info: tuple[Any, ...] = ("request_id", request_id, "function", fn.name)
         if records:
-            last = records[-1]
-            row: tuple[Any, ...] = (
-                now,
-                "invoke",
-                self.uuid,
-                reader.shard.shard_id,
-                reader.lane,
-                records[0][SEQ],  # ints: text when read (Trace.add)
-                last[SEQ],
-                len(records),
-                outcome,
-                request_id,
-                "request_id",
-                request_id,
-                "function",
-                fn.name,
-                "iterator_age_ms",
-                now - last[CREATED_MS],
-            )
-        else:
-            row = (now, "invoke", self.uuid, reader.shard.shard_id, reader.lane, "", "", 0)
-            row += (outcome, request_id, "request_id", request_id, "function", fn.name)
-        self.sim.trace.add(row + data if data else row)
+            info += ("iterator_age_ms", now - records[-1][CREATED_MS])
+        self.sim.trace.add(head + info + data)
         duration_ms = run_handler(invocation, fn, render(), context)
         invocation.ended_ms = now + duration_ms
         self.invocations.append_row(fn.invocations.append(invocation), fn.invocations)
@@ -324,19 +307,9 @@ class MappingRuntime:
             outcome, detail = "error", f"{invocation.error_type}: {invocation.error_message}"
         else:
             outcome, detail = "ok", ""
-        # The row _trace would write, built in place: this runs once per invocation.
         self.sim.trace.add(
             (
-                self.scheduler.now_ms,
-                "result",
-                self.uuid,
-                reader.shard.shard_id,
-                reader.lane,
-                records[0][SEQ] if records else "",  # ints: text when read (Trace.add)
-                records[-1][SEQ] if records else "",
-                len(records),
-                outcome,
-                detail,
+                *self._head("result", reader, records, outcome, detail),
                 "request_id",
                 invocation.request_id,
                 "duration_ms",
