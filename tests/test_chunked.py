@@ -7,6 +7,7 @@ import gc
 import pytest
 
 from esm_sim._engine.chunked import CHUNK, FLAT_CHUNK, ChunkedList, FlatRows
+from tests.gc_helpers import tracked_growth
 
 SIZES = [0, 1, CHUNK - 1, CHUNK, CHUNK + 1, 3 * CHUNK + 7]
 
@@ -103,10 +104,8 @@ class TestFlatRows:
     def test_keeps_no_object_per_row(self) -> None:
         """Appending thousands of rows of plain values adds only a few objects the cyclic GC tracks."""
         rows = FlatRows()
-        gc.collect()
-        before = len(gc.get_objects())
-        for i in range(10 * FLAT_CHUNK):
-            rows.append((i, "invoke", None, True, 2.5))
-        gc.collect()
-        assert len(gc.get_objects()) - before < 20
+        added = tracked_growth(
+            lambda: [rows.append((i, "invoke", None, True, 2.5)) for i in range(10 * FLAT_CHUNK)]
+        )
+        assert added < 20
         assert (0, "invoke", None, True, 2.5) == rows[0]

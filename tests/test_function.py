@@ -20,6 +20,7 @@ from esm_sim._lambda.function import (
     run_handler,
 )
 from esm_sim.errors import ConfigError
+from tests.gc_helpers import tracked_growth
 
 T2026 = 1_767_225_600_000
 FN_ARN = "arn:aws:lambda:us-east-1:123456789012:function:proc"
@@ -331,7 +332,6 @@ class TestInvocationLog:
     @pytest.mark.parametrize("fails", [False, True], ids=["ok", "raised"])
     def test_stored_invocations_leave_no_object_for_the_gc(self, fails: bool) -> None:
         """Keeping invocations, successful or failed, adds no object per invocation for the cyclic GC."""
-        import gc
 
         def handler(event: dict[str, Any], context: Any) -> None:
             if fails:
@@ -340,12 +340,8 @@ class TestInvocationLog:
         _, fn = _run(handler, records=3)
         log = fn.invocations
         inv = log[0]
-        gc.collect()
-        before = len(gc.get_objects())
-        for _ in range(2000):
-            log.append(inv)
-        gc.collect()
-        assert len(gc.get_objects()) - before < 20  # a few frozen chunks, not 2000 rows
+        added = tracked_growth(lambda: [log.append(inv) for _ in range(2000)])
+        assert added < 20  # a few frozen chunks, not 2000 rows
         assert [inv] * 2001 == list(log)
 
     def test_failed_rows_read_back_their_exception_and_frames(self) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from esm_sim._engine.trace import KINDS, Trace, TraceEvent
+from tests.gc_helpers import tracked_growth
 
 T2026 = 1_767_225_600_000
 SHARD = "shardId-00000001767225600000-dba92c4c"
@@ -159,16 +160,10 @@ class TestTrace:
 
     def test_entries_are_stored_with_no_object_each_for_the_gc(self) -> None:
         """Entries, data included, are kept with no object per entry for the cyclic GC, and read back equal."""
-        import gc
-
         t = Trace("# h")
         event = _invoke()
-        gc.collect()
-        before = len(gc.get_objects())
-        for _ in range(5000):
-            t.append(event)
-        gc.collect()
-        assert len(gc.get_objects()) - before < 20  # a few frozen chunks, not 5000 rows
+        added = tracked_growth(lambda: [t.append(event) for _ in range(5000)])
+        assert added < 20  # a few frozen chunks, not 5000 rows
         assert (event, event) == (t[0], t[-1])
 
     def test_rows_with_int_sequence_numbers_read_back_as_text(self) -> None:
