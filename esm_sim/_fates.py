@@ -17,6 +17,8 @@ from typing import Any
 
 import attrs
 
+from esm_sim._streams.records import SEQ, Record
+
 OUTCOMES = ("processed", "filtered", "destination", "dropped", "expired")
 
 
@@ -58,22 +60,45 @@ class Fate:
 class Ledger:
     """The exceptions to "processed", per sequence number, and the counts per outcome."""
 
-    __slots__ = ("counts", "entries")
+    __slots__ = ("conflicts", "counts", "entries")
 
     def __init__(self) -> None:
-        self.entries: dict[int, tuple[str, str, str | None]] = {}
+        self.entries: dict[int, tuple[str, str | None, str | None]] = {}
         self.counts: dict[str, int] = dict.fromkeys(OUTCOMES, 0)
+        # (sequence number, fate it has, fate something tried to give it again)
+        self.conflicts: list[tuple[int, str, str]] = []
 
-    def mark(self, seqs: list[int], outcome: str, reason: str, destination: str | None) -> None:
-        """Record that these records reached ``outcome``."""
+    def mark(
+        self,
+        records: list[Record],
+        outcome: str,
+        reason: str | None,
+        destination: str | None,
+        *,
+        strict: bool = True,
+    ) -> list[Record]:
+        """
+        Record that these records reached ``outcome``; returns those newly marked.
+
+        A final fate is never left: a record already in the ledger keeps its
+        entry. With ``strict`` (records of a batch, which can never be final
+        already), a second, different fate is kept in ``conflicts`` for the
+        invariants to report as a simulator bug; without it (retention or a
+        filter sweeping over a run of records) a final record is passed over.
+        """
         entry = (outcome, reason, destination)
         entries = self.entries
-        added = 0
-        for seq in seqs:
-            if seq not in entries:
-                added += 1
-            entries[seq] = entry
-        self.counts[outcome] += added
+        fresh: list[Record] = []
+        for record in records:
+            seq = record[SEQ]
+            old = entries.get(seq)
+            if old is None:
+                entries[seq] = entry
+                fresh.append(record)
+            elif strict and old[0] != outcome:
+                self.conflicts.append((seq, old[0], outcome))
+        self.counts[outcome] += len(fresh)
+        return fresh
 
     def processed(self, n: int) -> None:
         """Count ``n`` records processed (they are not stored)."""

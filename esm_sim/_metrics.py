@@ -1,9 +1,10 @@
 """
 CloudWatch-style metrics of a simulation, computed from its trace (spec 9).
 
-Every data point comes from a :class:`~esm_sim.TraceEvent` (and, to judge a
-``ReportBatchItemFailures`` response, from the :class:`~esm_sim.Invocation` it
-names), so a metric can never disagree with the timeline or the fates.
+Every data point comes from a :class:`~esm_sim.TraceEvent`, and every judgement
+from what the mapping recorded there once (the ``result`` row's outcome and its
+``error``): nothing judges a response again, so a metric can never disagree with
+the timeline, the fates or the invariants.
 
 Function metrics (spec 9.1, namespace ``AWS/Lambda``): ``Invocations``,
 ``Errors``, ``Throttles``, ``Duration``, ``ConcurrentExecutions``,
@@ -22,16 +23,14 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from esm_sim._engine.timefmt import datetime_to_ms, ms_to_datetime, seconds_to_ms
 from esm_sim._engine.trace import TraceEvent
-from esm_sim._mapping.policies import judge_item_failures
 from esm_sim.errors import ConfigError
 
 if TYPE_CHECKING:
-    from esm_sim._lambda.function import Invocation
-    from esm_sim._simulation import Simulation
+    from esm_sim._engine.trace import Trace
 
 FUNCTION_METRICS = (
     "Invocations",
@@ -70,26 +69,21 @@ Point = tuple[int, float, str, str]
 Period = tuple[datetime | float, datetime | float]
 
 
-def invocation_outcome(result: TraceEvent, invocation: Invocation | None) -> str:
+def invocation_outcome(result: TraceEvent) -> str:
     """
-    How an invocation ended, from its ``result`` trace event: "ok", "error" or "partial".
-
-    "error" is a function error (spec 3.1). "partial" is a response that
-    ``ReportBatchItemFailures`` read as not a complete success (spec 4: a
-    partial or a complete failure), judged with the reader's own rule.
+    How an invocation ended, for display, from what its ``result`` row recorded:
+    "ok" (the mapping took the batch as a success), "error" (a function error,
+    spec 3.1), "partial" (a partial batch response moved the checkpoint, spec 4)
+    or "rejected" (the mapping failed the batch without a function error: a
+    complete-failure item response, or a window response without ``state``).
     """
-    if result.outcome in ("error", "partial"):
-        return result.outcome
-    if result.get("report_batch_item_failures") and invocation is not None:
-        seqs = [str(s) for s in invocation.sequence_numbers]
-        if judge_item_failures(invocation.response_json, seqs) is not None:
-            return "partial"
+    if result.get("error") is not None:
+        return "error"
+    if result.outcome == "failure":
+        return "rejected"
+    if result.outcome == "partial":
+        return "partial"
     return "ok"
-
-
-def invocations_by_request_id(sim: Simulation) -> dict[str, Invocation]:
-    """Every invocation of the simulation's functions, by request id."""
-    return {inv.request_id: inv for fn in sim.functions.values() for inv in fn.invocations}
 
 
 class Metrics:
@@ -101,14 +95,19 @@ class Metrics:
     epoch seconds; points with ``start <= t < end``).
     """
 
-    def __init__(self, sim: Simulation) -> None:
-        self._sim = sim
+    def __init__(
+        self, trace: Trace, *, mappings: dict[str, Any], iterator_age_at: str = "send"
+    ) -> None:
+        self._trace = trace
+        # uuid -> the mapping (its AWS fields and function), as the simulation keeps them.
+        self._mappings = mappings
+        self._iterator_age_at = iterator_age_at
         self._seen = -1
         self._points: dict[str, list[Point]] = {}
         self._deltas: list[Point] = []  # ConcurrentExecutions: +1 / -1
 
     def __repr__(self) -> str:
-        return f"<Metrics of {self._sim!r}>"
+        return f"<Metrics of {len(self._trace)} trace entries>"
 
     # -- queries ---------------------------------------------------------------------
 
@@ -208,8 +207,8 @@ class Metrics:
         if function_name is not None and not isinstance(function_name, str):
             msg = f"function_name={function_name!r} must be a str"
             raise ConfigError(msg)
-        if uuid is not None and uuid not in self._sim.mappings:
-            known = list(self._sim.mappings)
+        if uuid is not None and uuid not in self._mappings:
+            known = list(self._mappings)
             msg = f"uuid={uuid!r} is not a mapping of this simulation; one of {known}"
             raise ConfigError(msg)
         start, end = self._period_ms(period)
@@ -269,18 +268,17 @@ class Metrics:
         # spec 9.2: the ESM event counts are emitted only with MetricsConfig EventCount.
         return {
             u
-            for u, m in self._sim.mappings.items()
+            for u, m in self._mappings.items()
             if "EventCount" in (m.fields.get("MetricsConfig") or {}).get("Metrics", [])
         }
 
     def _refresh(self) -> None:
         """Recompute every point when the trace has grown since the last query."""
-        trace = self._sim.trace
+        trace = self._trace
         if len(trace) == self._seen:
             return
         self._seen = len(trace)
-        invocations = invocations_by_request_id(self._sim)
-        at_finish = self._sim.behaviour.iterator_age_at == "finish"
+        at_finish = self._iterator_age_at == "finish"
         points: dict[str, list[Point]] = {n: [] for n in METRIC_NAMES}
         deltas: list[Point] = []
         invokes: dict[str, TraceEvent] = {}
@@ -295,7 +293,7 @@ class Metrics:
                 return fn
             if e.mapping in function_of:
                 return function_of[e.mapping]
-            m = self._sim.mappings.get(e.mapping)
+            m = self._mappings.get(e.mapping)
             return m.function.name if m is not None else ""
 
         def polled(e: TraceEvent, fn: str) -> None:
@@ -333,13 +331,15 @@ class Metrics:
                     continue
                 fn = fn_of(sent)
                 deltas.append((e.at_ms, -1, fn, e.mapping))
-                outcome = invocation_outcome(e, invocations.get(rid))
+                outcome = e.outcome  # the mapping's verdict, recorded once
                 duration = e.get("duration_ms", e.at_ms - sent.at_ms)
                 # spec 9.1: Errors and Duration belong to the invocation (its start).
                 points["Duration"].append((sent.at_ms, duration, fn, e.mapping))
-                if outcome == "error":
+                if e.get("error") is not None:
+                    # spec 9.1: Errors counts function errors only, not a
+                    # response the mapping rejected.
                     points["Errors"].append((sent.at_ms, 1, fn, e.mapping))
-                if outcome != "ok":
+                if outcome != "success" or e.get("error") is not None:
                     # spec 9.2: timestamped at the end of the invocation.
                     points["FailedInvokeEventCount"].append((e.at_ms, sent.count, fn, e.mapping))
                 age = sent.get("iterator_age_ms")

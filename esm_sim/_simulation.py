@@ -37,9 +37,9 @@ from esm_sim._lambda.function import (
     InvocationLog,
 )
 from esm_sim._mapping.config import Behaviour, MappingConfig
-from esm_sim._mapping.runtime import MappingRuntime, deliver_to, expand_render
+from esm_sim._mapping.runtime import MappingPorts, MappingRuntime, expand_render
 from esm_sim._metrics import Metrics
-from esm_sim._sinks import Bucket, Queue, Topic
+from esm_sim._sinks import Bucket, Queue, Topic, deliver_failure_record
 from esm_sim._streams.records import SEQUENCE_BASE, SEQUENCE_STEP
 from esm_sim._streams.table import Table
 from esm_sim.errors import ConfigError, SimulationError, SimulationLimitExceeded
@@ -226,6 +226,17 @@ class Simulation:
         self.buckets: dict[str, Bucket] = {}
         self._sinks: dict[str, Queue | Topic | Bucket] = {}
         self.mappings: dict[str, MappingRuntime] = {}
+        # What each mapping receives from the simulation: these, and nothing more.
+        self._mapping_ports = MappingPorts(
+            scheduler=self._scheduler,
+            trace=self.trace,
+            behaviour=self.behaviour,
+            concurrency=self._concurrency,
+            deliver=self._deliver,
+            duplicates=self._duplicates,
+            busy_changed=self._busy_changed,
+            new_invocation_log=lambda: InvocationLog(self._expand_render, self._exceptions),
+        )
         self.lambda_client = LambdaClient(self)
 
     def __repr__(self) -> str:
@@ -609,25 +620,24 @@ class Simulation:
             self._mapping_state(mapping, "Disabled")
             mapping.stop()
 
+    def _busy_changed(self, delta: int) -> None:
+        self._busy += delta
+
     def _deliver(
         self,
         destination: str,
         record: dict[str, Any],
-        mapping: MappingRuntime,
+        *,
+        uuid: str,
         shard_id: str,
         payload: Callable[[], dict[str, Any]],
+        rng: Rng,
     ) -> bool:
         sink = self._sinks.get(destination)
         if sink is None:
             return False  # spec 3.6: a missing destination is a delivery failure
-        return deliver_to(
-            sink,
-            record,
-            now_ms=self.now_ms,
-            uuid=mapping.uuid,
-            shard_id=shard_id,
-            rng=mapping.rng,
-            payload=payload,
+        return deliver_failure_record(
+            sink, record, now_ms=self.now_ms, uuid=uuid, shard_id=shard_id, rng=rng, payload=payload
         )
 
     # -- fates -----------------------------------------------------------------------------
@@ -717,7 +727,11 @@ class Simulation:
         """CloudWatch-style metrics computed from the trace (spec 9), e.g. ``.series(name)``."""
         cached: Metrics | None = getattr(self, "_metrics", None)
         if cached is None:
-            cached = self._metrics = Metrics(self)
+            cached = self._metrics = Metrics(
+                self.trace,
+                mappings=self.mappings,
+                iterator_age_at=self.behaviour.iterator_age_at,
+            )
         return cached
 
     def timeline(self, *, uuid: str | None = None) -> str:

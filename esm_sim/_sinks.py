@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable
 from typing import Any
 
 from esm_sim._engine.rng import Rng
-from esm_sim._engine.timefmt import iso_ms
+from esm_sim._engine.timefmt import iso_ms, iso_seconds
 
 
 class Queue:
@@ -100,3 +101,35 @@ class Bucket:
 
 
 Sink = Queue | Topic | Bucket
+
+
+def deliver_failure_record(
+    sink: Queue | Topic | Bucket,
+    record: dict[str, Any],
+    *,
+    now_ms: int,
+    uuid: str,
+    shard_id: str,
+    rng: Rng,
+    payload: Callable[[], dict[str, Any]],
+) -> bool:
+    """Write a failure record to a destination; False if it cannot take it (FIFO)."""
+    if isinstance(sink, Queue):
+        if sink.fifo:
+            return False  # spec 3.6: standard queues only
+        sink.send_message(json.dumps(record))
+        return True
+    if isinstance(sink, Topic):
+        if sink.fifo:
+            return False  # spec 3.6: standard topics only
+        sink.publish(json.dumps(record), now_ms)
+        return True
+    # spec 3.6: S3 gets the metadata plus the whole invocation event as an
+    # escaped JSON string (spec 11 row 22), under AWS's key layout.
+    body = dict(record)
+    body["payload"] = json.dumps(payload())
+    stamp = iso_seconds(now_ms)  # 2019-11-14T00:13:19Z
+    date = stamp[:10].replace("-", "/")
+    key = f"aws/lambda/{uuid}/{shard_id}/{date}/{stamp[:-1].replace(':', '.')}-{rng.uuid()}"
+    sink.put_object(key, json.dumps(body).encode())
+    return True

@@ -32,7 +32,7 @@ import attrs
 from esm_sim._engine.timefmt import iso_ms
 from esm_sim._engine.trace import TraceEvent
 from esm_sim._fates import OUTCOMES
-from esm_sim._metrics import invocation_outcome, invocations_by_request_id
+from esm_sim._metrics import invocation_outcome
 from esm_sim.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -59,7 +59,9 @@ class Span:
     """
     One invocation as seen on the trace: from its ``invoke`` to its ``result`` event.
 
-    ``outcome`` is "ok", "error", "partial" or "in-flight" (no result yet, in
+    ``outcome`` is "ok", "error", "partial", "rejected" (the mapping failed the
+    batch without a function error, e.g. a bad ``itemIdentifier``; see
+    ``esm_sim._metrics.invocation_outcome``) or "in-flight" (no result yet, in
     which case ``end_ms`` is None). ``attempt`` counts the deliveries of
     exactly these records on this lane (1 for the first); ``redelivery`` is
     True when some of the records were sent before (a retry, a bisect half or
@@ -91,7 +93,6 @@ def _check_uuid(sim: Simulation, uuid: str | None) -> None:
 def invocation_spans(sim: Simulation, *, uuid: str | None = None) -> list[Span]:
     """Every invocation of the trace (of one mapping, with ``uuid``), in start order."""
     _check_uuid(sim, uuid)
-    invocations = invocations_by_request_id(sim)
     results: dict[str, TraceEvent] = {
         e.get("request_id", ""): e for e in sim.trace.events(kind="result", mapping=uuid)
     }
@@ -117,11 +118,7 @@ def invocation_spans(sim: Simulation, *, uuid: str | None = None) -> list[Span]:
                 function=str(e.get("function", "")),
                 start_ms=e.at_ms,
                 end_ms=None if result is None else result.at_ms,
-                outcome=(
-                    "in-flight"
-                    if result is None
-                    else invocation_outcome(result, invocations.get(rid))
-                ),
+                outcome=("in-flight" if result is None else invocation_outcome(result)),
                 first_seq=e.first_seq,
                 last_seq=e.last_seq,
                 count=e.count,
@@ -146,7 +143,6 @@ def timeline_text(sim: Simulation, *, uuid: str | None = None) -> str:
     """The legend, then one fixed-column line per trace event (of one mapping, with ``uuid``)."""
     _check_uuid(sim, uuid)
     spans = {s.request_id: s for s in invocation_spans(sim, uuid=uuid)}
-    invocations = invocations_by_request_id(sim)
     events = sim.trace.events(mapping=uuid)
     t0 = events[0].at_ms if events else sim.now_ms
     lines = [TIMELINE_LEGEND]
@@ -163,7 +159,7 @@ def timeline_text(sim: Simulation, *, uuid: str | None = None) -> str:
                 parts.append(f"age {s.iterator_age_ms}ms")
             detail = ", ".join(parts)
         elif e.kind == "result" and rid in spans:
-            outcome = invocation_outcome(e, invocations.get(rid))
+            outcome = invocation_outcome(e)
             took = e.get("duration_ms", 0)
             detail = f"{rid[:8]}, took {took}ms" + (f", {e.detail}" if e.detail else "")
         span = f"{e.first_seq}..{e.last_seq}" if e.first_seq else ""
@@ -225,7 +221,7 @@ class FatesSummary(Mapping[str, dict[str, int]]):
         for s in spans:
             if s.mapping in self._invocations:
                 self._invocations[s.mapping] += 1
-                self._failed[s.mapping] += s.outcome in ("error", "partial")
+                self._failed[s.mapping] += s.outcome in ("error", "partial", "rejected")
 
     def __getitem__(self, uuid: str) -> dict[str, int]:
         return dict(self._counts[uuid])
@@ -380,10 +376,9 @@ def mapping_html(mapping: MappingRuntime) -> str:
         "LastProcessingResult",
     )
     rows: list[list[object]] = [[k, f.get(k, "")] for k in keys if k in f]
-    return (
-        _table_html(["field", "value"], rows)
-        + FatesSummary(mapping.sim, mapping.uuid)._repr_html_()
-    )
+    # The records that reached each final fate (``sim.fates()`` adds pending and skipped).
+    counts = [[outcome, n] for outcome, n in mapping.ledger.counts.items()]
+    return _table_html(["field", "value"], rows) + _table_html(["fate", "records"], counts)
 
 
 def simulation_html(sim: Simulation) -> str:

@@ -93,6 +93,13 @@ def check_accounted(sim: Simulation) -> None:
     """
     for mapping in _mappings(sim):
         uuid = mapping.uuid
+        if mapping.ledger.conflicts:
+            seq, had, again = mapping.ledger.conflicts[0]
+            msg = (
+                f"mapping {uuid}: record {seq} reached {had!r}, then {again!r}: a final fate "
+                f"was given twice ({len(mapping.ledger.conflicts)} time(s) in all)"
+            )
+            raise AssertionError(msg)
         counts = sim.fate_counts(uuid)
         total = sum(len(s) for s in mapping.table.shards)
         if sum(counts.values()) != total or any(v < 0 for v in counts.values()):
@@ -106,6 +113,10 @@ def check_accounted(sim: Simulation) -> None:
             if outcome == "pending":
                 pending.append(seq)
         live = mapping.enabled_intent and not mapping.deleted
+        # Records in an open tumbling window that only a later record can close
+        # (tumbling_window_close="record") wait, idle, by design (spec 6.3, I).
+        held = set(mapping.held_in_windows())
+        pending = [seq for seq in pending if seq not in held]
         if sim.is_idle() and live and pending:
             msg = (
                 f"mapping {uuid}: the simulation is idle but {len(pending)} record(s) are "
@@ -166,34 +177,6 @@ def _key_text(key: Any) -> str:
     return ", ".join(f"{name}={value!r}" for name, _, value in triples(key))
 
 
-def _committed_through(
-    mapping: MappingRuntime, invocation: Any, event: TraceEvent, batch: list[int]
-) -> int | None:
-    """The last sequence number of ``batch`` a ``result`` event commits, or None."""
-    if event.outcome != "ok" or not batch:
-        return None
-    if not mapping.config.report_batch_item_failures:
-        return batch[-1]
-    response = invocation.response_json if invocation is not None else None
-    if not isinstance(response, dict):
-        return batch[-1]
-    failures = response.get("batchItemFailures")
-    if failures is None or failures == []:
-        return batch[-1]
-    if not isinstance(failures, list):
-        return None
-    ids: list[int] = []
-    for entry in failures:
-        ident = entry.get("itemIdentifier") if isinstance(entry, dict) else None
-        if not isinstance(ident, str) or not ident.isdigit() or int(ident) not in batch:
-            return None  # spec 4: a bad identifier is a complete failure
-        ids.append(int(ident))
-    # spec 4: the checkpoint stops just before the lowest reported record.
-    lowest = min(ids)
-    before = [s for s in batch if s < lowest]
-    return before[-1] if before else None
-
-
 def _batch(by_request: dict[str, Any], shard: Shard, event: TraceEvent) -> list[int]:
     """The records an invoke or result event is about: its invocation's, else its span."""
     invocation = by_request.get(event.get("request_id"))
@@ -204,59 +187,76 @@ def _batch(by_request: dict[str, Any], shard: Shard, event: TraceEvent) -> list[
 
 def check_checkpoints(sim: Simulation) -> None:
     """
-    A checkpoint never moves backwards: no invocation sends a record its shard
-    (or, with ParallelizationFactor > 1, its lane) had already committed
-    (processed, discarded or expired), and no record the trace committed is
-    pending at the end.
+    A checkpoint never moves backwards: no invocation sends a record that its
+    mapping had already committed (processed, discarded or expired), and no
+    record the trace committed is pending at the end.
 
-    The committed point is derived from the trace alone (``result``, ``discard``,
-    ``delivery-failure`` and ``expire`` entries) plus the invocations' responses
-    for partial batch responses (spec 4).
+    What each result committed is read from the ``result`` rows, as the mapping
+    recorded its verdict: ``committed`` leading records of the batch are done,
+    ``joined`` ones joined their tumbling window, and ``window_committed`` says a
+    window's final invocation committed every record that joined it. Discard,
+    delivery-failure and expire rows commit the records that reached that fate.
     """
     for mapping in _mappings(sim):
         shards = _shards_by_id(mapping)
         by_request = {inv.request_id: inv for inv in mapping.invocations}
-        committed: dict[tuple[str, int], tuple[int, str]] = {}
-        for event in sim.trace.events(mapping=mapping.uuid):
-            if not event.first_seq or event.shard not in shards:
+        entries = mapping.ledger.entries
+        committed: dict[int, str] = {}  # sequence number -> the line that committed it
+        joined: dict[tuple[str, int], list[int]] = {}  # per lane: records in its window
+        events = sim.trace.events(mapping=mapping.uuid)
+        # A discard or expire row spans first..last of its shard; with several
+        # lanes the span holds other lanes' records, known by the lane that sent them.
+        lane_of: dict[int, int] = {}
+        for event in events:
+            if event.kind == "invoke" and event.shard in shards and event.first_seq:
+                for seq in _batch(by_request, shards[event.shard], event):
+                    lane_of[seq] = event.lane
+        for event in events:
+            if event.shard not in shards:
                 continue
             shard = shards[event.shard]
             lane = (event.shard, event.lane)
-            point: int | None = None
-            if event.kind == "invoke" and event.outcome == "duplicate":
-                continue  # an injected duplicate re-sends committed records on purpose
             if event.kind == "invoke":
-                batch = _batch(by_request, shard, event)
-                floor = committed.get(lane)
-                if floor is not None and batch and batch[0] <= floor[0]:
-                    msg = (
-                        f"mapping {mapping.uuid} shard {event.shard} lane {event.lane}: "
-                        f"invocation {event.get('request_id')} at {event.line()[:24]} sent "
-                        f"records {batch[0]}..{batch[-1]}, but the checkpoint had already "
-                        f"passed {floor[0]} ({floor[1]}): the checkpoint moved backwards"
-                    )
-                    raise AssertionError(msg)
-                continue
-            if event.kind == "result":
-                point = _committed_through(
-                    mapping,
-                    by_request.get(event.get("request_id")),
-                    event,
-                    _batch(by_request, shard, event),
-                )
-            elif event.kind in ("discard", "delivery-failure", "expire"):
-                point = int(event.last_seq)
-            if point is not None:
-                floor = committed.get(lane)
-                if floor is None or point > floor[0]:
-                    committed[lane] = (point, event.line().strip())
-        for (shard_id, lane_no), (point, line) in committed.items():
-            outcome = sim.fate(point, uuid=mapping.uuid).outcome
+                if event.outcome == "duplicate" or not event.first_seq:
+                    continue  # an injected duplicate re-sends committed records on purpose
+                for seq in _batch(by_request, shard, event):
+                    if seq in committed:
+                        msg = (
+                            f"mapping {mapping.uuid} shard {event.shard} lane {event.lane}: "
+                            f"invocation {event.get('request_id')} at {event.line()[:24]} sent "
+                            f"record {seq}, which was already committed ({committed[seq]}): "
+                            "the checkpoint moved backwards"
+                        )
+                        raise AssertionError(msg)
+            elif event.kind == "result":
+                line = event.line().strip()
+                if event.get("window_committed"):
+                    for seq in joined.pop(lane, []):
+                        committed[seq] = line
+                    continue
+                n_done, n_joined = event.get("committed", 0), event.get("joined", 0)
+                if (n_done or n_joined) and event.first_seq:
+                    batch = _batch(by_request, shard, event)
+                    for seq in batch[:n_done]:
+                        committed[seq] = line
+                    joined.setdefault(lane, []).extend(batch[:n_joined])
+            elif event.kind in ("discard", "delivery-failure", "expire") and event.first_seq:
+                outcome = _outcome_of(event)
+                line = event.line().strip()
+                for seq in _span(shard, event):
+                    entry = entries.get(seq)
+                    if (
+                        entry is not None
+                        and entry[0] == outcome
+                        and lane_of.get(seq, event.lane) == event.lane
+                    ):
+                        committed.setdefault(seq, line)
+        for seq, line in committed.items():
+            outcome = sim.fate(seq, uuid=mapping.uuid).outcome
             if outcome in ("pending", "skipped"):
                 msg = (
-                    f"mapping {mapping.uuid} shard {shard_id} lane {lane_no}: record {point} "
-                    f"is {outcome}, but the trace committed it ({line}): the checkpoint "
-                    "moved backwards"
+                    f"mapping {mapping.uuid}: record {seq} is {outcome}, but the trace "
+                    f"committed it ({line}): the checkpoint moved backwards"
                 )
                 raise AssertionError(msg)
 

@@ -34,6 +34,7 @@ COLOURS = {
     "ok": "#2ca02c",
     "error": "#d62728",
     "partial": "#ff7f0e",
+    "rejected": "#e377c2",
     "in-flight": "#7f7f7f",
 }
 _MARKS = {

@@ -34,7 +34,7 @@ class TestPlotTimeline:
         assert [e.get("request_id") for e in invokes] == [b.get_gid() for b in bars(fig)]
 
     def test_bars_span_start_to_end_and_colour_by_outcome(self, demo: esm_sim.Simulation) -> None:
-        """A bar starts and ends with its invocation; red for errors, green for ok."""
+        """A bar starts and ends with its invocation; red for function errors, green for ok."""
         fig = viz.plot_timeline(demo)
         results = {e.get("request_id"): e for e in demo.trace.events(kind="result")}
         invokes = demo.trace.events(kind="invoke")
@@ -43,7 +43,7 @@ class TestPlotTimeline:
             done = results[sent.get("request_id")]
             assert (sent.at_ms - t0) / 1000 == pytest.approx(bar.get_x())
             assert (done.at_ms - sent.at_ms) / 1000 == pytest.approx(bar.get_width())
-            colour = viz.COLOURS["error" if done.outcome == "error" else "ok"]
+            colour = viz.COLOURS["error" if done.get("error") else "ok"]
             assert colour == to_hex(bar.get_facecolor())
 
     def test_splits_and_discards_are_marked(self, demo: esm_sim.Simulation) -> None:
@@ -55,18 +55,17 @@ class TestPlotTimeline:
         splits = [ln for ln in ax.lines if ln.get_marker() == "v"]
         assert len(demo.trace.events(kind="split")) == len(splits)
 
-    def test_partial_bars_are_orange(self) -> None:
-        """An invocation whose response reports item failures is drawn as partial."""
+    @staticmethod
+    def _reporting(fail_index: int) -> esm_sim.Simulation:
         sim = esm_sim.Simulation(seed=2)
         table = sim.create_table("orders", partition_key="pk")
 
         def handler(event: dict, context: object) -> dict:
-            first = event["Records"][0]["dynamodb"]["SequenceNumber"]
-            return (
-                {"batchItemFailures": [{"itemIdentifier": first}]}
-                if len(event["Records"]) > 1
-                else {}
-            )
+            records = event["Records"]
+            if len(records) < 2:
+                return {}
+            failed = records[fail_index]["dynamodb"]["SequenceNumber"]
+            return {"batchItemFailures": [{"itemIdentifier": failed}]}
 
         sim.create_function("fn", handler)
         sim.lambda_client.create_event_source_mapping(
@@ -79,8 +78,23 @@ class TestPlotTimeline:
         for i in range(2):
             table.put_item({"pk": f"k{i}"})
         sim.run_until_idle()
+        return sim
+
+    def test_partial_bars_are_orange(self) -> None:
+        """An invocation whose item failures move the checkpoint is drawn as partial."""
+        sim = self._reporting(fail_index=1)
         colours = [to_hex(b.get_facecolor()) for b in bars(viz.plot_timeline(sim))]
         assert viz.COLOURS["partial"] == colours[0]
+
+    def test_rejected_bars_have_their_own_colour(self) -> None:
+        """
+        An invocation the mapping failed without a function error (the item
+        failures name the batch's first record: no progress, spec 4) is drawn
+        as rejected, not ok.
+        """
+        sim = self._reporting(fail_index=0)
+        colours = [to_hex(b.get_facecolor()) for b in bars(viz.plot_timeline(sim))]
+        assert viz.COLOURS["rejected"] == colours[0]
 
     def test_renders_to_png(self, demo: esm_sim.Simulation, tmp_path: object) -> None:
         """The figure saves as a PNG without a display."""

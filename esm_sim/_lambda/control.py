@@ -208,7 +208,7 @@ class LambdaClient:
         if params.get("MetricsConfig"):
             fields["MetricsConfig"] = copy.deepcopy(params["MetricsConfig"])
         mapping = MappingRuntime(
-            sim,
+            sim._mapping_ports,
             uuid=uuid,
             arn=fields["EventSourceMappingArn"],
             fields=fields,

@@ -106,7 +106,12 @@ class Invocation:
     (the handler may have mutated its own copy). ``response`` is what the
     handler returned (None if it raised). ``error`` is None for a success,
     otherwise the ``X-Amz-Function-Error`` value (``"Unhandled"``), with
-    ``error_type`` and ``error_message`` as the runtime reports them.
+    ``error_type`` and ``error_message`` as the runtime reports them: that is
+    Lambda's view. ``outcome`` is the mapping's view of the batch, as it judged
+    the answer once (``"success"``, ``"partial"`` or ``"failure"``; a response
+    the mapping rejects is a failure without a function error), and ``reason``
+    says why in a sentence whenever the batch did not plainly succeed or the
+    response was not taken at its word.
     ``exception`` is what the handler raised, without its traceback (whose frames
     would keep every event alive): read from a function's log, a plain exception
     (built-in construction, no attributes) is rebuilt equal in type, args and
@@ -128,11 +133,14 @@ class Invocation:
         "error_type",
         "exception",
         "mapping_uuid",
+        "outcome",
+        "reason",
         "request_id",
         "response",
         "response_json",
         "shard_id",
         "started_ms",
+        "verdict",
     )
 
     def __init__(
@@ -160,6 +168,11 @@ class Invocation:
         self.response_json: Any = None
         self.mapping_uuid = mapping_uuid
         self.shard_id = shard_id
+        # The mapping's view of the batch, as it judged this answer (policies.judge):
+        # "success", "partial" or "failure", and why when it was not a plain success.
+        self.outcome: str | None = None
+        self.reason: str | None = None
+        self.verdict: Any = None  # the whole Verdict, while the result is on its way
         # None: the sequence numbers of the records the renderer holds (read on use).
         self._seqs: tuple[int, ...] | None = (
             None if sequence_numbers is None else tuple(sequence_numbers)
@@ -346,6 +359,8 @@ _ROW_FIELDS = (
     "error_type",
     "error_message",
     "exception",
+    "outcome",
+    "reason",
 )
 _FRAMES = len(_ROW_FIELDS)
 
@@ -402,6 +417,8 @@ class InvocationLog(Sequence[Invocation]):
             invocation.error_type,
             invocation.error_message,
             exception,
+            invocation.outcome,
+            invocation.reason,
             len(frames),
             *frames,
         )
@@ -419,6 +436,7 @@ class InvocationLog(Sequence[Invocation]):
 
     def _make(self, row: Row) -> Invocation:
         inv = Invocation.__new__(Invocation)
+        inv.verdict = None
         for name, value in zip(_ROW_FIELDS, row, strict=False):
             setattr(inv, name, value)
         if inv.exception is not None and self._exceptions is not None:

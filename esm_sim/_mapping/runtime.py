@@ -1,32 +1,74 @@
 """
 One event source mapping at run time: its readers, its ledger, its side effects.
 
-The readers (``reader.py``) decide; the runtime carries out what touches the
-rest of the world: invoking the function, counting concurrency, writing the
-on-failure record to its destination, recording fates and the trace.
+The readers (``reader.py``) carry out the decisions of ``policies.py``; the
+runtime does what touches the rest of the world: invoking the function,
+counting concurrency, writing the on-failure record to its destination, and
+recording each decision once: fates in the ledger, the verdict on each
+invocation in the invocation log and the ``result`` trace row.
+
+It receives the few things it uses (:class:`MappingPorts`), never the
+``Simulation``.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
+
+import attrs
 
 from esm_sim._engine.rng import Rng, UuidSequence
 from esm_sim._engine.scheduler import Scheduler
 from esm_sim._engine.timefmt import iso_ms, iso_seconds
+from esm_sim._engine.trace import Trace
 from esm_sim._fates import Ledger
+from esm_sim._lambda.concurrency import Concurrency
 from esm_sim._lambda.function import Context, Function, Invocation, InvocationLog, run_handler
 from esm_sim._mapping.config import Behaviour, MappingConfig
 from esm_sim._mapping.lanes import LaneTable, LaneView
-from esm_sim._mapping.reader import ShardReader
-from esm_sim._sinks import Bucket, Queue, Topic
+from esm_sim._mapping.policies import FAILURE, SUCCESS, Verdict, judge
+from esm_sim._mapping.reader import Batch, ShardReader, Span
 from esm_sim._streams.records import CREATED_MS, SEQ, Record
 from esm_sim._streams.shard import Shard
 from esm_sim._streams.table import Table
 
-if TYPE_CHECKING:
-    from esm_sim._simulation import Simulation
+
+class Deliver(Protocol):
+    """Write a failure record to a destination ARN; False if it could not take it."""
+
+    def __call__(
+        self,
+        destination: str,
+        record: dict[str, Any],
+        *,
+        uuid: str,
+        shard_id: str,
+        payload: Callable[[], dict[str, Any]],
+        rng: Rng,
+    ) -> bool: ...
+
+
+DUPLICATE_REASON = "an injected duplicate delivery: its response is ignored (spec 3.7)"
+
+
+@attrs.frozen(kw_only=True)
+class MappingPorts:
+    """What a mapping needs from the simulation around it, and nothing more."""
+
+    scheduler: Scheduler
+    trace: Trace
+    behaviour: Behaviour
+    concurrency: Concurrency
+    deliver: Deliver
+    # Injected duplicate deliveries still to make, per function name (spec 3.7, I):
+    # one dict shared by every mapping of the simulation.
+    duplicates: dict[str, int]
+    # A reader started or stopped having work (for ``run_until_idle``).
+    busy_changed: Callable[[int], None]
+    # A new, empty invocation log that expands stored rows as the simulation's do.
+    new_invocation_log: Callable[[], InvocationLog]
 
 
 class MappingRuntime:
@@ -34,7 +76,7 @@ class MappingRuntime:
 
     def __init__(
         self,
-        sim: Simulation,
+        ports: MappingPorts,
         *,
         uuid: str,
         arn: str,
@@ -44,7 +86,7 @@ class MappingRuntime:
         config: MappingConfig,
         rng: Rng,
     ) -> None:
-        self.sim = sim
+        self.ports = ports
         self.uuid = uuid
         self.arn = arn
         self.fields = fields
@@ -54,20 +96,19 @@ class MappingRuntime:
         self.rng = rng
         # Request ids, one per invocation: a keyed counter, cheaper than two draws.
         self.request_ids = UuidSequence(rng.child("request-ids"))
-        self.scheduler: Scheduler = sim._scheduler
-        self.behaviour: Behaviour = sim.behaviour
+        self.scheduler: Scheduler = ports.scheduler
+        self.behaviour: Behaviour = ports.behaviour
+        self.trace: Trace = ports.trace
         self.ledger = Ledger()
         # Per shard id, its readers: one, or one per ParallelizationFactor lane.
         self.readers: dict[str, list[ShardReader]] = {}
-        self.invocations = InvocationLog(sim._expand_render, sim._exceptions)
+        self.invocations = ports.new_invocation_log()
         self.started = False  # has it ever reported Enabled (LATEST is taken then)
         self.enabled_intent = True  # the Enabled the user asked for (set by the control plane)
         self.settling = False  # counted busy while settling toward Enabled (run_until_idle)
         self.deleted = False
         self.destination_failures = 0
-        # Injected duplicate deliveries still to make, per function name (spec 3.7,
-        # I): the simulation's dict, shared by all its mappings.
-        self.duplicates: dict[str, int] = sim._duplicates
+        self.duplicates: dict[str, int] = ports.duplicates
         table.on_new_shard(self._on_new_shard)
 
     def _repr_html_(self) -> str:
@@ -83,7 +124,7 @@ class MappingRuntime:
 
     def busy_changed(self, delta: int) -> None:
         """A reader started or stopped having work (for ``run_until_idle``)."""
-        self.sim._busy += delta
+        self.ports.busy_changed(delta)
 
     def set_last_processing_result(self, text: str) -> None:
         """Update ``LastProcessingResult`` (spec 1.3)."""
@@ -101,7 +142,7 @@ class MappingRuntime:
     ) -> None:
         # ``data``: keys and values, flattened (key, value, key, value...), as
         # the trace stores them (TraceEvent.data pairs them up again).
-        self.sim.trace.add(self._head(kind, reader, records, outcome, detail) + data)
+        self.trace.add(self._head(kind, reader, records, outcome, detail) + data)
 
     def _head(
         self, kind: str, reader: ShardReader, records: Sequence[Record], outcome: str, detail: str
@@ -122,6 +163,9 @@ class MappingRuntime:
 
     # -- starting and stopping -----------------------------------------------------
 
+    def _reading(self) -> bool:
+        return self.started and self.fields["State"] in ("Enabled", "Updating", "Disabling")
+
     def start(self) -> None:
         """The mapping now reports Enabled: every reader starts (LATEST taken the first time)."""
         latest = self.fields["StartingPosition"] == "LATEST" and not self.started
@@ -130,7 +174,7 @@ class MappingRuntime:
                 self._add_readers(shard, latest=latest)
         self.started = True
         for shard in self.table.shards:
-            if self._parent_done(shard):
+            if self._ancestors_done(shard):
                 for reader in self.readers[shard.shard_id]:
                     reader.start()
 
@@ -157,49 +201,56 @@ class MappingRuntime:
         if self.deleted:
             return
         self._add_readers(shard, latest=False)  # a new shard is read from its start
-        if (
-            self.started
-            and self.fields["State"] in ("Enabled", "Updating", "Disabling")
-            and self._parent_done(shard)
-        ):
+        if self._reading() and self._ancestors_done(shard):
             for reader in self.readers[shard.shard_id]:
                 reader.start()
 
-    def _parent_done(self, shard: Shard) -> bool:
-        """spec 7.1: a parent shard is processed before its children."""
+    def _shard_done(self, shard_id: str) -> bool:
+        readers = self.readers.get(shard_id)
+        return not readers or all(r.finished() for r in readers)
+
+    def _ancestors_done(self, shard: Shard) -> bool:
+        """
+        spec 7.1: a shard is read only after every ancestor is fully consumed,
+        however deep the lineage and however empty the shards on the way.
+        """
+        by_id = self.table.shards_by_id
         parent = shard.parent_shard_id
-        readers = self.readers.get(parent) if parent is not None else None
-        if not readers:
-            return True
-        return all(r.finished() for r in readers)
+        while parent is not None:
+            if not self._shard_done(parent):
+                return False
+            ancestor = by_id.get(parent)
+            parent = ancestor.parent_shard_id if ancestor is not None else None
+        return True
 
     def reader_finished(self, reader: ShardReader) -> None:
-        """A reader read its closed shard to the end: start the children it held back."""
-        shard_id = reader.shard.shard_id
-        if not all(r.finished() for r in self.readers.get(shard_id, ())):
+        """A reader read its closed shard to the end: start the descendants it held back."""
+        if not self._shard_done(reader.shard.shard_id) or not self._reading():
             return
         for shard in self.table.shards:
-            if shard.parent_shard_id == shard_id and self.fields["State"] in (
-                "Enabled",
-                "Updating",
-                "Disabling",
-            ):
-                for child in self.readers.get(shard.shard_id, ()):
+            readers = self.readers.get(shard.shard_id, ())
+            if any(r.state == "stopped" for r in readers) and self._ancestors_done(shard):
+                for child in readers:
                     child.start()
+
+    def _reader_of(self, shard: Shard, index: int) -> tuple[ShardReader | None, int]:
+        readers = self.readers.get(shard.shard_id)
+        if not readers:
+            return None, index
+        if len(readers) == 1:
+            return readers[0], index
+        view = readers[0].shard
+        assert isinstance(view, LaneView)
+        reader = readers[view.table.lane_of(shard.at(index))]
+        lane_view = reader.shard
+        assert isinstance(lane_view, LaneView)
+        return reader, lane_view.position_of(index)
 
     def record_status(self, shard: Shard, index: int) -> str:
         """For a record without a ledger entry: "skipped", "processed" or "pending"."""
-        readers = self.readers.get(shard.shard_id)
-        if not readers:
+        reader, position = self._reader_of(shard, index)
+        if reader is None:
             return "pending"
-        reader, position = readers[0], index
-        if len(readers) > 1:
-            view = readers[0].shard
-            assert isinstance(view, LaneView)
-            reader = readers[view.table.lane_of(shard.at(index))]
-            lane_view = reader.shard
-            assert isinstance(lane_view, LaneView)
-            position = lane_view.position_of(index)
         if position < reader.start_index:
             return "skipped"
         if position < reader.checkpoint:
@@ -209,6 +260,10 @@ class MappingRuntime:
     def skipped_count(self, shard: Shard) -> int:
         """How many records of a shard this mapping does not own (before its LATEST start)."""
         return sum(r.start_index for r in self.readers.get(shard.shard_id, ()))
+
+    def held_in_windows(self) -> list[int]:
+        """Sequence numbers delivered to open tumbling windows, waiting for their end."""
+        return [r[SEQ] for reader in self.all_readers() for r in reader.held_in_window()]
 
     def reconfigure(self, config: MappingConfig) -> None:
         """Settings from an update take effect (spec 1.4: when the state settles)."""
@@ -225,7 +280,7 @@ class MappingRuntime:
 
     def admit(self, reader: ShardReader) -> str | None:
         """Ask for a concurrency slot; None if granted, else the throttle reason (spec 3.1)."""
-        refusal = self.sim._concurrency.acquire(self.function)
+        refusal = self.ports.concurrency.acquire(self.function)
         if refusal is not None:
             self._trace(
                 "throttle",
@@ -240,7 +295,9 @@ class MappingRuntime:
     def invoke(self, reader: ShardReader, records: list[Record]) -> None:
         """Run the function on a batch; its result reaches ``reader.on_result`` at the end time."""
         fn = self.function
-        window = reader.window_info(reader.batch) if reader.batch is not None else None
+        batch = reader.batch
+        assert batch is not None
+        window = reader.window_info(batch)
         invocation = self._call(
             reader,
             records,  # never mutated in place: the reader only ever slices anew
@@ -249,9 +306,9 @@ class MappingRuntime:
             data=()
             if window is None
             else ("window_start_ms", window[0], "window_final", window[3]),
+            judge_as=(window is not None, batch.final),
         )
-        if reader.batch is not None:
-            reader.batch.request_id = invocation.request_id
+        batch.request_id = invocation.request_id
         self.scheduler.call_at(invocation.ended_ms, self._finish, reader, invocation, fn)
 
     def _call(
@@ -262,8 +319,14 @@ class MappingRuntime:
         *,
         outcome: str,
         data: tuple[Any, ...],
+        judge_as: tuple[bool, bool] | None,
     ) -> Invocation:
-        """Trace the invoke, run the handler on ``render()``'s event, keep the invocation."""
+        """
+        Trace the invoke, run the handler on ``render()``'s event, judge the answer
+        (``policies.judge``, with the settings the batch was sent under; a
+        duplicate's answer is ignored: ``judge_as`` None) and keep the invocation
+        with its verdict.
+        """
         fn = self.function
         now = self.scheduler.now_ms
         request_id = self.request_ids.next()
@@ -287,36 +350,88 @@ class MappingRuntime:
         info: tuple[Any, ...] = ("request_id", request_id, "function", fn.name)
         if records:
             info += ("iterator_age_ms", now - records[-1][CREATED_MS])
-        self.sim.trace.add(head + info + data)
+        self.trace.add(head + info + data)
         duration_ms = run_handler(invocation, fn, render(), context)
         invocation.ended_ms = now + duration_ms
+        if judge_as is None:
+            verdict = Verdict(outcome=SUCCESS, reason=DUPLICATE_REASON)
+        else:
+            in_window, final = judge_as
+            rbif = self.config.report_batch_item_failures
+            verdict = judge(
+                error=invocation.error,
+                error_type=invocation.error_type,
+                response=invocation.response_json,
+                sequence_numbers=[str(r[SEQ]) for r in records] if rbif else (),
+                report_batch_item_failures=rbif,
+                window=in_window,
+                final=final,
+                non_object_fails=self.behaviour.non_object_response == "failure",
+            )
+        invocation.verdict = verdict
         self.invocations.append_row(fn.invocations.append(invocation), fn.invocations)
         return invocation
 
     def _finish(self, reader: ShardReader, invocation: Invocation, fn: Function) -> None:
         # The slot goes back to the function that ran, even if the mapping was
         # pointed at another function meanwhile.
-        self.sim._concurrency.release(fn)
-        self._trace_result(reader, reader.batch.records if reader.batch else [], invocation)
-        reader.on_result(invocation)
+        self.ports.concurrency.release(fn)
+        batch = reader.batch
+        verdict = invocation.verdict
+        assert batch is not None and verdict is not None
+        self._trace_result(reader, batch, invocation, verdict)
+        reader.on_result(invocation, verdict)
 
     def _trace_result(
-        self, reader: ShardReader, records: list[Record], invocation: Invocation, *extra: Any
+        self,
+        reader: ShardReader,
+        batch: Batch | None,
+        invocation: Invocation,
+        verdict: Verdict,
+        *extra: Any,
     ) -> None:
+        """
+        The ``result`` row: Lambda's view (``error``, ``error_type``) and the
+        mapping's (the outcome column, ``reason``), with how many of the
+        batch's leading records are now done (``committed``) or joined their
+        tumbling window (``joined``), and whether a window's final invocation
+        committed the window (``window_committed``). Metrics, views, fates and
+        the invariants read these; nothing judges the response again.
+        """
+        records = batch.records if batch is not None else []
+        committed = joined = 0
+        window_committed = False
+        if verdict.outcome != FAILURE and batch is not None and not extra:
+            done = len(records) if verdict.resume_at is None else verdict.resume_at
+            if batch.final:
+                window_committed = True
+            elif verdict.state_json is not None:
+                joined = done
+            else:
+                committed = done
         if invocation.error is not None:
-            outcome, detail = "error", f"{invocation.error_type}: {invocation.error_message}"
+            detail = f"{invocation.error_type}: {invocation.error_message}"
         else:
-            outcome, detail = "ok", ""
-        self.sim.trace.add(
+            detail = verdict.reason or ""
+        self.trace.add(
             (
-                *self._head("result", reader, records, outcome, detail),
+                *self._head("result", reader, records, verdict.outcome, detail),
                 "request_id",
                 invocation.request_id,
                 "duration_ms",
                 invocation.ended_ms - invocation.started_ms,
-                # issue 6: metrics and views judge the response with the same rule.
-                "report_batch_item_failures",
-                self.config.report_batch_item_failures,
+                "error",
+                invocation.error,
+                "error_type",
+                invocation.error_type,
+                "reason",
+                verdict.reason,
+                "committed",
+                committed,
+                "joined",
+                joined,
+                "window_committed",
+                window_committed,
                 *extra,
             )
         )
@@ -350,41 +465,78 @@ class MappingRuntime:
             original._render,
             outcome="duplicate",
             data=("duplicate_of", original.request_id),
+            judge_as=None,
         )
-        self.scheduler.call_at(
-            invocation.ended_ms, self._finish_duplicate, reader, invocation, records
-        )
+        self.scheduler.call_at(invocation.ended_ms, self._finish_duplicate, reader, invocation)
 
-    def _finish_duplicate(
-        self, reader: ShardReader, invocation: Invocation, records: list[Record]
-    ) -> None:
-        self._trace_result(reader, records, invocation, "duplicate", True)
+    def _finish_duplicate(self, reader: ShardReader, invocation: Invocation) -> None:
+        verdict = invocation.verdict
+        assert verdict is not None
+        self._trace_result(reader, reader.batch, invocation, verdict, "duplicate", True)
         reader.duplicate_done()
 
     # -- fates -------------------------------------------------------------------------
 
-    def processed(self, reader: ShardReader, records: list[Record]) -> None:
-        """These records were processed: the checkpoint moves past them."""
+    def _mark(
+        self,
+        reader: ShardReader,
+        records: list[Record],
+        spans: list[Span],
+        *,
+        outcome: str,
+        reason: str | None,
+        destination: str | None,
+        strict: bool = True,
+    ) -> list[Record]:
+        """
+        Give records their final fate (once: a record already final keeps its
+        fate) and finish their spans; returns the records newly marked.
+        """
+        fresh = self.ledger.mark(records, outcome, reason, destination, strict=strict)
+        for span in spans:
+            reader.finish(span)
+        if spans:
+            reader.note_final(spans[-1][1])
+        return fresh
+
+    def processed(self, reader: ShardReader, records: list[Record], spans: list[Span]) -> None:
+        """These records were processed: their spans are final, the checkpoint moves when it can."""
+        for span in spans:
+            reader.finish(span)
         if not records:
             return
-        self.ledger.processed(len(records))
-        reader.advance_checkpoint(records)
+        if reader.checkpoint >= spans[-1][1]:
+            self.ledger.processed(len(records))  # below the checkpoint: no entry needed
+        else:
+            # Done out of order (a gap before them is still open): recorded each.
+            self.ledger.mark(records, "processed", None, None)
+            reader.note_final(spans[-1][1])
 
     def filtered(self, reader: ShardReader, records: list[Record]) -> None:
         """These records did not match the filter criteria (spec 8): never sent."""
-        self.ledger.mark([r[SEQ] for r in records], "filtered", "FilterCriteria", None)
-        self._trace("filter", reader, records, outcome="filtered")
+        fresh = self.ledger.mark(records, "filtered", "FilterCriteria", None, strict=False)
+        if fresh:
+            self._trace("filter", reader, fresh, outcome="filtered")
 
-    def expire(self, reader: ShardReader, records: list[Record]) -> None:
-        """These records left the stream (24 h retention) before they were processed."""
-        self.ledger.mark([r[SEQ] for r in records], "expired", "RetentionExpired", None)
-        self._trace("expire", reader, records, outcome="expired", detail="RetentionExpired")
-        reader.advance_checkpoint(records)
+    def expire(self, reader: ShardReader, records: list[Record], spans: list[Span]) -> None:
+        """These records left the stream (retention) before they were processed (spec 7.1)."""
+        fresh = self._mark(
+            reader,
+            records,
+            spans,
+            outcome="expired",
+            reason="RetentionExpired",
+            destination=None,
+            strict=False,
+        )
+        if fresh:
+            self._trace("expire", reader, fresh, outcome="expired", detail="RetentionExpired")
 
     def discard(
         self,
         reader: ShardReader,
         records: list[Record],
+        spans: list[Span],
         *,
         condition: str,
         invoke_count: int,
@@ -396,59 +548,77 @@ class MappingRuntime:
 
         The failure record describes only the records discarded (spec 3.6).
         """
-        now = self.scheduler.now_ms
+        if not records:
+            for span in spans:
+                reader.finish(span)
+            return
         destination = self.config.on_failure_destination
-        seqs = [r[SEQ] for r in records]
         if destination is None:
-            self.ledger.mark(seqs, "dropped", condition, None)
+            self._mark(
+                reader, records, spans, outcome="dropped", reason=condition, destination=None
+            )
             self._trace("discard", reader, records, outcome="dropped", detail=condition)
-        else:
-            batch = reader.batch
-            # spec 3.6: the request id of the failing batch's last invocation, or a
-            # fresh one for records discarded before any invocation.
-            request_id = (batch.request_id if batch is not None else None) or self.rng.uuid()
-            record = failure_record(
-                request_id=request_id,
-                function_arn=self.function.arn,
-                condition=condition,
-                invoke_count=invoke_count,
-                function_error=function_error,
-                with_response_context=with_response_context,
-                now_ms=now,
-                shard_id=reader.shard.shard_id,
-                records=records,
-                stream_arn=self.table.stream_arn,
+            return
+        batch = reader.batch
+        # spec 3.6: the request id of the failing batch's last invocation, or a
+        # fresh one for records discarded before any invocation.
+        request_id = (batch.request_id if batch is not None else None) or self.rng.uuid()
+        record = failure_record(
+            request_id=request_id,
+            function_arn=self.function.arn,
+            condition=condition,
+            invoke_count=invoke_count,
+            function_error=function_error,
+            with_response_context=with_response_context,
+            now_ms=self.scheduler.now_ms,
+            shard_id=reader.shard.shard_id,
+            records=records,
+            stream_arn=self.table.stream_arn,
+        )
+        delivered = self.ports.deliver(
+            destination,
+            record,
+            uuid=self.uuid,
+            shard_id=reader.shard.shard_id,
+            payload=lambda: {"Records": self.table.format.render_many(records)},
+            rng=self.rng,
+        )
+        if delivered:
+            self._mark(
+                reader,
+                records,
+                spans,
+                outcome="destination",
+                reason=condition,
+                destination=destination,
             )
-            delivered = self.sim._deliver(
-                destination,
-                record,
-                self,
-                reader.shard.shard_id,
-                lambda: {"Records": self.table.format.render_many(records)},
+            self._trace(
+                "discard",
+                reader,
+                records,
+                outcome="destination",
+                detail=f"{condition} -> {destination}",
             )
-            if delivered:
-                self.ledger.mark(seqs, "destination", condition, destination)
-                self._trace(
-                    "discard",
-                    reader,
-                    records,
-                    outcome="destination",
-                    detail=f"{condition} -> {destination}",
-                )
-            else:
-                # spec 9.2: a failed delivery counts DestinationDeliveryFailures and
-                # the records are dropped.
-                self.destination_failures += 1
-                self.ledger.mark(seqs, "dropped", "DestinationDeliveryFailed", destination)
-                self._trace(
-                    "delivery-failure",
-                    reader,
-                    records,
-                    outcome="dropped",
-                    detail=f"{condition}; could not deliver to {destination}",
-                    data=("function", self.function.name, "condition", condition),
-                )
-        reader.advance_checkpoint(records)
+            return
+        # spec 9.2: a failed delivery counts DestinationDeliveryFailures and
+        # the records are dropped.
+        self.destination_failures += 1
+        self._mark(
+            reader,
+            records,
+            spans,
+            outcome="dropped",
+            reason="DestinationDeliveryFailed",
+            destination=destination,
+        )
+        self._trace(
+            "delivery-failure",
+            reader,
+            records,
+            outcome="dropped",
+            detail=f"{condition}; could not deliver to {destination}",
+            data=("function", self.function.name, "condition", condition),
+        )
 
     def read_throttled(self, reader: ShardReader) -> None:
         """A GetRecords call was refused: too many readers on the shard (spec 7.4, I)."""
@@ -464,7 +634,7 @@ class MappingRuntime:
     def trace_split(self, reader: ShardReader, first: list[Record], second: list[Record]) -> None:
         """Bisect split a failing batch (spec 3.4)."""
         # As _trace would write it for first + second, without joining the halves.
-        self.sim.trace.add(
+        self.trace.add(
             (
                 self.scheduler.now_ms,
                 "split",
@@ -570,35 +740,3 @@ def failure_record(
         "streamArn": stream_arn,
     }
     return record
-
-
-def deliver_to(
-    sink: Queue | Topic | Bucket,
-    record: dict[str, Any],
-    *,
-    now_ms: int,
-    uuid: str,
-    shard_id: str,
-    rng: Rng,
-    payload: Callable[[], dict[str, Any]],
-) -> bool:
-    """Write a failure record to a destination; False if it cannot take it (FIFO)."""
-    if isinstance(sink, Queue):
-        if sink.fifo:
-            return False  # spec 3.6: standard queues only
-        sink.send_message(json.dumps(record))
-        return True
-    if isinstance(sink, Topic):
-        if sink.fifo:
-            return False  # spec 3.6: standard topics only
-        sink.publish(json.dumps(record), now_ms)
-        return True
-    # spec 3.6: S3 gets the metadata plus the whole invocation event as an
-    # escaped JSON string (spec 11 row 22), under AWS's key layout.
-    body = dict(record)
-    body["payload"] = json.dumps(payload())
-    stamp = iso_seconds(now_ms)  # 2019-11-14T00:13:19Z
-    date = stamp[:10].replace("-", "/")
-    key = f"aws/lambda/{uuid}/{shard_id}/{date}/{stamp[:-1].replace(':', '.')}-{rng.uuid()}"
-    sink.put_object(key, json.dumps(body).encode())
-    return True

@@ -135,6 +135,7 @@ class Table:
         # Current item per key (flat images, so the GC soon leaves the dict alone).
         self._items: dict[Image, Image] = {}
         self.shards: list[Shard] = []
+        self.shards_by_id: dict[str, Shard] = {}
         # The open shards, each owning the hash range [start, next start) of
         # partition-key hashes; a child takes over its parent's range, so one
         # item's records always follow one line of shards (spec 7.1).
@@ -160,6 +161,7 @@ class Table:
         shard_id = f"shardId-{now:020d}-{self._rng.hex(8)}"
         shard = Shard(shard_id, None if parent is None else parent.shard_id, now, self._format)
         self.shards.append(shard)
+        self.shards_by_id[shard_id] = shard
         if self._rollover_ms and self._call_later is not None:
             # spec 7.1: a shard is sealed and replaced about every 4 hours (I: exactly).
             self._call_later(self._rollover_ms, self._roll_over, shard)
