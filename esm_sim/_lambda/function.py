@@ -541,6 +541,25 @@ class Function:
 
 
 _INTEGER_TEXT = re.compile(r"-?[0-9]+")
+# The default repr of an object names its memory address ("<Foo object at
+# 0x7f...>"), which differs from run to run: kept out of error messages, whose
+# text reaches the trace (determinism, style 14).
+_ADDRESS = re.compile(r"(<[^<>]*?) at 0x[0-9a-fA-F]+(?=>)")
+
+
+def exception_text(exc: BaseException) -> str:
+    """
+    ``str(exc)`` as the runtime reports it, the same in every run.
+
+    An object's memory address in it is dropped (``<Foo object>``); a ``__str__``
+    that itself fails gives ``<exception str() failed>``, as Python's own
+    traceback printing says.
+    """
+    try:
+        text = str(exc)
+    except Exception:  # a broken __str__ is the handler's bug, not the simulator's
+        return "<exception str() failed>"
+    return _ADDRESS.sub(r"\1", text) if " at 0x" in text else text
 
 
 def _json_default(value: object) -> object:
@@ -573,7 +592,7 @@ def run_handler(
     except Exception as exc:  # any exception a handler raises is a function error
         invocation.error = "Unhandled"
         invocation.error_type = type(exc).__name__
-        invocation.error_message = str(exc)
+        invocation.error_message = exception_text(exc)
         # Keep where it happened (file, line, function: cheap, no source read),
         # not the traceback itself: its frames, through f_back, would keep every
         # caller's locals and the whole event alive for the GC to walk as long as
@@ -604,18 +623,22 @@ def run_handler(
         return duration_ms
     if response is None:  # the commonest answer needs no trip through JSON
         return duration_ms
-    if isinstance(response, bytes):
-        # The runtime sends bytes as they are (application/unknown), not as JSON.
-        body_bytes = response
-    else:
-        try:
+    try:
+        if isinstance(response, bytes):
+            # The runtime sends bytes as they are (application/unknown), not as JSON.
+            body_bytes = response
+        else:
             body_bytes = json.dumps(response, default=_json_default).encode()
-        except (TypeError, ValueError) as exc:
-            invocation.error = "Unhandled"
-            invocation.error_type = "Runtime.MarshalError"
-            invocation.error_message = f"Unable to marshal response: {exc}"
-            invocation.response = response
-            return duration_ms
+    except Exception as exc:
+        # spec 3.1 ("bad response"): the runtime (RIC LambdaMarshaller.marshal_response)
+        # turns any exception its encoder raises into Runtime.MarshalError, "Unable to
+        # marshal response: <str(e)>": a value JSON has no form for, but also a
+        # RecursionError from nesting too deep or whatever a dict subclass's items() raises.
+        invocation.error = "Unhandled"
+        invocation.error_type = "Runtime.MarshalError"
+        invocation.error_message = f"Unable to marshal response: {exception_text(exc)}"
+        invocation.response = response
+        return duration_ms
     if len(body_bytes) > MAX_RESPONSE_BYTES:
         invocation.error = "Unhandled"
         invocation.error_type = "Function.ResponseSizeTooLarge"
@@ -629,8 +652,8 @@ def run_handler(
     invocation.response = response
     try:
         invocation.response_json = json.loads(body_bytes)
-    except ValueError:
-        # I: a bytes payload that is not JSON; the mapping finds no batchItemFailures
-        # in it, so it reads as None here.
+    except (ValueError, RecursionError):
+        # I: a bytes payload that is not JSON, or JSON nested deeper than the parser
+        # goes; the mapping finds no batchItemFailures in it, so it reads as None here.
         invocation.response_json = None
     return duration_ms

@@ -1,0 +1,170 @@
+"""Tests for run_handler: no handler behaviour crashes or wedges the simulation (spec 3.1, 10)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import esm_sim
+from esm_sim import invariants
+from esm_sim._lambda.function import exception_text
+
+FUNCTION = "proc"
+
+
+def _run(
+    handler: Any, *, records: int = 1, **fn_kwargs: Any
+) -> tuple[esm_sim.Simulation, Any, str]:
+    """Drive ``handler`` through a mapping with no retries; return the sim, function and uuid."""
+    sim = esm_sim.Simulation(seed=0)
+    table = sim.create_table("orders", partition_key="pk")
+    fn = sim.create_function(FUNCTION, handler, **fn_kwargs)
+    uuid = sim.lambda_client.create_event_source_mapping(
+        FunctionName=FUNCTION,
+        EventSourceArn=table.stream_arn,
+        StartingPosition="TRIM_HORIZON",
+        MaximumRetryAttempts=0,
+    )["UUID"]
+    for i in range(records):
+        table.put_item({"pk": f"k{i}"})
+    sim.run_until_idle(max_seconds=600)
+    return sim, fn, uuid
+
+
+def _settled(sim: esm_sim.Simulation, uuid: str) -> None:
+    """Every record has a final fate and the trace passes every invariant."""
+    assert 0 == sim.fate_counts(uuid)["pending"]
+    invariants.check_all(sim)
+
+
+def _nested(depth: int) -> list[Any]:
+    value: list[Any] = []
+    for _ in range(depth):
+        value = [value]
+    return value
+
+
+class ExplodingDict(dict[str, Any]):
+    """A dict whose items() raises, as the JSON encoder calls it for a dict subclass."""
+
+    def items(self) -> Any:
+        raise RuntimeError("items() exploded")
+
+
+class Opaque:
+    """An object with the default repr, which names its memory address."""
+
+    def poke(self) -> None:
+        """A method: its bound repr holds the object's repr."""
+
+
+class TestExceptionText:
+    """Error messages are the same in every run: they reach the trace."""
+
+    def test_memory_addresses_are_dropped(self) -> None:
+        """A default repr in the message loses its address: '<Foo object at 0x...>' is '<Foo object>'."""
+        text = exception_text(ValueError(f"bad {Opaque()!r} from {object()!r}"))
+        assert f"bad <{__name__}.Opaque object> from <object object>" == text
+
+    def test_nested_reprs_lose_every_address(self) -> None:
+        """A bound method's repr loses the address of its object too."""
+        text = exception_text(ValueError(repr(Opaque().poke)))
+        assert f"<bound method Opaque.poke of <{__name__}.Opaque object>>" == text
+
+    def test_other_hex_is_kept(self) -> None:
+        """Hex that is not an object's address stays as it was written."""
+        assert "jump at 0x10 failed" == exception_text(ValueError("jump at 0x10 failed"))
+
+    def test_broken_str_is_reported_not_raised(self) -> None:
+        """An exception whose __str__ raises reports '<exception str() failed>'."""
+
+        class Broken(Exception):
+            def __str__(self) -> str:
+                raise RuntimeError("no text")
+
+        assert "<exception str() failed>" == exception_text(Broken())
+
+    def test_handler_error_message_in_trace_has_no_address(self) -> None:
+        """A handler raising with an object's repr leaves no address in the invocation or trace."""
+
+        def handler(event: Any, context: Any) -> None:
+            raise ValueError(f"cannot use {Opaque()!r}")
+
+        sim, fn, _ = _run(handler)
+        assert f"cannot use <{__name__}.Opaque object>" == fn.invocations[0].error_message
+        assert "0x" not in json.dumps([e.detail for e in sim.trace], default=str)
+
+    def test_handler_exception_with_broken_str_is_a_function_error(self) -> None:
+        """A raised exception whose __str__ fails is still a function error, not a crash."""
+
+        class Broken(Exception):
+            def __str__(self) -> str:
+                raise RuntimeError("no text")
+
+        def handler(event: Any, context: Any) -> None:
+            raise Broken
+
+        sim, fn, uuid = _run(handler)
+        inv = fn.invocations[0]
+        assert ("Unhandled", "Broken", "<exception str() failed>") == (
+            inv.error,
+            inv.error_type,
+            inv.error_message,
+        )
+        _settled(sim, uuid)
+
+
+class TestMarshalError:
+    """spec 3.1: any response the runtime cannot marshal is Runtime.MarshalError (RIC marshaller)."""
+
+    def test_deep_nesting_is_a_marshal_error(self) -> None:
+        """A response nested deeper than the encoder recurses is a MarshalError, not a crash."""
+        sim, fn, uuid = _run(lambda e, c: _nested(100_000))
+        inv = fn.invocations[0]
+        assert ("Unhandled", "Runtime.MarshalError") == (inv.error, inv.error_type)
+        assert (
+            "Unable to marshal response: maximum recursion depth exceeded while encoding a JSON object"
+            == inv.error_message
+        )
+        _settled(sim, uuid)
+
+    def test_exploding_items_is_a_marshal_error(self) -> None:
+        """What a dict subclass's items() raises while encoding is a MarshalError with its text."""
+        sim, fn, uuid = _run(lambda e, c: ExplodingDict(a=1))
+        inv = fn.invocations[0]
+        assert (
+            "Unhandled",
+            "Runtime.MarshalError",
+            "Unable to marshal response: items() exploded",
+        ) == (
+            inv.error,
+            inv.error_type,
+            inv.error_message,
+        )
+        _settled(sim, uuid)
+
+    def test_marshal_error_message_has_no_address(self) -> None:
+        """An encoder error quoting an object's repr keeps no memory address."""
+
+        class Loud(dict[str, Any]):
+            def items(self) -> Any:
+                raise RuntimeError(f"{Opaque()!r} is not a mapping")
+
+        _, fn, _ = _run(lambda e, c: Loud(a=1))
+        assert (
+            f"Unable to marshal response: <{__name__}.Opaque object> is not a mapping"
+            == fn.invocations[0].error_message
+        )
+
+    def test_deeply_nested_bytes_read_as_no_response(self) -> None:
+        """A bytes response too deep for the JSON parser succeeds and reads as None (like non-JSON bytes)."""
+        body = b"[" * 100_000 + b"]" * 100_000
+        sim, fn, uuid = _run(lambda e, c: body)
+        inv = fn.invocations[0]
+        assert (None, None) == (inv.error, inv.response_json)
+        _settled(sim, uuid)
+
+    def test_marshal_errors_count_as_errors(self) -> None:
+        """A MarshalError is a function error in the Errors metric."""
+        sim, _, _ = _run(lambda e, c: ExplodingDict(a=1))
+        assert 1 == sim.metrics.sum("Errors", function_name=FUNCTION)
