@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import json
+import sys
 from typing import Any
+
+import pytest
 
 import esm_sim
 from esm_sim import invariants
@@ -168,3 +171,99 @@ class TestMarshalError:
         """A MarshalError is a function error in the Errors metric."""
         sim, _, _ = _run(lambda e, c: ExplodingDict(a=1))
         assert 1 == sim.metrics.sum("Errors", function_name=FUNCTION)
+
+
+def _exit_error(request_id: str, status: int) -> str:
+    return f"RequestId: {request_id} Error: Runtime exited with error: exit status {status}"
+
+
+class Shutdown(BaseException):
+    """A BaseException that is not an Exception, as a library might define."""
+
+
+class TestRuntimeExit:
+    """spec 3.1 ('runtime crash'): what ends the runtime process is Runtime.ExitError."""
+
+    @pytest.mark.parametrize(
+        ("code", "status"),
+        [(3, 3), (True, 1), (-1, 255), (2**70, 255), ("fatal: no config", 1)],
+        ids=["int", "bool", "negative", "too-big", "string"],
+    )
+    def test_sys_exit_is_an_exit_error(self, code: Any, status: int) -> None:
+        """sys.exit(code) is Runtime.ExitError with the process's exit status in Lambda's words."""
+
+        def handler(event: Any, context: Any) -> None:
+            sys.exit(code)
+
+        sim, fn, uuid = _run(handler)
+        inv = fn.invocations[0]
+        assert ("Unhandled", "Runtime.ExitError", _exit_error(inv.request_id, status)) == (
+            inv.error,
+            inv.error_type,
+            inv.error_message,
+        )
+        assert isinstance(inv.exception, SystemExit)
+        _settled(sim, uuid)
+
+    @pytest.mark.parametrize("code", [None, 0, 256], ids=["none", "zero", "wraps-to-zero"])
+    def test_clean_exit_gives_no_reason(self, code: Any) -> None:
+        """Exit status 0 (sys.exit(), sys.exit(0), sys.exit(256)) gives Lambda no reason."""
+        sim, fn, uuid = _run(lambda e, c: sys.exit(code))
+        inv = fn.invocations[0]
+        assert (
+            "Runtime.ExitError",
+            f"RequestId: {inv.request_id} Error: Runtime exited without providing a reason",
+        ) == (inv.error_type, inv.error_message)
+        _settled(sim, uuid)
+
+    @pytest.mark.parametrize(
+        "exc_type", [Shutdown, GeneratorExit], ids=["subclass", "GeneratorExit"]
+    )
+    def test_other_base_exception_is_exit_status_1(self, exc_type: type[BaseException]) -> None:
+        """Any other BaseException goes uncaught in the runtime: exit status 1."""
+
+        def handler(event: Any, context: Any) -> None:
+            raise exc_type("stop")
+
+        sim, fn, uuid = _run(handler)
+        inv = fn.invocations[0]
+        assert ("Unhandled", "Runtime.ExitError", _exit_error(inv.request_id, 1)) == (
+            inv.error,
+            inv.error_type,
+            inv.error_message,
+        )
+        assert (exc_type, ("stop",)) == (type(inv.exception), inv.exception.args)
+        assert inv.stack_trace[-1].splitlines()[0].endswith(", in handler")
+        _settled(sim, uuid)
+
+    def test_sys_exit_while_marshalling_is_an_exit_error(self) -> None:
+        """sys.exit() called by the response's items() while it is encoded also ends the runtime."""
+
+        class Quitter(dict[str, Any]):
+            def items(self) -> Any:
+                sys.exit(4)
+
+        sim, fn, uuid = _run(lambda e, c: Quitter(a=1))
+        inv = fn.invocations[0]
+        assert ("Runtime.ExitError", _exit_error(inv.request_id, 4)) == (
+            inv.error_type,
+            inv.error_message,
+        )
+        _settled(sim, uuid)
+
+    def test_exit_errors_count_as_errors_and_are_retried(self) -> None:
+        """A Runtime.ExitError is a function error: counted in Errors and retried like one."""
+        sim = esm_sim.Simulation(seed=0)
+        table = sim.create_table("orders", partition_key="pk")
+        sim.create_function(FUNCTION, lambda e, c: sys.exit(3))
+        uuid = sim.lambda_client.create_event_source_mapping(
+            FunctionName=FUNCTION,
+            EventSourceArn=table.stream_arn,
+            StartingPosition="TRIM_HORIZON",
+            MaximumRetryAttempts=2,
+        )["UUID"]
+        table.put_item({"pk": "a"})
+        sim.run_until_idle(max_seconds=600)
+        assert 3 == sim.metrics.sum("Errors", function_name=FUNCTION)
+        assert 1 == sim.fate_counts(uuid)["dropped"]
+        _settled(sim, uuid)

@@ -576,6 +576,52 @@ def _json_default(value: object) -> object:
     raise TypeError(msg)
 
 
+def _raised(invocation: Invocation, exc: BaseException, error_type: str, message: str) -> None:
+    """Record what the handler raised as an Unhandled function error."""
+    invocation.error = "Unhandled"
+    invocation.error_type = error_type
+    invocation.error_message = message
+    # Keep where it happened (file, line, function: cheap, no source read),
+    # not the traceback itself: its frames, through f_back, would keep every
+    # caller's locals and the whole event alive for the GC to walk as long as
+    # the invocation is remembered.
+    tb = exc.__traceback__
+    frames: list[Any] = []
+    tb = tb.tb_next if tb is not None else None  # from the handler down, not run_handler
+    while tb is not None:
+        code = tb.tb_frame.f_code
+        frames += (code.co_filename, tb.tb_lineno, code.co_name)
+        tb = tb.tb_next
+    invocation._frames = tuple(frames)
+    invocation.exception = exc.with_traceback(None)
+
+
+def _exit_status(exc: BaseException) -> int:
+    """The status the Python process exits with when ``exc`` goes uncaught (CPython)."""
+    if not isinstance(exc, SystemExit):
+        return 1  # the traceback is printed, then exit status 1
+    code = exc.code
+    if code is None:
+        return 0
+    if isinstance(code, int):
+        # _Py_HandleSystemExit: a C long (-1 when it does not fit), of which the
+        # parent sees the low 8 bits.
+        return code & 0xFF if -(2**63) <= code < 2**63 else 255
+    return 1  # any other code is printed to stderr, then exit status 1
+
+
+def _exit_message(request_id: str, exc: BaseException) -> str:
+    """What Lambda reports when the runtime process ends during an invocation."""
+    # Runtime.ExitError, in the words of Lambda's runtime supervisor (RAPID, as in
+    # aws-lambda-runtime-interface-emulator): "Runtime exited without providing a
+    # reason" for exit status 0, else "Runtime exited with error: exit status N",
+    # prefixed "RequestId: <id> Error: " in the error document.
+    status = _exit_status(exc)
+    if status == 0:
+        return f"RequestId: {request_id} Error: Runtime exited without providing a reason"
+    return f"RequestId: {request_id} Error: Runtime exited with error: exit status {status}"
+
+
 def run_handler(
     invocation: Invocation, function: Function, event: dict[str, Any], context: Context
 ) -> int:
@@ -586,26 +632,22 @@ def run_handler(
     past its timeout; its response cannot be marshalled to JSON; or the response
     is over 6 MB. Each sets ``invocation.error = "Unhandled"``, as Lambda's
     ``X-Amz-Function-Error`` header does.
+
+    What the handler raises that is not an ``Exception`` (``sys.exit()``,
+    ``GeneratorExit``, a custom ``BaseException``) the runtime does not catch: it
+    ends the runtime process, which Lambda reports as ``Runtime.ExitError`` with
+    the process's exit status (spec 3.1, "runtime crash").
     """
     try:
         response = function.handler(event, context)
     except Exception as exc:  # any exception a handler raises is a function error
-        invocation.error = "Unhandled"
-        invocation.error_type = type(exc).__name__
-        invocation.error_message = exception_text(exc)
-        # Keep where it happened (file, line, function: cheap, no source read),
-        # not the traceback itself: its frames, through f_back, would keep every
-        # caller's locals and the whole event alive for the GC to walk as long as
-        # the invocation is remembered.
-        tb = exc.__traceback__
-        frames: list[Any] = []
-        tb = tb.tb_next if tb is not None else None  # from the handler down, not run_handler
-        while tb is not None:
-            code = tb.tb_frame.f_code
-            frames += (code.co_filename, tb.tb_lineno, code.co_name)
-            tb = tb.tb_next
-        invocation._frames = tuple(frames)
-        invocation.exception = exc.with_traceback(None)
+        _raised(invocation, exc, type(exc).__name__, exception_text(exc))
+        response = None
+    except KeyboardInterrupt:
+        raise
+    except BaseException as exc:
+        # Not an Exception: the runtime lets it end the process (spec 3.1, "runtime crash").
+        _raised(invocation, exc, "Runtime.ExitError", _exit_message(invocation.request_id, exc))
         response = None
     duration_ms = function.duration_ms(event, context)
     if duration_ms > function.timeout_ms:
@@ -637,6 +679,12 @@ def run_handler(
         invocation.error = "Unhandled"
         invocation.error_type = "Runtime.MarshalError"
         invocation.error_message = f"Unable to marshal response: {exception_text(exc)}"
+        invocation.response = response
+        return duration_ms
+    except KeyboardInterrupt:
+        raise
+    except BaseException as exc:  # sys.exit() in a __str__ or items(): the process ends
+        _raised(invocation, exc, "Runtime.ExitError", _exit_message(invocation.request_id, exc))
         invocation.response = response
         return duration_ms
     if len(body_bytes) > MAX_RESPONSE_BYTES:
