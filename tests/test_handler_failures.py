@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+import traceback
 from typing import Any
 
 import pytest
@@ -11,6 +12,7 @@ import pytest
 import esm_sim
 from esm_sim import invariants
 from esm_sim._lambda.function import exception_text
+from esm_sim.errors import ConfigError
 
 FUNCTION = "proc"
 
@@ -266,4 +268,146 @@ class TestRuntimeExit:
         sim.run_until_idle(max_seconds=600)
         assert 3 == sim.metrics.sum("Errors", function_name=FUNCTION)
         assert 1 == sim.fate_counts(uuid)["dropped"]
+        _settled(sim, uuid)
+
+
+def _interrupting(on_call: int) -> tuple[Any, list[Any]]:
+    """A handler that raises KeyboardInterrupt on its ``on_call``-th call (from 1), else succeeds."""
+    calls: list[Any] = []
+
+    def handler(event: Any, context: Any) -> None:
+        calls.append(event)
+        if len(calls) == on_call:
+            raise KeyboardInterrupt
+
+    return handler, calls
+
+
+def _three_records(handler: Any, **fn_kwargs: Any) -> tuple[esm_sim.Simulation, Any, str]:
+    """Three records, one per batch, two retries; not yet run."""
+    sim = esm_sim.Simulation(seed=0)
+    table = sim.create_table("orders", partition_key="pk")
+    fn = sim.create_function(FUNCTION, handler, **fn_kwargs)
+    uuid = sim.lambda_client.create_event_source_mapping(
+        FunctionName=FUNCTION,
+        EventSourceArn=table.stream_arn,
+        StartingPosition="TRIM_HORIZON",
+        BatchSize=1,
+        MaximumRetryAttempts=2,
+    )["UUID"]
+    for i in range(3):
+        table.put_item({"pk": f"k{i}"})
+    return sim, fn, uuid
+
+
+class TestKeyboardInterrupt:
+    """Ctrl-C in a handler stops the run, and the simulation stays resumable."""
+
+    def test_interrupt_propagates_and_the_run_resumes(self) -> None:
+        """After a KeyboardInterrupt out of run_until_idle, running again settles every record."""
+        handler, _ = _interrupting(on_call=2)
+        sim, fn, uuid = _three_records(handler)
+        with pytest.raises(KeyboardInterrupt):
+            sim.run_until_idle(max_seconds=600)
+        assert 0 < sim.fate_counts(uuid)["pending"]
+        sim.run_until_idle(max_seconds=600)
+        assert 3 == sim.fate_counts(uuid)["processed"]
+        _settled(sim, uuid)
+        assert 1 == sim.metrics.sum("Errors", function_name=FUNCTION)
+        assert 4 == len(fn.invocations)  # the interrupted batch was retried
+
+    def test_interrupted_invocation_is_an_exit_error(self) -> None:
+        """The interrupted invocation is recorded as the runtime dying of SIGINT."""
+        handler, _ = _interrupting(on_call=1)
+        sim, fn, _ = _three_records(handler)
+        with pytest.raises(KeyboardInterrupt):
+            sim.run_until_idle(max_seconds=600)
+        inv = fn.invocations[0]
+        assert (
+            "Unhandled",
+            "Runtime.ExitError",
+            f"RequestId: {inv.request_id} Error: Runtime exited with error: signal: interrupt",
+        ) == (inv.error, inv.error_type, inv.error_message)
+        assert isinstance(inv.exception, KeyboardInterrupt)
+
+    def test_interrupt_is_raised_with_the_handler_traceback(self) -> None:
+        """The KeyboardInterrupt that stops the run shows where the handler was interrupted."""
+        handler, _ = _interrupting(on_call=1)
+        sim, _, _ = _three_records(handler)
+        with pytest.raises(KeyboardInterrupt) as caught:
+            sim.run_until_idle(max_seconds=600)
+        assert "handler" == traceback.extract_tb(caught.value.__traceback__)[-1].name
+
+    def test_interrupted_duplicate_delivery_resumes(self) -> None:
+        """A KeyboardInterrupt in an injected duplicate delivery also leaves a resumable run."""
+        handler, _ = _interrupting(on_call=2)
+        sim, fn, uuid = _three_records(handler)
+        sim.inject_duplicate_deliveries(FUNCTION)
+        with pytest.raises(KeyboardInterrupt):
+            sim.run_until_idle(max_seconds=600)
+        original, duplicate = fn.invocations[0], fn.invocations[1]
+        assert ("Runtime.ExitError", original.sequence_numbers) == (
+            duplicate.error_type,
+            duplicate.sequence_numbers,
+        )
+        sim.run_until_idle(max_seconds=600)
+        assert 3 == sim.fate_counts(uuid)["processed"]
+        _settled(sim, uuid)
+
+    def test_duration_callable_is_not_called_after_an_interrupt(self) -> None:
+        """An interrupted handler runs no more user code: its duration callable is skipped."""
+        handler, _ = _interrupting(on_call=1)
+        durations: list[Any] = []
+        sim, fn, _ = _three_records(handler, duration=lambda e, c: durations.append(e) or 0.5)
+        with pytest.raises(KeyboardInterrupt):
+            sim.run_until_idle(max_seconds=600)
+        assert ([], 0) == (durations, fn.invocations[0].duration_ms)
+
+
+class TestDurationCallableFailure:
+    """The duration callable is test configuration: its failure is a ConfigError out of the run."""
+
+    def test_raising_duration_is_a_config_error_naming_the_function(self) -> None:
+        """A duration callable that raises stops the run with a ConfigError naming the function."""
+
+        def duration(event: Any, context: Any) -> float:
+            raise ZeroDivisionError("division by zero")
+
+        sim, _, _ = _three_records(lambda e, c: None, duration=duration)
+        with pytest.raises(ConfigError) as caught:
+            sim.run_until_idle(max_seconds=600)
+        assert (
+            f"duration callable of function {FUNCTION!r} raised ZeroDivisionError: division by zero"
+            == str(caught.value)
+        )
+        assert isinstance(caught.value.__cause__, ZeroDivisionError)
+
+    def test_run_resumes_after_a_duration_config_error(self) -> None:
+        """The invocation keeps the handler's outcome and lasts 0 ms; running again settles all."""
+        calls: list[Any] = []
+
+        def duration(event: Any, context: Any) -> float:
+            calls.append(event)
+            if len(calls) == 1:
+                raise RuntimeError("bad config")
+            return 0.5
+
+        sim, fn, uuid = _three_records(lambda e, c: None, duration=duration)
+        with pytest.raises(ConfigError):
+            sim.run_until_idle(max_seconds=600)
+        assert (None, 0) == (fn.invocations[0].error, fn.invocations[0].duration_ms)
+        sim.run_until_idle(max_seconds=600)
+        assert (3, 3) == (len(fn.invocations), sim.fate_counts(uuid)["processed"])
+        _settled(sim, uuid)
+
+    def test_bad_duration_return_in_a_run_resumes(self) -> None:
+        """A duration callable returning no seconds >= 0 stops the run resumably too."""
+        answers = [-1.0]
+
+        sim, _, uuid = _three_records(
+            lambda e, c: None, duration=lambda e, c: answers.pop() if answers else 0.5
+        )
+        with pytest.raises(ConfigError, match=r"^duration callable returned -1\.0"):
+            sim.run_until_idle(max_seconds=600)
+        sim.run_until_idle(max_seconds=600)
         _settled(sim, uuid)

@@ -16,6 +16,7 @@ import re
 import traceback
 from collections.abc import Callable, Iterator, Sequence
 from decimal import Decimal
+from types import TracebackType
 from typing import Any, overload
 
 from esm_sim._engine.chunked import FlatRows
@@ -108,7 +109,8 @@ class Invocation:
     otherwise the ``X-Amz-Function-Error`` value (``"Unhandled"``), with
     ``error_type`` and ``error_message`` as the runtime reports them.
     ``exception`` is what the handler raised, without its traceback (whose frames
-    would keep every event alive): read from a function's log, a plain exception
+    would keep every event alive; a KeyboardInterrupt, raised again to stop the
+    run, gets it back): read from a function's log, a plain exception
     (built-in construction, no attributes) is rebuilt equal in type, args and
     text rather than kept as the same object (see ``ExceptionStore``);
     ``stack_trace`` has the formatted stack.
@@ -120,6 +122,7 @@ class Invocation:
 
     __slots__ = (
         "_frames",
+        "_pending",
         "_render",
         "_seqs",
         "ended_ms",
@@ -158,12 +161,27 @@ class Invocation:
         self._frames: tuple[Any, ...] = ()
         # What the event source mapping read: the response after its trip through JSON.
         self.response_json: Any = None
+        # What must stop the run once the invocation's end is scheduled (see run_handler).
+        self._pending: tuple[BaseException, TracebackType | None] | None = None
         self.mapping_uuid = mapping_uuid
         self.shard_id = shard_id
         # None: the sequence numbers of the records the renderer holds (read on use).
         self._seqs: tuple[int, ...] | None = (
             None if sequence_numbers is None else tuple(sequence_numbers)
         )
+
+    def _raise_pending(self) -> None:
+        """
+        Raise what run_handler held back (a KeyboardInterrupt, or a ConfigError
+        from the ``duration`` callable), once; do nothing if there is none.
+
+        The caller schedules the invocation's end first, so that the simulation,
+        run again, finishes the invocation as recorded.
+        """
+        pending = self._pending
+        if pending is not None:
+            self._pending = None
+            raise pending[0].with_traceback(pending[1])
 
     @property
     def sequence_numbers(self) -> tuple[int, ...]:
@@ -421,6 +439,7 @@ class InvocationLog(Sequence[Invocation]):
         inv = Invocation.__new__(Invocation)
         for name, value in zip(_ROW_FIELDS, row, strict=False):
             setattr(inv, name, value)
+        inv._pending = None  # already raised, if there was one
         if inv.exception is not None and self._exceptions is not None:
             inv.exception = self._exceptions.get(inv.exception)  # type: ignore[arg-type]
         end = _FRAMES + 1 + row[_FRAMES]
@@ -524,8 +543,27 @@ class Function:
         return f"<Function {self.name!r} invocations={len(self.invocations)}>"
 
     def duration_ms(self, event: dict[str, Any], context: Context) -> int:
-        """The virtual running time of one invocation, in ms."""
-        seconds = self.duration(event, context) if callable(self.duration) else self.duration
+        """
+        The virtual running time of one invocation, in ms.
+
+        Raises:
+            ConfigError: the ``duration`` callable raised (anything but a
+                KeyboardInterrupt, which propagates), or returned no seconds >= 0.
+        """
+        duration = self.duration
+        if callable(duration):
+            try:
+                seconds = duration(event, context)
+            except KeyboardInterrupt:
+                raise
+            except BaseException as exc:  # test configuration, not the function's behaviour
+                msg = (
+                    f"duration callable of function {self.name!r} raised "
+                    f"{type(exc).__name__}: {exception_text(exc)}"
+                )
+                raise ConfigError(msg) from exc
+        else:
+            seconds = duration
         kind = type(seconds)
         if (kind is float or kind is int) and 0 <= seconds < math.inf:  # the usual answer
             return round(seconds * 1000)
@@ -593,33 +631,40 @@ def _raised(invocation: Invocation, exc: BaseException, error_type: str, message
         frames += (code.co_filename, tb.tb_lineno, code.co_name)
         tb = tb.tb_next
     invocation._frames = tuple(frames)
+    if isinstance(exc, KeyboardInterrupt):
+        # Ctrl-C must still stop the run: the caller raises it again, with its
+        # traceback, once the invocation's end is scheduled (Invocation._raise_pending).
+        invocation._pending = (exc, exc.__traceback__)
     invocation.exception = exc.with_traceback(None)
 
 
-def _exit_status(exc: BaseException) -> int:
-    """The status the Python process exits with when ``exc`` goes uncaught (CPython)."""
+def _exit_status(exc: BaseException) -> str:
+    """How the Python process ends when ``exc`` goes uncaught (CPython), as Go words it."""
+    if isinstance(exc, KeyboardInterrupt):
+        # Since Python 3.8 an uncaught KeyboardInterrupt ends the process by SIGINT.
+        return "signal: interrupt"
     if not isinstance(exc, SystemExit):
-        return 1  # the traceback is printed, then exit status 1
+        return "exit status 1"  # the traceback is printed, then exit status 1
     code = exc.code
     if code is None:
-        return 0
+        return "exit status 0"
     if isinstance(code, int):
         # _Py_HandleSystemExit: a C long (-1 when it does not fit), of which the
         # parent sees the low 8 bits.
-        return code & 0xFF if -(2**63) <= code < 2**63 else 255
-    return 1  # any other code is printed to stderr, then exit status 1
+        return f"exit status {code & 0xFF if -(2**63) <= code < 2**63 else 255}"
+    return "exit status 1"  # any other code is printed to stderr, then exit status 1
 
 
 def _exit_message(request_id: str, exc: BaseException) -> str:
     """What Lambda reports when the runtime process ends during an invocation."""
     # Runtime.ExitError, in the words of Lambda's runtime supervisor (RAPID, as in
     # aws-lambda-runtime-interface-emulator): "Runtime exited without providing a
-    # reason" for exit status 0, else "Runtime exited with error: exit status N",
-    # prefixed "RequestId: <id> Error: " in the error document.
+    # reason" for exit status 0, else "Runtime exited with error: <how>" (Go's
+    # "exit status N" or "signal: interrupt"), after "RequestId: <id> Error: ".
     status = _exit_status(exc)
-    if status == 0:
+    if status == "exit status 0":
         return f"RequestId: {request_id} Error: Runtime exited without providing a reason"
-    return f"RequestId: {request_id} Error: Runtime exited with error: exit status {status}"
+    return f"RequestId: {request_id} Error: Runtime exited with error: {status}"
 
 
 def run_handler(
@@ -637,19 +682,39 @@ def run_handler(
     ``GeneratorExit``, a custom ``BaseException``) the runtime does not catch: it
     ends the runtime process, which Lambda reports as ``Runtime.ExitError`` with
     the process's exit status (spec 3.1, "runtime crash").
+
+    Two things must still stop the run, but only after the invocation is
+    recorded and its end scheduled, so that running the simulation again
+    finishes it: they are kept on the invocation for the caller to raise with
+    ``invocation._raise_pending()``.
+
+    - A ``KeyboardInterrupt`` (Ctrl-C) is recorded as the process dying of
+      SIGINT, ``Runtime.ExitError`` "... Runtime exited with error: signal:
+      interrupt" (I), and raised again.
+    - The ``duration`` callable is test configuration, not the function's
+      behaviour: if it raises or returns no seconds >= 0, a ``ConfigError``
+      naming the function is raised; the invocation keeps the handler's outcome
+      and lasts 0 ms (I). It is not called after a KeyboardInterrupt.
     """
     try:
         response = function.handler(event, context)
     except Exception as exc:  # any exception a handler raises is a function error
         _raised(invocation, exc, type(exc).__name__, exception_text(exc))
         response = None
-    except KeyboardInterrupt:
-        raise
     except BaseException as exc:
         # Not an Exception: the runtime lets it end the process (spec 3.1, "runtime crash").
         _raised(invocation, exc, "Runtime.ExitError", _exit_message(invocation.request_id, exc))
         response = None
-    duration_ms = function.duration_ms(event, context)
+    if invocation._pending is not None and callable(function.duration):
+        duration_ms = 0  # interrupted: no more user code runs
+    else:
+        try:
+            duration_ms = function.duration_ms(event, context)
+        except (KeyboardInterrupt, ConfigError) as exc:
+            # Raised out of the run once the invocation is recorded and its end
+            # scheduled (_raise_pending); it lasted 0 ms, with the handler's outcome.
+            invocation._pending = (exc, exc.__traceback__)
+            duration_ms = 0
     if duration_ms > function.timeout_ms:
         # The runtime says "<timestamp> <request id> Task timed out after N.NN seconds".
         ended = invocation.started_ms + function.timeout_ms
@@ -681,8 +746,6 @@ def run_handler(
         invocation.error_message = f"Unable to marshal response: {exception_text(exc)}"
         invocation.response = response
         return duration_ms
-    except KeyboardInterrupt:
-        raise
     except BaseException as exc:  # sys.exit() in a __str__ or items(): the process ends
         _raised(invocation, exc, "Runtime.ExitError", _exit_message(invocation.request_id, exc))
         invocation.response = response

@@ -253,6 +253,7 @@ class MappingRuntime:
         if reader.batch is not None:
             reader.batch.request_id = invocation.request_id
         self.scheduler.call_at(invocation.ended_ms, self._finish, reader, invocation, fn)
+        invocation._raise_pending()  # Ctrl-C or a duration ConfigError, now the end is due
 
     def _call(
         self,
@@ -354,6 +355,7 @@ class MappingRuntime:
         self.scheduler.call_at(
             invocation.ended_ms, self._finish_duplicate, reader, invocation, records
         )
+        invocation._raise_pending()  # as in invoke
 
     def _finish_duplicate(
         self, reader: ShardReader, invocation: Invocation, records: list[Record]
