@@ -207,6 +207,21 @@ class TestRuntimeExit:
         assert isinstance(inv.exception, SystemExit)
         _settled(sim, uuid)
 
+    def test_exit_code_of_an_odd_int_subclass_is_read_as_python_does(self) -> None:
+        """An int subclass's overridden operators do not change (or break) the exit status."""
+
+        class Odd(int):
+            def __and__(self, other: Any) -> Any:
+                raise RuntimeError("no")
+
+            def __ge__(self, other: Any) -> Any:
+                raise RuntimeError("no")
+
+        sim, fn, uuid = _run(lambda e, c: sys.exit(Odd(7)))
+        inv = fn.invocations[0]
+        assert _exit_error(inv.request_id, 7) == inv.error_message
+        _settled(sim, uuid)
+
     @pytest.mark.parametrize("code", [None, 0, 256], ids=["none", "zero", "wraps-to-zero"])
     def test_clean_exit_gives_no_reason(self, code: Any) -> None:
         """Exit status 0 (sys.exit(), sys.exit(0), sys.exit(256)) gives Lambda no reason."""

@@ -645,13 +645,18 @@ def _exit_status(exc: BaseException) -> str:
         return "signal: interrupt"
     if not isinstance(exc, SystemExit):
         return "exit status 1"  # the traceback is printed, then exit status 1
-    code = exc.code
+    try:
+        code = exc.code
+    except Exception:  # _Py_HandleSystemExit prints the exception itself, then status 1
+        return "exit status 1"
     if code is None:
         return "exit status 0"
     if isinstance(code, int):
         # _Py_HandleSystemExit: a C long (-1 when it does not fit), of which the
-        # parent sees the low 8 bits.
-        return f"exit status {code & 0xFF if -(2**63) <= code < 2**63 else 255}"
+        # parent sees the low 8 bits. int.__int__ reads the value as C does, past
+        # any operator an int subclass overrides.
+        value = int.__int__(code)
+        return f"exit status {value & 0xFF if -(2**63) <= value < 2**63 else 255}"
     return "exit status 1"  # any other code is printed to stderr, then exit status 1
 
 
