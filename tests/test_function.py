@@ -55,6 +55,7 @@ def _direct(handler: Any, *, timeout: float = 3, duration: Any = 0.0) -> Invocat
         log_stream_name="s",
     )
     inv.ended_ms = T2026 + run_handler(inv, fn, {"Records": []}, ctx)
+    inv._raise_pending()  # as the runtime does once the end is scheduled
     return inv
 
 

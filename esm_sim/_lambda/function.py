@@ -16,6 +16,7 @@ import re
 import traceback
 from collections.abc import Callable, Iterator, Sequence
 from decimal import Decimal
+from types import TracebackType
 from typing import Any, overload
 
 from esm_sim._engine.chunked import FlatRows
@@ -113,7 +114,8 @@ class Invocation:
     says why in a sentence whenever the batch did not plainly succeed or the
     response was not taken at its word.
     ``exception`` is what the handler raised, without its traceback (whose frames
-    would keep every event alive): read from a function's log, a plain exception
+    would keep every event alive; a KeyboardInterrupt, raised again to stop the
+    run, gets it back): read from a function's log, a plain exception
     (built-in construction, no attributes) is rebuilt equal in type, args and
     text rather than kept as the same object (see ``ExceptionStore``);
     ``stack_trace`` has the formatted stack.
@@ -125,6 +127,7 @@ class Invocation:
 
     __slots__ = (
         "_frames",
+        "_pending",
         "_render",
         "_seqs",
         "ended_ms",
@@ -166,6 +169,8 @@ class Invocation:
         self._frames: tuple[Any, ...] = ()
         # What the event source mapping read: the response after its trip through JSON.
         self.response_json: Any = None
+        # What must stop the run once the invocation's end is scheduled (see run_handler).
+        self._pending: tuple[BaseException, TracebackType | None] | None = None
         self.mapping_uuid = mapping_uuid
         self.shard_id = shard_id
         # The mapping's view of the batch, as it judged this answer (policies.judge):
@@ -177,6 +182,19 @@ class Invocation:
         self._seqs: tuple[int, ...] | None = (
             None if sequence_numbers is None else tuple(sequence_numbers)
         )
+
+    def _raise_pending(self) -> None:
+        """
+        Raise what run_handler held back (a KeyboardInterrupt, or a ConfigError
+        from the ``duration`` callable), once; do nothing if there is none.
+
+        The caller schedules the invocation's end first, so that the simulation,
+        run again, finishes the invocation as recorded.
+        """
+        pending = self._pending
+        if pending is not None:
+            self._pending = None
+            raise pending[0].with_traceback(pending[1])
 
     @property
     def sequence_numbers(self) -> tuple[int, ...]:
@@ -439,6 +457,7 @@ class InvocationLog(Sequence[Invocation]):
         inv.verdict = None
         for name, value in zip(_ROW_FIELDS, row, strict=False):
             setattr(inv, name, value)
+        inv._pending = None  # already raised, if there was one
         if inv.exception is not None and self._exceptions is not None:
             inv.exception = self._exceptions.get(inv.exception)  # type: ignore[arg-type]
         end = _FRAMES + 1 + row[_FRAMES]
@@ -542,8 +561,27 @@ class Function:
         return f"<Function {self.name!r} invocations={len(self.invocations)}>"
 
     def duration_ms(self, event: dict[str, Any], context: Context) -> int:
-        """The virtual running time of one invocation, in ms."""
-        seconds = self.duration(event, context) if callable(self.duration) else self.duration
+        """
+        The virtual running time of one invocation, in ms.
+
+        Raises:
+            ConfigError: the ``duration`` callable raised (anything but a
+                KeyboardInterrupt, which propagates), or returned no seconds >= 0.
+        """
+        duration = self.duration
+        if callable(duration):
+            try:
+                seconds = duration(event, context)
+            except KeyboardInterrupt:
+                raise
+            except BaseException as exc:  # test configuration, not the function's behaviour
+                msg = (
+                    f"duration callable of function {self.name!r} raised "
+                    f"{type(exc).__name__}: {exception_text(exc)}"
+                )
+                raise ConfigError(msg) from exc
+        else:
+            seconds = duration
         kind = type(seconds)
         if (kind is float or kind is int) and 0 <= seconds < math.inf:  # the usual answer
             return round(seconds * 1000)
@@ -559,6 +597,25 @@ class Function:
 
 
 _INTEGER_TEXT = re.compile(r"-?[0-9]+")
+# The default repr of an object names its memory address ("<Foo object at
+# 0x7f...>"), which differs from run to run: kept out of error messages, whose
+# text reaches the trace (determinism, style 14).
+_ADDRESS = re.compile(r"(<[^<>]*?) at 0x[0-9a-fA-F]+(?=>)")
+
+
+def exception_text(exc: BaseException) -> str:
+    """
+    ``str(exc)`` as the runtime reports it, the same in every run.
+
+    An object's memory address in it is dropped (``<Foo object>``); a ``__str__``
+    that itself fails gives ``<exception str() failed>``, as Python's own
+    traceback printing says.
+    """
+    try:
+        text = str(exc)
+    except Exception:  # a broken __str__ is the handler's bug, not the simulator's
+        return "<exception str() failed>"
+    return _ADDRESS.sub(r"\1", text) if " at 0x" in text else text
 
 
 def _json_default(value: object) -> object:
@@ -575,6 +632,64 @@ def _json_default(value: object) -> object:
     raise TypeError(msg)
 
 
+def _raised(invocation: Invocation, exc: BaseException, error_type: str, message: str) -> None:
+    """Record what the handler raised as an Unhandled function error."""
+    invocation.error = "Unhandled"
+    invocation.error_type = error_type
+    invocation.error_message = message
+    # Keep where it happened (file, line, function: cheap, no source read),
+    # not the traceback itself: its frames, through f_back, would keep every
+    # caller's locals and the whole event alive for the GC to walk as long as
+    # the invocation is remembered.
+    tb = exc.__traceback__
+    frames: list[Any] = []
+    tb = tb.tb_next if tb is not None else None  # from the handler down, not run_handler
+    while tb is not None:
+        code = tb.tb_frame.f_code
+        frames += (code.co_filename, tb.tb_lineno, code.co_name)
+        tb = tb.tb_next
+    invocation._frames = tuple(frames)
+    if isinstance(exc, KeyboardInterrupt):
+        # Ctrl-C must still stop the run: the caller raises it again, with its
+        # traceback, once the invocation's end is scheduled (Invocation._raise_pending).
+        invocation._pending = (exc, exc.__traceback__)
+    invocation.exception = exc.with_traceback(None)
+
+
+def _exit_status(exc: BaseException) -> str:
+    """How the Python process ends when ``exc`` goes uncaught (CPython), as Go words it."""
+    if isinstance(exc, KeyboardInterrupt):
+        # Since Python 3.8 an uncaught KeyboardInterrupt ends the process by SIGINT.
+        return "signal: interrupt"
+    if not isinstance(exc, SystemExit):
+        return "exit status 1"  # the traceback is printed, then exit status 1
+    try:
+        code = exc.code
+    except Exception:  # _Py_HandleSystemExit prints the exception itself, then status 1
+        return "exit status 1"
+    if code is None:
+        return "exit status 0"
+    if isinstance(code, int):
+        # _Py_HandleSystemExit: a C long (-1 when it does not fit), of which the
+        # parent sees the low 8 bits. int.__int__ reads the value as C does, past
+        # any operator an int subclass overrides.
+        value = int.__int__(code)
+        return f"exit status {value & 0xFF if -(2**63) <= value < 2**63 else 255}"
+    return "exit status 1"  # any other code is printed to stderr, then exit status 1
+
+
+def _exit_message(request_id: str, exc: BaseException) -> str:
+    """What Lambda reports when the runtime process ends during an invocation."""
+    # Runtime.ExitError, in the words of Lambda's runtime supervisor (RAPID, as in
+    # aws-lambda-runtime-interface-emulator): "Runtime exited without providing a
+    # reason" for exit status 0, else "Runtime exited with error: <how>" (Go's
+    # "exit status N" or "signal: interrupt"), after "RequestId: <id> Error: ".
+    status = _exit_status(exc)
+    if status == "exit status 0":
+        return f"RequestId: {request_id} Error: Runtime exited without providing a reason"
+    return f"RequestId: {request_id} Error: Runtime exited with error: {status}"
+
+
 def run_handler(
     invocation: Invocation, function: Function, event: dict[str, Any], context: Context
 ) -> int:
@@ -585,28 +700,44 @@ def run_handler(
     past its timeout; its response cannot be marshalled to JSON; or the response
     is over 6 MB. Each sets ``invocation.error = "Unhandled"``, as Lambda's
     ``X-Amz-Function-Error`` header does.
+
+    What the handler raises that is not an ``Exception`` (``sys.exit()``,
+    ``GeneratorExit``, a custom ``BaseException``) the runtime does not catch: it
+    ends the runtime process, which Lambda reports as ``Runtime.ExitError`` with
+    the process's exit status (spec 3.1, "runtime crash").
+
+    Two things must still stop the run, but only after the invocation is
+    recorded and its end scheduled, so that running the simulation again
+    finishes it: they are kept on the invocation for the caller to raise with
+    ``invocation._raise_pending()``.
+
+    - A ``KeyboardInterrupt`` (Ctrl-C) is recorded as the process dying of
+      SIGINT, ``Runtime.ExitError`` "... Runtime exited with error: signal:
+      interrupt" (I), and raised again.
+    - The ``duration`` callable is test configuration, not the function's
+      behaviour: if it raises or returns no seconds >= 0, a ``ConfigError``
+      naming the function is raised; the invocation keeps the handler's outcome
+      and lasts 0 ms (I). It is not called after a KeyboardInterrupt.
     """
     try:
         response = function.handler(event, context)
     except Exception as exc:  # any exception a handler raises is a function error
-        invocation.error = "Unhandled"
-        invocation.error_type = type(exc).__name__
-        invocation.error_message = str(exc)
-        # Keep where it happened (file, line, function: cheap, no source read),
-        # not the traceback itself: its frames, through f_back, would keep every
-        # caller's locals and the whole event alive for the GC to walk as long as
-        # the invocation is remembered.
-        tb = exc.__traceback__
-        frames: list[Any] = []
-        tb = tb.tb_next if tb is not None else None  # from the handler down, not run_handler
-        while tb is not None:
-            code = tb.tb_frame.f_code
-            frames += (code.co_filename, tb.tb_lineno, code.co_name)
-            tb = tb.tb_next
-        invocation._frames = tuple(frames)
-        invocation.exception = exc.with_traceback(None)
+        _raised(invocation, exc, type(exc).__name__, exception_text(exc))
         response = None
-    duration_ms = function.duration_ms(event, context)
+    except BaseException as exc:
+        # Not an Exception: the runtime lets it end the process (spec 3.1, "runtime crash").
+        _raised(invocation, exc, "Runtime.ExitError", _exit_message(invocation.request_id, exc))
+        response = None
+    if invocation._pending is not None and callable(function.duration):
+        duration_ms = 0  # interrupted: no more user code runs
+    else:
+        try:
+            duration_ms = function.duration_ms(event, context)
+        except (KeyboardInterrupt, ConfigError) as exc:
+            # Raised out of the run once the invocation is recorded and its end
+            # scheduled (_raise_pending); it lasted 0 ms, with the handler's outcome.
+            invocation._pending = (exc, exc.__traceback__)
+            duration_ms = 0
     if duration_ms > function.timeout_ms:
         # The runtime says "<timestamp> <request id> Task timed out after N.NN seconds".
         ended = invocation.started_ms + function.timeout_ms
@@ -622,18 +753,26 @@ def run_handler(
         return duration_ms
     if response is None:  # the commonest answer needs no trip through JSON
         return duration_ms
-    if isinstance(response, bytes):
-        # The runtime sends bytes as they are (application/unknown), not as JSON.
-        body_bytes = response
-    else:
-        try:
+    try:
+        if isinstance(response, bytes):
+            # The runtime sends bytes as they are (application/unknown), not as JSON.
+            body_bytes = response
+        else:
             body_bytes = json.dumps(response, default=_json_default).encode()
-        except (TypeError, ValueError) as exc:
-            invocation.error = "Unhandled"
-            invocation.error_type = "Runtime.MarshalError"
-            invocation.error_message = f"Unable to marshal response: {exc}"
-            invocation.response = response
-            return duration_ms
+    except Exception as exc:
+        # spec 3.1 ("bad response"): the runtime (RIC LambdaMarshaller.marshal_response)
+        # turns any exception its encoder raises into Runtime.MarshalError, "Unable to
+        # marshal response: <str(e)>": a value JSON has no form for, but also a
+        # RecursionError from nesting too deep or whatever a dict subclass's items() raises.
+        invocation.error = "Unhandled"
+        invocation.error_type = "Runtime.MarshalError"
+        invocation.error_message = f"Unable to marshal response: {exception_text(exc)}"
+        invocation.response = response
+        return duration_ms
+    except BaseException as exc:  # sys.exit() in a __str__ or items(): the process ends
+        _raised(invocation, exc, "Runtime.ExitError", _exit_message(invocation.request_id, exc))
+        invocation.response = response
+        return duration_ms
     if len(body_bytes) > MAX_RESPONSE_BYTES:
         invocation.error = "Unhandled"
         invocation.error_type = "Function.ResponseSizeTooLarge"
@@ -647,8 +786,8 @@ def run_handler(
     invocation.response = response
     try:
         invocation.response_json = json.loads(body_bytes)
-    except ValueError:
-        # I: a bytes payload that is not JSON; the mapping finds no batchItemFailures
-        # in it, so it reads as None here.
+    except (ValueError, RecursionError):
+        # I: a bytes payload that is not JSON, or JSON nested deeper than the parser
+        # goes; the mapping finds no batchItemFailures in it, so it reads as None here.
         invocation.response_json = None
     return duration_ms

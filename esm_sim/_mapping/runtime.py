@@ -310,6 +310,7 @@ class MappingRuntime:
         )
         batch.request_id = invocation.request_id
         self.scheduler.call_at(invocation.ended_ms, self._finish, reader, invocation, fn)
+        invocation._raise_pending()  # Ctrl-C or a duration ConfigError, now the end is due
 
     def _call(
         self,
@@ -468,6 +469,7 @@ class MappingRuntime:
             judge_as=None,
         )
         self.scheduler.call_at(invocation.ended_ms, self._finish_duplicate, reader, invocation)
+        invocation._raise_pending()  # as in invoke
 
     def _finish_duplicate(self, reader: ShardReader, invocation: Invocation) -> None:
         verdict = invocation.verdict
