@@ -13,11 +13,11 @@ explicitly (they pull in optional dependencies).
 from esm_sim import errors as errors
 from esm_sim._engine.trace import Trace as Trace
 from esm_sim._engine.trace import TraceEvent as TraceEvent
-from esm_sim._fates import Fate as Fate
 from esm_sim._lambda.control import LambdaClient as LambdaClient
 from esm_sim._lambda.function import Context as Context
 from esm_sim._lambda.function import Function as Function
 from esm_sim._lambda.function import Invocation as Invocation
+from esm_sim._mapping.fates import Fate as Fate
 from esm_sim._metrics import Metrics as Metrics
 from esm_sim._simulation import Simulation as Simulation
 from esm_sim._simulation import StepResult as StepResult

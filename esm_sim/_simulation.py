@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import bisect
 import re
-from collections.abc import Callable
+from collections.abc import Callable, ItemsView, Iterator
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import attrs
 
+from esm_sim._engine import display
 from esm_sim._engine.rng import Rng
 from esm_sim._engine.scheduler import Scheduler
 from esm_sim._engine.timefmt import (
@@ -26,7 +27,6 @@ from esm_sim._engine.timefmt import (
     seconds_to_ms,
 )
 from esm_sim._engine.trace import Trace, TraceEvent
-from esm_sim._fates import OUTCOMES, Fate
 from esm_sim._lambda.concurrency import DEFAULT_ACCOUNT_CONCURRENCY, Concurrency
 from esm_sim._lambda.control import LambdaClient
 from esm_sim._lambda.function import (
@@ -37,6 +37,7 @@ from esm_sim._lambda.function import (
     InvocationLog,
 )
 from esm_sim._mapping.config import Behaviour, MappingConfig
+from esm_sim._mapping.fates import OUTCOMES, Fate
 from esm_sim._mapping.runtime import MappingPorts, MappingRuntime, expand_render
 from esm_sim._metrics import Metrics
 from esm_sim._sinks import Bucket, Queue, Topic, deliver_failure_record
@@ -44,12 +45,21 @@ from esm_sim._streams.records import SEQUENCE_BASE, SEQUENCE_STEP
 from esm_sim._streams.table import Table
 from esm_sim.errors import ConfigError, SimulationError, SimulationLimitExceeded
 
-if TYPE_CHECKING:
-    from esm_sim._views import FatesSummary
-
 DEFAULT_START = datetime(2026, 1, 1, tzinfo=UTC)
 _FUNCTION_NAME = re.compile(r"[A-Za-z0-9_-]{1,64}")
 _RESOURCE_NAME = re.compile(r"[A-Za-z0-9_.-]{1,80}")
+
+
+class FatesView(Protocol):
+    """What ``Simulation.fates()`` returns (``esm_sim.FatesSummary``, made by the views)."""
+
+    def __getitem__(self, uuid: str) -> dict[str, int]: ...
+    def __iter__(self) -> Iterator[str]: ...
+    def __len__(self) -> int: ...
+    def items(self) -> ItemsView[str, dict[str, int]]: ...
+    def reasons(self, uuid: str) -> dict[str, int]: ...
+    def history(self, sequence_number: str | int, *, uuid: str | None = None) -> str: ...
+    def text(self) -> str: ...
 
 
 @attrs.frozen(kw_only=True)
@@ -736,20 +746,16 @@ class Simulation:
 
     def timeline(self, *, uuid: str | None = None) -> str:
         """The trace as text with a column legend, one line per event (of one mapping)."""
-        from esm_sim._views import timeline_text
+        text: str = display.view("timeline")(self, uuid=uuid)
+        return text
 
-        return timeline_text(self, uuid=uuid)
-
-    def fates(self, *, uuid: str | None = None) -> FatesSummary:
+    def fates(self, *, uuid: str | None = None) -> FatesView:
         """Where each mapping's records ended: a table (``.text()``, HTML, dict by UUID)."""
-        from esm_sim._views import FatesSummary
-
-        return FatesSummary(self, uuid)
+        summary: FatesView = display.view("fates")(self, uuid)
+        return summary
 
     def _repr_html_(self) -> str:
-        from esm_sim._views import simulation_html
-
-        return simulation_html(self)
+        return display.html_of("simulation", self)
 
 
 def _contains(sorted_seqs: tuple[int, ...], seq: int) -> bool:

@@ -29,15 +29,16 @@ from typing import TYPE_CHECKING
 
 import attrs
 
+from esm_sim._engine import display
 from esm_sim._engine.timefmt import iso_ms
 from esm_sim._engine.trace import TraceEvent
-from esm_sim._fates import OUTCOMES
+from esm_sim._mapping.fates import OUTCOMES
 from esm_sim._metrics import invocation_outcome
 from esm_sim.errors import ConfigError
 
 if TYPE_CHECKING:
-    from esm_sim._fates import Fate
     from esm_sim._lambda.function import Invocation
+    from esm_sim._mapping.fates import Fate
     from esm_sim._mapping.runtime import MappingRuntime
     from esm_sim._simulation import Simulation
 
@@ -396,3 +397,13 @@ def simulation_html(sim: Simulation) -> str:
     mappings = _table_html(["mapping", "state", "function", "table", "invocations"], rows)
     fates = FatesSummary(sim)._repr_html_() if sim.mappings else ""
     return head + mappings + fates
+
+
+# What the lower layers ask for by name (esm_sim._engine.display): registered
+# when esm_sim is imported, so no module below imports the views.
+display.register("timeline", timeline_text)
+display.register("fates", FatesSummary)
+display.register("simulation", simulation_html)
+display.register("fate", fate_html)
+display.register("invocation", invocation_html)
+display.register("mapping", mapping_html)

@@ -27,7 +27,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from esm_sim._engine.trace import TraceEvent
-from esm_sim._fates import OUTCOMES
+from esm_sim._mapping.fates import OUTCOMES
 from esm_sim._mapping.runtime import MappingRuntime
 from esm_sim._simulation import Simulation
 from esm_sim._streams.attributes import triples

@@ -19,6 +19,7 @@ from decimal import Decimal
 from types import TracebackType
 from typing import Any, overload
 
+from esm_sim._engine import display
 from esm_sim._engine.chunked import FlatRows
 from esm_sim._engine.timefmt import iso_ms, ms_to_datetime
 from esm_sim.errors import ConfigError, SimulationError
@@ -252,9 +253,7 @@ class Invocation:
         return hash(self.request_id)
 
     def _repr_html_(self) -> str:
-        from esm_sim._views import invocation_html  # views are for notebooks: imported on use
-
-        return invocation_html(self)
+        return display.html_of("invocation", self)
 
     def __repr__(self) -> str:
         outcome = "ok" if self.error is None else f"{self.error}:{self.error_type}"

@@ -54,7 +54,7 @@ more before the reader moves on; the duplicate's response is ignored.
 from __future__ import annotations
 
 from bisect import insort
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from esm_sim._mapping.gather import GET_RECORDS_MAX_BYTES, GET_RECORDS_MAX_RECORDS, Gathering
 from esm_sim._mapping.lanes import LaneView
@@ -74,8 +74,11 @@ from esm_sim._streams.records import CREATED_MS, SEQ, SIZE_BYTES, Record
 from esm_sim._streams.shard import Shard
 
 if TYPE_CHECKING:
+    from esm_sim._engine.scheduler import Scheduler
     from esm_sim._lambda.function import Invocation
-    from esm_sim._mapping.runtime import MappingRuntime
+    from esm_sim._mapping.config import Behaviour, MappingConfig
+    from esm_sim._mapping.fates import Ledger
+    from esm_sim._streams.table import Table
 
 STOPPED = "stopped"
 IDLE = "idle"
@@ -127,6 +130,48 @@ class Batch:
 Source = Shard | LaneView  # what a reader reads: a whole shard, or one lane of it
 
 
+class ReaderHost(Protocol):
+    """
+    What a reader needs from its mapping (``MappingRuntime`` provides it): the
+    settings and clock, and the side effects the reader asks for by name.
+    """
+
+    uuid: str
+    config: MappingConfig
+    behaviour: Behaviour
+    scheduler: Scheduler
+    table: Table
+    ledger: Ledger
+    duplicates: dict[str, int]
+
+    def now_ms(self) -> int: ...
+    def busy_changed(self, delta: int) -> None: ...
+    def set_last_processing_result(self, text: str) -> None: ...
+    def reader_finished(self, reader: ShardReader) -> None: ...
+    def admit(self, reader: ShardReader) -> str | None: ...
+    def invoke(self, reader: ShardReader, records: list[Record]) -> None: ...
+    def take_duplicate(self) -> bool: ...
+    def invoke_duplicate(self, reader: ShardReader, original: Invocation) -> None: ...
+    def processed(self, reader: ShardReader, records: list[Record], spans: list[Span]) -> None: ...
+    def filtered(self, reader: ShardReader, records: list[Record]) -> None: ...
+    def expire(self, reader: ShardReader, records: list[Record], spans: list[Span]) -> None: ...
+    def discard(
+        self,
+        reader: ShardReader,
+        records: list[Record],
+        spans: list[Span],
+        *,
+        condition: str,
+        invoke_count: int,
+        function_error: str | None,
+        with_response_context: bool,
+    ) -> None: ...
+    def read_throttled(self, reader: ShardReader) -> None: ...
+    def trace_split(
+        self, reader: ShardReader, first: list[Record], second: list[Record]
+    ) -> None: ...
+
+
 class ShardReader:
     """
     Reads one shard (or one ParallelizationFactor lane of it) for one mapping,
@@ -156,9 +201,7 @@ class ShardReader:
         "window",
     )
 
-    def __init__(
-        self, runtime: MappingRuntime, shard: Source, start_index: int, lane: int = 0
-    ) -> None:
+    def __init__(self, runtime: ReaderHost, shard: Source, start_index: int, lane: int = 0) -> None:
         self.runtime = runtime
         self.shard = shard
         self.lane = lane

@@ -19,14 +19,15 @@ from typing import Any, Protocol
 
 import attrs
 
+from esm_sim._engine import display
 from esm_sim._engine.rng import Rng, UuidSequence
 from esm_sim._engine.scheduler import Scheduler
 from esm_sim._engine.timefmt import iso_ms, iso_seconds
 from esm_sim._engine.trace import Trace
-from esm_sim._fates import Ledger
 from esm_sim._lambda.concurrency import Concurrency
 from esm_sim._lambda.function import Context, Function, Invocation, InvocationLog, run_handler
 from esm_sim._mapping.config import Behaviour, MappingConfig
+from esm_sim._mapping.fates import Ledger
 from esm_sim._mapping.lanes import LaneTable, LaneView
 from esm_sim._mapping.policies import FAILURE, SUCCESS, Verdict, judge
 from esm_sim._mapping.reader import Batch, ShardReader, Span
@@ -112,9 +113,7 @@ class MappingRuntime:
         table.on_new_shard(self._on_new_shard)
 
     def _repr_html_(self) -> str:
-        from esm_sim._views import mapping_html  # views are for notebooks: imported on use
-
-        return mapping_html(self)
+        return display.html_of("mapping", self)
 
     # -- hooks the readers use ------------------------------------------------------
 

@@ -394,7 +394,7 @@ class Table:
             ConfigError: a malformed record, Keys that are not this table's key
                 schema, or a record older than the simulation's clock.
         """
-        from esm_sim.sources import replay_plan  # record parsing lives with the sources
+        from esm_sim._streams.wire import replay_plan
 
         plan = replay_plan(records, key_names=tuple(name for name, _ in self._key_specs))
         if not plan:

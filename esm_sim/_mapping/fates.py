@@ -17,6 +17,7 @@ from typing import Any
 
 import attrs
 
+from esm_sim._engine import display
 from esm_sim._streams.records import SEQ, Record
 
 OUTCOMES = ("processed", "filtered", "destination", "dropped", "expired")
@@ -52,9 +53,7 @@ class Fate:
         return self.outcome in OUTCOMES
 
     def _repr_html_(self) -> str:
-        from esm_sim._views import fate_html  # views are for notebooks: imported on use
-
-        return fate_html(self)
+        return display.html_of("fate", self)
 
 
 class Ledger:
