@@ -85,7 +85,7 @@ class Scenario:
         except OSError as exc:
             msg = f"path={str(path)!r} cannot be read: {exc}"
             raise ScenarioError(msg) from None
-        from esm_sim.templates import _yaml, yaml_lines
+        from esm_sim._control.template import _yaml, yaml_lines
 
         yaml = _yaml()
         try:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import bisect
 import re
-from collections.abc import Callable, ItemsView, Iterator
+from collections.abc import Callable, ItemsView, Iterator, Mapping
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
@@ -257,7 +257,14 @@ class Simulation:
 
     @classmethod
     def from_template(
-        cls, path: Any, handlers: dict[str, Handler], seed: int = 0, **sim_kwargs: Any
+        cls,
+        path: Any,
+        handlers: Mapping[str, Handler],
+        seed: int = 0,
+        *,
+        parameters: Mapping[str, Any] | None = None,
+        stack_name: str = "esm-sim",
+        **sim_kwargs: Any,
     ) -> Simulation:
         """
         A simulation built from a SAM or CloudFormation template (see ``esm_sim.templates``).
@@ -266,9 +273,11 @@ class Simulation:
         and functions are then reachable as ``sim.tables[logical_id]`` and
         ``sim.functions[logical_id]``. Needs the ``esm_sim[templates]`` extra for YAML.
         """
-        from esm_sim.templates import from_template
+        from esm_sim._control.template import build_into  # reads files: imported on use
 
-        return from_template(path, handlers=handlers, seed=seed, **sim_kwargs)
+        sim = cls(seed, **sim_kwargs)
+        build_into(sim, path, handlers=handlers, parameters=parameters, stack_name=stack_name)
+        return sim
 
     # -- the clock -----------------------------------------------------------------------
 
