@@ -28,7 +28,11 @@ from esm_sim._engine.timefmt import (
 )
 from esm_sim._engine.trace import Trace, TraceEvent
 from esm_sim._fates import OUTCOMES, Fate
-from esm_sim._lambda.concurrency import DEFAULT_ACCOUNT_CONCURRENCY, Concurrency
+from esm_sim._lambda.concurrency import (
+    DEFAULT_ACCOUNT_CONCURRENCY,
+    INJECTABLE_ERRORS,
+    Concurrency,
+)
 from esm_sim._lambda.control import LambdaClient
 from esm_sim._lambda.function import (
     Duration,
@@ -526,13 +530,22 @@ class Simulation:
         Make the next ``count`` invocation requests of a function fail before it runs.
 
         Such failures (spec 3.1, "before invocation") are retried with backoff and
-        never use up ``MaximumRetryAttempts``.
+        never use up ``MaximumRetryAttempts``. ``code`` is one of
+        ``INJECTABLE_ERRORS``: "ServiceException" (the default), or a throttle,
+        "TooManyRequestsException" or one of its reasons (spec 10), such as
+        "ReservedFunctionConcurrentInvocationLimitExceeded".
         """
         if function_name not in self.functions:
             msg = f"function_name={function_name!r} is not a function of this simulation"
             raise ConfigError(msg)
-        if not isinstance(count, int) or count < 1:
+        if not isinstance(count, int) or isinstance(count, bool) or count < 1:
             msg = f"count={count!r} must be an int >= 1"
+            raise ConfigError(msg)
+        if not isinstance(code, str) or code not in INJECTABLE_ERRORS:
+            msg = (
+                f"code={code!r} must be an error Lambda answers before invoking (spec 3.1, "
+                f"10), one of: {', '.join(INJECTABLE_ERRORS)}"
+            )
             raise ConfigError(msg)
         self._concurrency.inject(function_name, count, code)
 
