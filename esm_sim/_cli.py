@@ -276,7 +276,8 @@ def _writes(sc: Scenario, sim: Simulation) -> None:
     start_s = sim.now_ms / 1000
     for path, entry in sc.items("writes"):
         at = entry.get("at", 0)
-        if not isinstance(at, int | float) or isinstance(at, bool) or at < 0:
+        # not 0 <= at < inf: also NaN and infinity (a YAML .nan or .inf).
+        if not isinstance(at, int | float) or isinstance(at, bool) or not 0 <= at < float("inf"):
             raise sc.error((*path, "at"), f"at={at!r} must be seconds >= 0 after start")
         name = entry.get("table")
         if name is None and len(sim.tables) == 1:

@@ -20,14 +20,19 @@ from esm_sim._engine import display
 from esm_sim._engine.rng import Rng
 from esm_sim._engine.scheduler import Scheduler
 from esm_sim._engine.timefmt import (
-    datetime_to_ms,
+    MAX_MS,
+    duration_arg_ms,
     epoch_seconds_float,
+    instant_arg_ms,
     iso_ms,
     ms_to_datetime,
-    seconds_to_ms,
 )
 from esm_sim._engine.trace import Trace, TraceEvent
-from esm_sim._lambda.concurrency import DEFAULT_ACCOUNT_CONCURRENCY, Concurrency
+from esm_sim._lambda.concurrency import (
+    DEFAULT_ACCOUNT_CONCURRENCY,
+    INJECTABLE_ERRORS,
+    Concurrency,
+)
 from esm_sim._lambda.control import LambdaClient
 from esm_sim._lambda.function import (
     Duration,
@@ -36,7 +41,7 @@ from esm_sim._lambda.function import (
     Handler,
     InvocationLog,
 )
-from esm_sim._mapping.config import Behaviour, MappingConfig
+from esm_sim._mapping.config import SETTINGS, Behaviour, MappingConfig
 from esm_sim._mapping.fates import OUTCOMES, Fate
 from esm_sim._mapping.runtime import MappingPorts, MappingRuntime, expand_render
 from esm_sim._metrics import Metrics
@@ -71,18 +76,10 @@ class StepResult:
     callback: str
 
 
-def _seconds(name: str, value: object, *, allow_zero: bool = True, unit: str = "seconds") -> int:
-    """A duration argument in ``unit`` (seconds or hours) as integer milliseconds."""
-    if (
-        not isinstance(value, int | float)
-        or isinstance(value, bool)
-        or value < 0
-        or (not allow_zero and value == 0)
-    ):
-        bound = ">= 0" if allow_zero else "> 0"
-        msg = f"{name}={value!r} must be a number of {unit} {bound}"
+def _check_callable(fn: object) -> None:
+    if not callable(fn):
+        msg = f"fn={fn!r} must be callable (it is called as fn(*args))"
         raise ConfigError(msg)
-    return seconds_to_ms(value * 3600 if unit == "hours" else value)
 
 
 class Simulation:
@@ -91,18 +88,28 @@ class Simulation:
 
     Everything happens on a virtual clock in integer milliseconds, and every id
     and choice comes from ``seed``: the same seed and inputs give the same
-    trace, byte for byte.
+    trace, byte for byte. The clock runs from ``start`` to at most
+    9999-12-31T23:59:59.999Z, the last millisecond a datetime holds.
+
+    Every argument after ``account_id`` is a setting of the table
+    ``esm_sim._mapping.config.SETTINGS``, which checks it: durations are finite
+    numbers of seconds (or hours), at most a week (168 hours), with millisecond
+    resolution; booleans must be real bools and counts real ints.
 
     Args:
         seed: the seed of every id and choice.
-        start: the virtual clock's start (timezone-aware; default 2026-01-01T00:00:00Z).
+        start: the virtual clock's start (timezone-aware, from 1970 on; default
+            2026-01-01T00:00:00Z).
         region, account_id: what ARNs and records say.
         state_transition_delay: seconds each mapping state change takes
             (Creating, Enabling, Disabling, Updating, Deleting); AWS says "several
             minutes" (spec 1.4, I).
-        poll_interval: seconds between polls of a shard with nothing to read (spec 2).
+        poll_interval: seconds between polls of a shard with nothing to read
+            (spec 2); at least 1 ms.
         retry_backoff_base, retry_backoff_max: the exponential wait before retries,
-            for function errors and throttles alike (spec 3.2, I).
+            for function errors and throttles alike (spec 3.2, I); each at least
+            1 ms (a zero wait would retry at the same instant forever), and the
+            cap not below the base.
         retention_hours: how long a stream keeps records (spec 7.1).
         shard_rollover_hours: how often each open shard is sealed and replaced by a
             child (spec 7.1, "about every 4 hours", I); 0 turns rollovers off.
@@ -116,8 +123,8 @@ class Simulation:
         bisect_first_half_larger: a failing batch of n splits at ceil(n/2) (True,
             the default) or floor(n/2) (spec 3.4, I).
         partial_retry_delay: seconds before the failed suffix of a partial batch
-            response is retried; None (the default) waits the retry backoff's first
-            step, ``retry_backoff_base`` (spec 4, I).
+            response is retried, at least 1 ms; None (the default) waits the retry
+            backoff's first step, ``retry_backoff_base`` (spec 4, I).
         non_object_response: under ReportBatchItemFailures, a response that is not
             a JSON object (other than null, "" and []) is "success" (the default) or
             "failure" (spec 4, 11 rows 2 and 25, I).
@@ -163,64 +170,39 @@ class Simulation:
         account_concurrency: int = DEFAULT_ACCOUNT_CONCURRENCY,
         max_filters: int = 5,
     ) -> None:
+        # The settings, by name, before any other local exists: the table checks
+        # and converts them all (tests/test_settings.py keeps it and this
+        # signature in step).
+        arguments = locals()
+        settings = {s.name: arguments[s.name] for s in SETTINGS}
         if not isinstance(seed, int) or isinstance(seed, bool):
             msg = f"seed={seed!r} must be an int"
             raise ConfigError(msg)
         if not isinstance(start, datetime) or start.tzinfo is None:
             msg = f"start={start!r} must be a timezone-aware datetime"
             raise ConfigError(msg)
+        start_ms = instant_arg_ms("start", start)
         if not re.fullmatch(r"[a-z]{2}(-[a-z]+)+-\d", str(region)):
             msg = f"region={region!r} must be an AWS region name such as 'us-east-1'"
             raise ConfigError(msg)
         if not re.fullmatch(r"\d{12}", str(account_id)):
             msg = f"account_id={account_id!r} must be 12 digits"
             raise ConfigError(msg)
-        if not isinstance(account_concurrency, int) or account_concurrency < 100:
-            msg = f"account_concurrency={account_concurrency!r} must be an int >= 100"
-            raise ConfigError(msg)
-        if not isinstance(max_filters, int) or not 1 <= max_filters <= 10:
-            msg = f"max_filters={max_filters!r} must be an int in 1..10 (spec 8 quota)"
-            raise ConfigError(msg)
         self.seed = seed
         self.region = region
         self.account_id = account_id
-        self.max_filters = max_filters
-        self.behaviour = Behaviour(
-            state_transition_ms=_seconds("state_transition_delay", state_transition_delay),
-            poll_interval_ms=_seconds("poll_interval", poll_interval, allow_zero=False),
-            retry_backoff_base_ms=_seconds("retry_backoff_base", retry_backoff_base),
-            retry_backoff_max_ms=_seconds("retry_backoff_max", retry_backoff_max),
-            retention_ms=_seconds(
-                "retention_hours", retention_hours, allow_zero=False, unit="hours"
-            ),
-            shard_rollover_ms=_seconds("shard_rollover_hours", shard_rollover_hours, unit="hours"),
-            max_readers_per_shard=max_readers_per_shard,
-            bisect_resets_retries=bool(bisect_resets_retries),
-            bisect_first_half_first=bool(bisect_first_half_first),
-            partial_progress_resets_retries=bool(partial_progress_resets_retries),
-            bisect_first_half_larger=bool(bisect_first_half_larger),
-            partial_retry_delay_ms=(
-                -1
-                if partial_retry_delay is None
-                else _seconds("partial_retry_delay", partial_retry_delay)
-            ),
-            non_object_response=non_object_response,
-            record_age_min_invoke_count=record_age_min_invoke_count,
-            tumbling_window_alignment=tumbling_window_alignment,
-            tumbling_window_close=tumbling_window_close,
-            get_records_per_poll=get_records_per_poll,
-            iterator_age_at=iterator_age_at,
-        )
+        self.behaviour = Behaviour.from_settings(**settings)
+        self.max_filters = self.behaviour.max_filters
         # Injected duplicate deliveries still to make, per function name (spec 3.7).
         self._duplicates: dict[str, int] = {}
-        self._scheduler = Scheduler(datetime_to_ms(start))
+        self._scheduler = Scheduler(start_ms)
         self._rng = Rng.from_seed(seed)
         self._rng_ids = self._rng.child("ids")
         self._seq_counter = 0
         self._busy = 0  # readers with work, plus mappings settling toward Enabled
         self._user_pending = 0  # call_at / call_later work not yet run
         self._running = False
-        self._concurrency = Concurrency(account_concurrency)
+        self._concurrency = Concurrency(self.behaviour.account_concurrency)
         self.trace = Trace(
             f"# esm_sim trace seed={seed} start={iso_ms(self._scheduler.now_ms)} "
             f"region={region} account={account_id} {self.behaviour!r}"
@@ -291,16 +273,16 @@ class Simulation:
         """The virtual clock, as a timezone-aware UTC datetime."""
         return ms_to_datetime(self._scheduler.now_ms)
 
-    def _to_ms(self, name: str, when: datetime | float) -> int:
-        if isinstance(when, datetime):
-            if when.tzinfo is None:
-                msg = f"{name}={when!r} must be timezone-aware"
-                raise ConfigError(msg)
-            return datetime_to_ms(when)
-        if isinstance(when, int | float) and not isinstance(when, bool):
-            return seconds_to_ms(when)
-        msg = f"{name}={when!r} must be a datetime or epoch seconds"
-        raise ConfigError(msg)
+    def _later_ms(self, name: str, seconds: object) -> int:
+        """``seconds`` from now, as epoch ms; the clock may not pass ``MAX_MS``."""
+        limit = self.now_ms + duration_arg_ms(name, seconds)
+        if limit > MAX_MS:
+            msg = (
+                f"{name}={seconds!r} from now={iso_ms(self.now_ms)} is past "
+                f"{iso_ms(MAX_MS)}, the last millisecond a datetime holds"
+            )
+            raise ConfigError(msg)
+        return limit
 
     def _enter(self) -> None:
         if self._running:
@@ -310,7 +292,7 @@ class Simulation:
 
     def run_for(self, seconds: float) -> None:
         """Advance the virtual clock by ``seconds``, running everything due on the way."""
-        limit = self.now_ms + _seconds("seconds", seconds)
+        limit = self._later_ms("seconds", seconds)
         self._enter()
         try:
             self._scheduler.run_until(limit)
@@ -319,7 +301,7 @@ class Simulation:
 
     def run_until(self, when: datetime | float) -> None:
         """Advance the virtual clock to ``when`` (datetime or epoch seconds); never backwards."""
-        limit = self._to_ms("when", when)
+        limit = instant_arg_ms("when", when)
         if limit < self.now_ms:
             msg = (
                 f"when={iso_ms(limit)} is before now={iso_ms(self.now_ms)}: time can't go backwards"
@@ -348,7 +330,7 @@ class Simulation:
                 poison record with MaximumRetryAttempts -1 blocks its shard until the
                 record leaves the stream, 24 hours later).
         """
-        limit = self.now_ms + _seconds("max_seconds", max_seconds)
+        limit = self._later_ms("max_seconds", max_seconds)
         if self.is_idle():
             return
         self._enter()
@@ -386,7 +368,8 @@ class Simulation:
 
     def call_at(self, when: datetime | float, fn: Callable[..., object], *args: Any) -> None:
         """Run ``fn(*args)`` at ``when`` (datetime or epoch seconds), e.g. to write items."""
-        at = self._to_ms("when", when)
+        at = instant_arg_ms("when", when)
+        _check_callable(fn)
         if at < self.now_ms:
             msg = f"when={iso_ms(at)} is before now={iso_ms(self.now_ms)}"
             raise ConfigError(msg)
@@ -395,8 +378,10 @@ class Simulation:
 
     def call_later(self, seconds: float, fn: Callable[..., object], *args: Any) -> None:
         """Run ``fn(*args)`` ``seconds`` from now."""
+        at = self._later_ms("seconds", seconds)
+        _check_callable(fn)
         self._user_pending += 1
-        self._scheduler.call_later(_seconds("seconds", seconds), self._run_user, fn, args)
+        self._scheduler.call_at(at, self._run_user, fn, args)
 
     def _run_user(self, fn: Callable[..., object], args: tuple[Any, ...]) -> None:
         self._user_pending -= 1
@@ -575,13 +560,22 @@ class Simulation:
         Make the next ``count`` invocation requests of a function fail before it runs.
 
         Such failures (spec 3.1, "before invocation") are retried with backoff and
-        never use up ``MaximumRetryAttempts``.
+        never use up ``MaximumRetryAttempts``. ``code`` is one of
+        ``INJECTABLE_ERRORS``: "ServiceException" (the default), or a throttle,
+        "TooManyRequestsException" or one of its reasons (spec 10), such as
+        "ReservedFunctionConcurrentInvocationLimitExceeded".
         """
         if function_name not in self.functions:
             msg = f"function_name={function_name!r} is not a function of this simulation"
             raise ConfigError(msg)
-        if not isinstance(count, int) or count < 1:
+        if not isinstance(count, int) or isinstance(count, bool) or count < 1:
             msg = f"count={count!r} must be an int >= 1"
+            raise ConfigError(msg)
+        if not isinstance(code, str) or code not in INJECTABLE_ERRORS:
+            msg = (
+                f"code={code!r} must be an error Lambda answers before invoking (spec 3.1, "
+                f"10), one of: {', '.join(INJECTABLE_ERRORS)}"
+            )
             raise ConfigError(msg)
         self._concurrency.inject(function_name, count, code)
 

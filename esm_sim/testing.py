@@ -20,7 +20,7 @@ from collections.abc import Callable, Collection, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from esm_sim._engine.timefmt import datetime_to_ms, seconds_to_ms
+from esm_sim._engine.timefmt import instant_arg_ms
 from esm_sim._lambda.function import Context, Handler
 from esm_sim._simulation import Simulation
 from esm_sim.errors import ConfigError
@@ -143,17 +143,9 @@ def fail_on_schedule(
     timezone-aware datetimes or epoch seconds.
     """
 
-    def to_ms(name: str, value: object) -> int:
-        if isinstance(value, datetime) and value.tzinfo is not None:
-            return datetime_to_ms(value)
-        if isinstance(value, int | float) and not isinstance(value, bool):
-            return seconds_to_ms(value)
-        msg = f"{name}={value!r} must be a timezone-aware datetime or epoch seconds"
-        raise ConfigError(msg)
-
     spans = []
     for start, end in windows:
-        lo, hi = to_ms("start", start), to_ms("end", end)
+        lo, hi = instant_arg_ms("start", start), instant_arg_ms("end", end)
         if hi < lo:
             msg = f"windows: end={end!r} is before start={start!r}"
             raise ConfigError(msg)

@@ -165,6 +165,12 @@ class TestRun:
                 id="write-time",
             ),
             pytest.param(
+                "{at: 10,",
+                "{at: .nan,",
+                "scenario.yaml:13: writes[0].at: at=nan must be seconds >= 0",
+                id="write-time-nan",
+            ),
+            pytest.param(
                 "{pk: poison}",
                 "{id: poison}",
                 "scenario.yaml:14: writes[1].put: An error occurred (ValidationException)",

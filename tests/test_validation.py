@@ -660,7 +660,7 @@ MAX_CREATE = {
     "MaximumBatchingWindowInSeconds": 300,
     "ParallelizationFactor": 10,
     "StartingPosition": "LATEST",
-    "DestinationConfig": {"OnFailure": {"Destination": "d" * 350}},
+    "DestinationConfig": {"OnFailure": {"Destination": DLQ + "q" * (350 - len(DLQ))}},
     "MaximumRecordAgeInSeconds": 604800,
     "BisectBatchOnFunctionError": True,
     "MaximumRetryAttempts": 10000,

@@ -14,6 +14,21 @@ from esm_sim._lambda.function import Function
 DEFAULT_ACCOUNT_CONCURRENCY = 1000  # spec 10
 MIN_UNRESERVED = 100  # spec 10: at least 100 must stay unreserved
 
+# spec 10: the Reason of a TooManyRequestsException (BOTO-L ThrottleReason).
+THROTTLE_REASONS = (
+    "ConcurrentInvocationLimitExceeded",
+    "FunctionInvocationRateLimitExceeded",
+    "ReservedFunctionConcurrentInvocationLimitExceeded",
+    "ReservedFunctionInvocationRateLimitExceeded",
+    "CallerRateLimitExceeded",
+    "ConcurrentSnapshotCreateLimitExceeded",
+)
+# spec 3.1: what an invocation request can meet before the function runs, which a
+# stream mapping retries without using MaximumRetryAttempts: a service error
+# (ServiceException, spec 1.6) or a throttle (TooManyRequestsException, or one of
+# its reasons, spec 10). These are the codes Simulation.inject_invoke_errors takes.
+INJECTABLE_ERRORS = ("ServiceException", "TooManyRequestsException", *THROTTLE_REASONS)
+
 
 class Concurrency:
     """Counts executions in flight and decides whether one more may start."""

@@ -525,21 +525,28 @@ class Function:
         if not callable(handler):
             msg = f"handler={handler!r} must be a callable handler(event, context)"
             raise ConfigError(msg)
-        # spec 10: 900 s for normal functions; the model allows 1..900 here.
+        # spec 10: 900 s for normal functions; the model allows 1..900 here. The
+        # clock counts whole ms, so a timeout must be at least 1 ms (NaN fails too).
         if (
             not isinstance(timeout, int | float)
             or isinstance(timeout, bool)
-            or not (0 < timeout <= 900)
+            or not (0.0005 <= timeout <= 900)
         ):
-            msg = f"timeout={timeout!r} must be a number of seconds in (0, 900] (Lambda Timeout)"
+            msg = (
+                f"timeout={timeout!r} must be a number of seconds from 1 ms to 900 (Lambda Timeout)"
+            )
             raise ConfigError(msg)
         if not callable(duration) and (
             not isinstance(duration, int | float)
             or isinstance(duration, bool)
-            or duration < 0
-            or not math.isfinite(duration)
+            # False for NaN and infinities; exact (no OverflowError) for a huge int.
+            # Any finite size is meaningful: past the timeout, the invocation times out.
+            or not 0 <= duration < math.inf
         ):
-            msg = f"duration={duration!r} must be seconds >= 0 or a callable(event, context)"
+            msg = (
+                f"duration={duration!r} must be a finite number of seconds >= 0 or a "
+                "callable(event, context)"
+            )
             raise ConfigError(msg)
         if not isinstance(memory_size, int) or not 128 <= memory_size <= 10240:
             msg = f"memory_size={memory_size!r} must be MB in 128..10240 (Lambda MemorySize)"
@@ -587,10 +594,12 @@ class Function:
         if (
             not isinstance(seconds, int | float)
             or isinstance(seconds, bool)
-            or seconds < 0
-            or not math.isfinite(seconds)
+            or not 0 <= seconds < math.inf
         ):
-            msg = f"duration callable returned {seconds!r}; it must return seconds >= 0"
+            msg = (
+                f"duration callable returned {seconds!r}; it must return a finite number of "
+                "seconds >= 0"
+            )
             raise ConfigError(msg)
         return round(seconds * 1000)
 

@@ -24,6 +24,7 @@ control plane's checks. No defaults are applied; the request is only checked.
 from __future__ import annotations
 
 import email.utils
+import re
 from collections.abc import Mapping
 from datetime import datetime
 from typing import Final
@@ -295,6 +296,14 @@ _INPUT_SHAPES: Final[Mapping[str, str]] = {
 
 #: The AWS operation names :func:`check_request` accepts.
 OPERATIONS: Final[tuple[str, ...]] = tuple(_INPUT_SHAPES)
+
+# spec 3.6, 11 row 17: a stream mapping's on-failure destination is an SQS queue, an
+# SNS topic or an S3 bucket; Lambda functions and EventBridge buses take failures of
+# asynchronous invocations only, and kafka:// topics belong to Kafka mappings.
+_DESTINATION_ARN: Final = re.compile(
+    r"arn:aws[a-z-]*:(?:(?:sqs|sns):[a-z0-9-]+:[0-9]{12}:[A-Za-z0-9_.-]+"
+    r"|s3:::[a-z0-9][a-z0-9.-]*[a-z0-9])"
+)
 
 # spec 1.2: members that only Kafka, MQ, SQS or DocumentDB sources use.
 # StartingPositionTimestamp goes with AT_TIMESTAMP, which DynamoDB rejects.
@@ -595,6 +604,19 @@ def _service_rules(
     destination_config = params.get("DestinationConfig")
     if isinstance(destination_config, dict) and "OnSuccess" in destination_config:
         raise reject("Unsupported DestinationConfig parameter for given event source mapping type.")
+
+    # spec 3.6: only an SQS queue, SNS topic or S3 bucket; "" removes the destination
+    # (spec 1.2). I: no recording shows AWS's text for another ARN on a stream
+    # mapping; this one starts as Lambda's answer to a bad destination of an event
+    # invoke config ("The destination ARN <arn> is invalid.") and says what is accepted.
+    if isinstance(destination_config, dict):
+        destination = (destination_config.get("OnFailure") or {}).get("Destination")
+        if destination and not _DESTINATION_ARN.fullmatch(destination):
+            raise reject(
+                f"The destination ARN {destination} is invalid. The on-failure destination "
+                "of a DynamoDB stream event source mapping must be the ARN of an SQS queue, "
+                "an SNS topic or an S3 bucket."
+            )
 
     # I: spec 1.2 does not record AWS's answer to a Kafka/MQ/SQS/DocumentDB-only
     # member on a DynamoDB mapping; this message follows the recorded OnSuccess

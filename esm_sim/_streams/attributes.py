@@ -33,9 +33,12 @@ from typing import Any, TypeAlias
 from esm_sim.errors import ValidationException
 
 __all__ = [
+    "MAX_ATTRIBUTE_NAME_BYTES",
     "MAX_ITEM_SIZE_BYTES",
+    "MAX_NESTING_LEVELS",
     "Image",
     "ListValue",
+    "check_attribute_names",
     "deserialize_image",
     "image_json_len",
     "image_size_bytes",
@@ -70,6 +73,22 @@ def triples(image: Image) -> Iterator[tuple[str, str, Any]]:
 # DynamoDB's item size limit, 400 KB with KB = 1024 bytes (DynamoDB Developer Guide,
 # "Constraints": Items). The table raises "Item size has exceeded the maximum allowed size".
 MAX_ITEM_SIZE_BYTES = 400 * 1024
+
+# DynamoDB's document nesting limit: "up to 32 levels deep" (Developer Guide,
+# "Constraints": Nested attribute depth). Measured against AWS by emulator authors
+# (nubo-db/dynoxide#110, ExtendDB/extenddb#123): a value inside 31 maps or lists is
+# stored, one inside 32 is refused with the message below.
+MAX_NESTING_LEVELS = 32
+_NESTING_MSG = (
+    "Nesting Levels have exceeded supported limits: "
+    "Attributes in the item have nested levels beyond supported limit"
+)
+# Attribute names are 1 to 64 KB (Developer Guide, "Naming rules"); AWS accepts 65535
+# bytes and answers 65536 with this text (as measured in ExtendDB/extenddb#365).
+MAX_ATTRIBUTE_NAME_BYTES = 65_535
+_NAME_TOO_LARGE_MSG = (
+    "1 validation error detected: Attribute name is too large, must be less than 65536 bytes"
+)
 
 # ---------------------------------------------------------------------------
 # Numbers
@@ -230,8 +249,12 @@ def _serialize_set(value: AbstractSet[Any]) -> tuple[str, tuple[Any, ...]]:
     raise _unsupported(value)
 
 
-def _serialize_value(value: object) -> tuple[str, Any]:
-    """Return ``(type_code, compact_value)``, checking types in boto3's order."""
+def _serialize_value(value: object, depth: int = 0) -> tuple[str, Any]:
+    """
+    Return ``(type_code, compact_value)``, checking types in boto3's order.
+
+    ``depth`` is the number of maps and lists around ``value`` in its item.
+    """
     kind = type(value)
     if kind is str:
         return "S", value
@@ -251,15 +274,25 @@ def _serialize_value(value: object) -> tuple[str, Any]:
         return "B", bytes(value)
     if isinstance(value, AbstractSet):
         return _serialize_set(value)
-    if isinstance(value, Mapping):
-        return "M", _serialize_map(value)
-    if isinstance(value, (list, tuple)):
-        return "L", tuple(_serialize_value(element) for element in value)
+    if isinstance(value, (Mapping, list, tuple)):
+        # The values inside are one level deeper; an item's own attributes (depth 0)
+        # never need the check, so it lives here rather than in _serialize_map.
+        if value and depth + 1 >= MAX_NESTING_LEVELS:
+            raise ValidationException(_NESTING_MSG)
+        if isinstance(value, Mapping):
+            return "M", _serialize_map(value, depth + 1)
+        return "L", tuple(_serialize_value(element, depth + 1) for element in value)
     raise _unsupported(value)
 
 
-def _serialize_map(item: Mapping[Any, Any]) -> Image:
-    """Serialize a mapping into an Image sorted by attribute name."""
+def _serialize_map(item: Mapping[Any, Any], depth: int = 0) -> Image:
+    """
+    Serialize a mapping into an Image sorted by attribute name.
+
+    ``depth`` is the number of maps and lists around its values (0 for an item's
+    own attributes); ``_serialize_value`` keeps it below ``MAX_NESTING_LEVELS``
+    (a self-referencing value stops there too, rather than recursing for ever).
+    """
     try:
         # The common case, flat from the start: names sorted first, values inline.
         # Names of other types (or a mix) fail the sort or the type check below
@@ -283,7 +316,7 @@ def _serialize_map(item: Mapping[Any, Any]) -> Image:
                 append("N")
                 append(str(value))
             else:
-                code, compact = _serialize_value(value)
+                code, compact = _serialize_value(value, depth)
                 append(code)
                 append(compact)
         else:
@@ -299,7 +332,7 @@ def _serialize_map(item: Mapping[Any, Any]) -> Image:
         elif kind is int and -_INT_FAST_BOUND < value < _INT_FAST_BOUND:
             append((name, "N", str(value)))
         else:
-            code, compact = _serialize_value(value)
+            code, compact = _serialize_value(value, depth)
             append((name, code, compact))
     # Names in a mapping are unique, so tuple order is name order and values are
     # never compared.
@@ -317,7 +350,8 @@ def serialize_item(item: Mapping[str, object]) -> Image:
     numbers, str or bytes -> NS, SS or BS. DynamoDB's own checks on stored values
     follow: numbers are normalised (``Decimal("1.0")`` -> ``"1"``, ``1E+2`` -> ``"100"``,
     ``-0`` -> ``"0"``) and must fit 38 significant digits and 1E-130..<1E+126 in
-    magnitude; sets may not be empty.
+    magnitude; sets may not be empty; values nest at most ``MAX_NESTING_LEVELS``
+    deep (a value inside 31 maps or lists).
 
     Args:
         item: attribute name -> plain Python value.
@@ -329,10 +363,28 @@ def serialize_item(item: Mapping[str, object]) -> Image:
         TypeError: with boto3's text, for a ``float``, an infinite or NaN ``Decimal``,
             a set mixing types, or a value of no DynamoDB type.
         ValidationException: with DynamoDB's text, for an empty set, a number out of
-            range or with more than 38 significant digits, or an attribute name that is
-            not a non-empty string.
+            range or with more than 38 significant digits, values nested too deep, or
+            an attribute name that is not a non-empty string.
     """
     return _serialize_map(item)
+
+
+def check_attribute_names(image: Image, operation: str = "") -> None:
+    """
+    Raise DynamoDB's ValidationException if a name in ``image`` (at any depth) is too large.
+
+    Only an item over ``MAX_ATTRIBUTE_NAME_BYTES`` in size can hold such a name, so
+    the table calls this only then.
+    """
+    for name, code, value in triples(image):
+        if len(name) * 4 > MAX_ATTRIBUTE_NAME_BYTES and _utf8_len(name) > MAX_ATTRIBUTE_NAME_BYTES:
+            raise ValidationException(_NAME_TOO_LARGE_MSG, operation_name=operation)
+        if code == "M":
+            check_attribute_names(value, operation)
+        elif code == "L":
+            for element_code, element in value:
+                if element_code in ("M", "L"):
+                    check_attribute_names(("", element_code, element), operation)
 
 
 # ---------------------------------------------------------------------------

@@ -11,6 +11,7 @@ order in one shard (spec 7.1: per-item order is guaranteed).
 from __future__ import annotations
 
 import re
+import reprlib
 import zlib
 from bisect import bisect_right
 from collections.abc import Callable, Mapping
@@ -19,8 +20,10 @@ from typing import Any, Literal
 from esm_sim._engine.rng import Rng
 from esm_sim._engine.timefmt import stream_label
 from esm_sim._streams.attributes import (
+    MAX_ATTRIBUTE_NAME_BYTES,
     MAX_ITEM_SIZE_BYTES,
     Image,
+    check_attribute_names,
     deserialize_image,
     image_size_bytes,
     serialize_item,
@@ -42,26 +45,128 @@ _ROUTE_PREFIX_CRC = {code: zlib.crc32(f"{code}:".encode()) for code in KEY_TYPES
 _TABLE_NAME = re.compile(r"[A-Za-z0-9_.-]{3,255}")
 # DynamoDB's answer to a Key that is not exactly the key schema (GetItem, DeleteItem).
 _KEY_SCHEMA_MISMATCH = "The provided key element does not match the schema"
+# Key values: a partition key of 1 to 2048 bytes, a sort key of 1 to 1024 bytes
+# (DynamoDB Developer Guide, "Constraints": Partition key / Sort key length), with
+# DynamoDB's answers (as seen in AWS SDK error reports, e.g. next-auth#5827 and
+# formkiq-core#271; "of2048" has no space in the original).
+MAX_PARTITION_KEY_BYTES = 2048
+MAX_SORT_KEY_BYTES = 1024
+_HASH_KEY_TOO_LARGE = (
+    "One or more parameter values were invalid: "
+    "Size of hashkey has exceeded the maximum size limit of2048 bytes"
+)
+_RANGE_KEY_TOO_LARGE = (
+    "One or more parameter values were invalid: "
+    "Aggregated size of all range keys has exceeded the size limit of 1024 bytes"
+)
+# KeySchema AttributeName: 1 to 255 bytes (DynamoDB API reference, KeySchemaElement).
+_MAX_KEY_NAME_BYTES = 255
+
+
+def _key_bytes(type_code: str, value: Any) -> int:
+    """The size of a key value: UTF-8 bytes of a string, bytes of a binary (numbers are small)."""
+    if type_code == "S":
+        return len(value.encode("utf-8"))
+    return len(value) if type_code == "B" else 0
+
+
+# An item of at most this many bytes breaks no size limit: not the item's, not a key
+# value's (a key is part of the item) nor an attribute name's.
+_SMALL_ITEM_BYTES = MAX_SORT_KEY_BYTES
+
+
+def _check_key_sizes(keys: Image, operation: str) -> None:
+    """Raise DynamoDB's ValidationException for a partition or sort key value too large."""
+    if _key_bytes(keys[1], keys[2]) > MAX_PARTITION_KEY_BYTES:
+        raise ValidationException(_HASH_KEY_TOO_LARGE, operation_name=operation)
+    if len(keys) > 3 and _key_bytes(keys[4], keys[5]) > MAX_SORT_KEY_BYTES:
+        raise ValidationException(_RANGE_KEY_TOO_LARGE, operation_name=operation)
+
+
+# put_item runs once per write: it inlines the checks of _image and _image_size,
+# whose try blocks cost nothing until they catch, and raises these errors.
+
+
+def _not_a_mapping(name: str, item: object) -> ConfigError:
+    return ConfigError(
+        f"{name}={reprlib.repr(item)} must be a mapping of attribute names to values "
+        "(a dict, as boto3's Table resource takes)"
+    )
+
+
+def _surrogate(name: str, item: object, exc: UnicodeEncodeError) -> ConfigError:
+    # AWS's answer is not recorded (botocore sends the surrogate JSON-escaped).
+    return ConfigError(
+        f"{name}={reprlib.repr(item)} holds the string {reprlib.repr(exc.object)} with a "
+        f"lone surrogate {exc.object[exc.start]!r} at index {exc.start}, which UTF-8 "
+        "cannot encode (DynamoDB stores strings as UTF-8)"
+    )
+
+
+def _named(exc: ValidationException, operation: str) -> ValidationException:
+    """A value check's ValidationException, naming the operation as botocore's text does."""
+    if exc.operation_name:
+        return exc
+    return ValidationException(exc.message, operation_name=operation)
+
+
+def _image(name: str, item: object, operation: str) -> Image:
+    """
+    Serialize an item or key argument, refusing what is not a mapping (ConfigError).
+
+    DynamoDB's own checks on the values raise a ValidationException naming
+    ``operation``.
+    """
+    # The type test first: cheap for the usual dict, where an ABC check is not.
+    if type(item) is not dict and not isinstance(item, Mapping):
+        raise _not_a_mapping(name, item)
+    try:
+        return serialize_item(item)
+    except ValidationException as exc:
+        raise _named(exc, operation) from None
+
+
+def _image_size(name: str, item: object, image: Image) -> int:
+    """
+    ``image_size_bytes``, which encodes every string of the item as UTF-8, so a lone
+    surrogate (which UTF-8 cannot encode, and DynamoDB stores UTF-8) is refused here.
+    """
+    try:
+        return image_size_bytes(image)
+    except UnicodeEncodeError as exc:
+        raise _surrogate(name, item, exc) from None
 
 
 def _key_spec(name: str, value: str | tuple[str, str] | None) -> tuple[str, str | None] | None:
     if value is None:
         return None
     if isinstance(value, str) and value:
-        return (value, None)
-    if (
+        spec: tuple[str, str | None] = (value, None)
+    elif (
         isinstance(value, tuple)
         and len(value) == 2
         and isinstance(value[0], str)
         and value[0]
         and value[1] in KEY_TYPES
     ):
-        return (value[0], value[1])
-    msg = (
-        f"{name}={value!r} must be an attribute name, or a (name, type) pair with type "
-        f"one of {KEY_TYPES}"
-    )
-    raise ConfigError(msg)
+        spec = (value[0], value[1])
+    else:
+        msg = (
+            f"{name}={value!r} must be an attribute name, or a (name, type) pair with type "
+            f"one of {KEY_TYPES}"
+        )
+        raise ConfigError(msg)
+    try:
+        size = len(spec[0].encode("utf-8"))
+    except UnicodeEncodeError:
+        size = _MAX_KEY_NAME_BYTES + 1  # a lone surrogate: not UTF-8 at all
+    if size > _MAX_KEY_NAME_BYTES:
+        msg = (
+            f"{name}={value!r} must name the key in 1 to {_MAX_KEY_NAME_BYTES} bytes of UTF-8 "
+            "(DynamoDB KeySchema AttributeName)"
+        )
+        raise ConfigError(msg)
+    return spec
 
 
 class Table:
@@ -289,14 +394,31 @@ class Table:
         Raises:
             TypeError: for a ``float`` (boto3: "Float types are not supported. Use
                 Decimal types instead.") or another type boto3 cannot serialize.
-            ValidationException: a missing or mistyped key, or an item over 400 KB.
+            ValidationException: with DynamoDB's text, for a missing or mistyped key,
+                a partition key over 2048 bytes or a sort key over 1024, an item over
+                400 KB, values nested more than 32 levels deep, an attribute name
+                over 65535 bytes, or a value DynamoDB refuses (see ``serialize_item``).
+            ConfigError: ``item`` is not a mapping, or holds a string with a lone
+                surrogate (not UTF-8).
         """
-        image = serialize_item(item)
+        if type(item) is not dict and not isinstance(item, Mapping):  # as _image
+            raise _not_a_mapping("item", item)
+        try:
+            image = serialize_item(item)
+        except ValidationException as exc:
+            raise _named(exc, "PutItem") from None
         keys = self._fast_keys(image) or self._keys(image, "PutItem")
-        size = image_size_bytes(image)
-        if size > MAX_ITEM_SIZE_BYTES:
-            msg = "Item size has exceeded the maximum allowed size"
-            raise ValidationException(msg, operation_name="PutItem")
+        try:  # as _image_size
+            size = image_size_bytes(image)
+        except UnicodeEncodeError as exc:
+            raise _surrogate("item", item, exc) from None
+        if size > _SMALL_ITEM_BYTES:  # one comparison for the usual small item
+            if size > MAX_ITEM_SIZE_BYTES:
+                msg = "Item size has exceeded the maximum allowed size"
+                raise ValidationException(msg, operation_name="PutItem")
+            if size > MAX_ATTRIBUTE_NAME_BYTES:
+                check_attribute_names(image, "PutItem")
+            _check_key_sizes(keys, "PutItem")
         old = self._items.get(keys)
         if old is not None and old == image:
             return  # spec 7.1: a write that changes nothing writes no record
@@ -304,9 +426,18 @@ class Table:
         self._emit("INSERT" if old is None else "MODIFY", keys, image, size, old)
 
     def delete_item(self, key: Mapping[str, Any]) -> None:
-        """Delete the item with this key; deleting a missing item writes no record."""
-        image = serialize_item(key)
+        """
+        Delete the item with this key; deleting a missing item writes no record.
+
+        Raises:
+            ValidationException: with DynamoDB's text, for a Key that is not the key
+                schema or a key value too large (as ``put_item``).
+            ConfigError: ``key`` is not a mapping, or holds a lone surrogate.
+        """
+        image = _image("key", key, "DeleteItem")
+        _image_size("key", key, image)
         keys = self._keys(image, "DeleteItem")
+        _check_key_sizes(keys, "DeleteItem")
         old = self._items.pop(keys, None)
         if old is None:
             return
@@ -314,7 +445,10 @@ class Table:
 
     def get_item(self, key: Mapping[str, Any]) -> dict[str, Any] | None:
         """The current item as plain Python values (boto3's TypeDeserializer), or None."""
-        keys = self._keys(serialize_item(key), "GetItem")
+        image = _image("key", key, "GetItem")
+        _image_size("key", key, image)
+        keys = self._keys(image, "GetItem")
+        _check_key_sizes(keys, "GetItem")
         found = self._items.get(keys)
         return None if found is None else deserialize_image(found)
 

@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from esm_sim._engine.timefmt import MAX_MS
 from esm_sim._streams.attributes import (
     Image,
     image_size_bytes,
@@ -130,6 +131,17 @@ def creation_seconds(value: object, where: str = "ApproximateCreationDateTime") 
         aware = value if value.tzinfo is not None else value.replace(tzinfo=UTC)
         return int(aware.timestamp() // 1)
     if isinstance(value, int | float | Decimal) and not isinstance(value, bool):
+        # Within the simulation clock's range (timefmt.MAX_MS); False for NaN and
+        # infinities too (a Decimal NaN cannot even be compared), so nothing reaches
+        # int() that it cannot convert.
+        if (isinstance(value, Decimal) and not value.is_finite()) or not (
+            0 <= value <= MAX_MS // 1000
+        ):
+            msg = (
+                f"{where}={value!r} must be epoch seconds from 0 to {MAX_MS // 1000} "
+                "(9999-12-31T23:59:59Z)"
+            )
+            raise ConfigError(msg)
         return int(value // 1)
     msg = f"{where}={value!r} must be epoch seconds or a datetime"
     raise ConfigError(msg)

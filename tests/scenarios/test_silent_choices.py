@@ -49,10 +49,10 @@ class TestPartialRetryDelay:
             ({}, 1000),
             ({"retry_backoff_base": 3}, 3000),
             ({"partial_retry_delay": 2.5}, 2500),
-            ({"partial_retry_delay": 0}, 0),
+            ({"partial_retry_delay": 0.001}, 1),
             ({"partial_retry_delay": 0.2, "retry_backoff_base": 3}, 200),
         ],
-        ids=["default-1s", "follows-backoff-base", "2.5s", "zero", "overrides-backoff"],
+        ids=["default-1s", "follows-backoff-base", "2.5s", "least-1ms", "overrides-backoff"],
     )
     def test_wait_before_the_failed_suffix_is_retried(
         self, sim_kwargs: dict[str, Any], gap_ms: int
@@ -78,7 +78,7 @@ class TestPartialRetryDelay:
             failing_on("k0"),
             MaximumRetryAttempts=1,
             duration=0.1,
-            sim_kwargs={"partial_retry_delay": 0},
+            sim_kwargs={"partial_retry_delay": 0.001},
         )
         w.sim.run_until_idle()
         first, second = w.fn.invocations
