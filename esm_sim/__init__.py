@@ -11,9 +11,9 @@ explicitly (they pull in optional dependencies).
 """
 
 from esm_sim import errors as errors
+from esm_sim._control.client import LambdaClient as LambdaClient
 from esm_sim._engine.trace import Trace as Trace
 from esm_sim._engine.trace import TraceEvent as TraceEvent
-from esm_sim._lambda.control import LambdaClient as LambdaClient
 from esm_sim._lambda.function import Context as Context
 from esm_sim._lambda.function import Function as Function
 from esm_sim._lambda.function import Invocation as Invocation

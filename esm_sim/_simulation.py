@@ -16,13 +16,14 @@ from typing import Any, Protocol
 
 import attrs
 
+from esm_sim._control.client import ControlPorts, LambdaClient
+from esm_sim._control.lifecycle import MappingLifecycle
 from esm_sim._engine import display
 from esm_sim._engine.rng import Rng
 from esm_sim._engine.scheduler import Scheduler
 from esm_sim._engine.timefmt import (
     MAX_MS,
     duration_arg_ms,
-    epoch_seconds_float,
     instant_arg_ms,
     iso_ms,
     ms_to_datetime,
@@ -33,7 +34,6 @@ from esm_sim._lambda.concurrency import (
     INJECTABLE_ERRORS,
     Concurrency,
 )
-from esm_sim._lambda.control import LambdaClient
 from esm_sim._lambda.function import (
     Duration,
     ExceptionStore,
@@ -41,7 +41,7 @@ from esm_sim._lambda.function import (
     Handler,
     InvocationLog,
 )
-from esm_sim._mapping.config import SETTINGS, Behaviour, MappingConfig
+from esm_sim._mapping.config import SETTINGS, Behaviour
 from esm_sim._mapping.fates import OUTCOMES, Fate
 from esm_sim._mapping.runtime import MappingPorts, MappingRuntime, expand_render
 from esm_sim._metrics import Metrics
@@ -229,7 +229,28 @@ class Simulation:
             busy_changed=self._busy_changed,
             new_invocation_log=lambda: InvocationLog(self._expand_render, self._exceptions),
         )
-        self.lambda_client = LambdaClient(self)
+        self._lifecycle = MappingLifecycle(
+            scheduler=self._scheduler,
+            trace=self.trace,
+            transition_ms=self.behaviour.state_transition_ms,
+            busy_changed=self._busy_changed,
+        )
+        self.lambda_client = LambdaClient(
+            ControlPorts(
+                region=self.region,
+                account_id=self.account_id,
+                max_filters=self.behaviour.max_filters,
+                now_ms=lambda: self._scheduler.now_ms,
+                function=self._function_named,
+                tables_by_stream_arn=self.tables_by_stream_arn,
+                mappings=self.mappings,
+                concurrency=self._concurrency,
+                ids=self._rng_ids,
+                rng=self._rng,
+                mapping_ports=self._mapping_ports,
+                lifecycle=self._lifecycle,
+            )
+        )
 
     def __repr__(self) -> str:
         return (
@@ -601,37 +622,9 @@ class Simulation:
             raise ConfigError(msg)
         self._duplicates[function_name] = self._duplicates.get(function_name, 0) + count
 
-    # -- mapping life cycle (used by the control plane) ----------------------------------
-
-    def _mapping_state(self, mapping: MappingRuntime, state: str) -> None:
-        settling = state in ("Creating", "Enabling", "Updating") and mapping.enabled_intent
-        if settling != mapping.settling:
-            self._busy += 1 if settling else -1
-        mapping.settling = settling
-        mapping.fields["State"] = state
-        self.trace.append(
-            TraceEvent(at_ms=self.now_ms, kind="state", mapping=mapping.uuid, outcome=state)
-        )
-
-    def _settle_later(self, mapping: MappingRuntime, pending: MappingConfig | None = None) -> None:
-        self._scheduler.call_later(
-            self.behaviour.state_transition_ms, self._settle, mapping, pending
-        )
-
-    def _settle(self, mapping: MappingRuntime, pending: MappingConfig | None) -> None:
-        if mapping.fields["State"] == "Deleting":
-            mapping.deleted = True
-            self._mapping_state(mapping, "_gone")
-            return
-        if pending is not None:
-            mapping.reconfigure(pending)
-        mapping.fields["LastModified"] = epoch_seconds_float(self.now_ms)
-        if mapping.enabled_intent:
-            self._mapping_state(mapping, "Enabled")
-            mapping.start()
-        else:
-            self._mapping_state(mapping, "Disabled")
-            mapping.stop()
+    def _function_named(self, name: str) -> Function | None:
+        # Looked up on each call: a template re-keys the registry it keeps.
+        return self.functions_by_name.get(name)
 
     def _busy_changed(self, delta: int) -> None:
         self._busy += delta

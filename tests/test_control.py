@@ -1,4 +1,4 @@
-"""Tests for esm_sim._lambda.control: the boto3-shaped Lambda control plane (spec section 1)."""
+"""Tests for esm_sim._control.client: the boto3-shaped Lambda control plane (spec section 1)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 import esm_sim
-from esm_sim._lambda.control import LambdaClient
+from esm_sim._control.client import LambdaClient
 from esm_sim._streams.table import Table
 from esm_sim.errors import (
     ClientError,

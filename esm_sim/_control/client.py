@@ -10,13 +10,20 @@ messages (spec 1.6). State changes take effect on the virtual clock (spec 1.4).
 from __future__ import annotations
 
 import copy
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
+import attrs
+
+from esm_sim._control.lifecycle import MappingLifecycle
+from esm_sim._engine.rng import Rng
 from esm_sim._engine.timefmt import epoch_seconds_float
+from esm_sim._lambda.concurrency import Concurrency
 from esm_sim._lambda.validation import check_request
 from esm_sim._mapping.config import MappingConfig
 from esm_sim._mapping.filtering import FilterSet, compile_filter_criteria
-from esm_sim._mapping.runtime import MappingRuntime
+from esm_sim._mapping.runtime import MappingPorts, MappingRuntime
+from esm_sim._streams.table import Table
 from esm_sim.errors import (
     ClientError,
     InvalidParameterValueException,
@@ -28,7 +35,6 @@ from esm_sim.errors import (
 
 if TYPE_CHECKING:
     from esm_sim._lambda.function import Function
-    from esm_sim._simulation import Simulation
 
 NOT_FOUND = "The resource you requested does not exist."  # spec 1.6
 
@@ -74,11 +80,31 @@ _RESPONSE_KEYS = (
 )
 
 
+@attrs.frozen(kw_only=True)
+class ControlPorts:
+    """What the control plane needs from the simulation around it, and nothing more."""
+
+    region: str
+    account_id: str
+    max_filters: int
+    now_ms: Callable[[], int]
+    # The simulation's registries, read (and, for mappings, written) in place;
+    # functions by name through a lookup (a template re-keys the dict it keeps).
+    function: Callable[[str], Function | None]
+    tables_by_stream_arn: Mapping[str, Table]
+    mappings: dict[str, MappingRuntime]
+    concurrency: Concurrency
+    ids: Rng  # mapping UUIDs
+    rng: Rng  # each mapping's own seeded ids: rng.child(f"mapping/{uuid}")
+    mapping_ports: MappingPorts
+    lifecycle: MappingLifecycle
+
+
 class LambdaClient:
     """A boto3-shaped Lambda client bound to one simulation."""
 
-    def __init__(self, sim: Simulation) -> None:
-        self._sim = sim
+    def __init__(self, ports: ControlPorts) -> None:
+        self._sim = ports
 
     # -- helpers -----------------------------------------------------------------------
 
@@ -102,7 +128,7 @@ class LambdaClient:
             qualifier = parts[3] if len(parts) > 3 else None
         elif ":" in base:
             base, qualifier = base.split(":", 1)
-        fn = None if elsewhere else sim.functions_by_name.get(base)
+        fn = None if elsewhere else sim.function(base)
         # The simulator has only $LATEST; other versions and aliases do not exist.
         if fn is None or qualifier not in (None, "$LATEST"):
             # spec 11 row 20: AWS answers InvalidParameterValueException here.
@@ -152,7 +178,7 @@ class LambdaClient:
         return {k: copy.deepcopy(fields[k]) for k in _RESPONSE_KEYS if k in fields}
 
     def _touch(self, mapping: MappingRuntime) -> None:
-        mapping.fields["LastModified"] = epoch_seconds_float(self._sim.now_ms)
+        mapping.fields["LastModified"] = epoch_seconds_float(self._sim.now_ms())
 
     # -- event source mappings ---------------------------------------------------------
 
@@ -174,7 +200,7 @@ class LambdaClient:
         self._check_unique(table, fn, source_arn, op)
         filters = self._filters(params.get("FilterCriteria"), op)
         self._check_supported(params)
-        uuid = sim._rng_ids.uuid()
+        uuid = sim.ids.uuid()
         destination = (params.get("DestinationConfig") or {}).get("OnFailure", {})
         fields: dict[str, Any] = {
             "UUID": uuid,
@@ -184,7 +210,7 @@ class LambdaClient:
             "ParallelizationFactor": params.get("ParallelizationFactor", 1),
             "EventSourceArn": source_arn,
             "FunctionArn": function_arn,
-            "LastModified": epoch_seconds_float(sim.now_ms),
+            "LastModified": epoch_seconds_float(sim.now_ms()),
             "LastProcessingResult": "No records processed",
             "State": "Creating",
             "StateTransitionReason": "User action",  # spec 11 row 15
@@ -208,20 +234,20 @@ class LambdaClient:
         if params.get("MetricsConfig"):
             fields["MetricsConfig"] = copy.deepcopy(params["MetricsConfig"])
         mapping = MappingRuntime(
-            sim._mapping_ports,
+            sim.mapping_ports,
             uuid=uuid,
             arn=fields["EventSourceMappingArn"],
             fields=fields,
             function=fn,
             table=table,
             config=MappingConfig.from_fields(fields, filters),
-            rng=sim._rng.child(f"mapping/{uuid}"),
+            rng=sim.rng.child(f"mapping/{uuid}"),
         )
         mapping.enabled_intent = params.get("Enabled", True)
         sim.mappings[uuid] = mapping
-        sim._mapping_state(mapping, "Creating")
+        sim.lifecycle.set_state(mapping, "Creating")
         # spec 1.4: Creating settles to Enabled (or Disabled) after a delay.
-        sim._settle_later(mapping)
+        sim.lifecycle.settle_later(mapping)
         return self._response(mapping)
 
     def _check_supported(self, params: dict[str, Any], current_factor: int | None = None) -> None:
@@ -340,11 +366,11 @@ class LambdaClient:
         enabled = params.get("Enabled")
         if enabled is not None and enabled != mapping.enabled_intent:
             mapping.enabled_intent = enabled
-            sim._mapping_state(mapping, "Enabling" if enabled else "Disabling")
+            sim.lifecycle.set_state(mapping, "Enabling" if enabled else "Disabling")
         else:
-            sim._mapping_state(mapping, "Updating")
+            sim.lifecycle.set_state(mapping, "Updating")
         self._touch(mapping)
-        sim._settle_later(mapping, pending)
+        sim.lifecycle.settle_later(mapping, pending)
         return self._response(mapping)
 
     def delete_event_source_mapping(self, **params: Any) -> dict[str, Any]:
@@ -362,9 +388,9 @@ class LambdaClient:
             )
         mapping.enabled_intent = False
         mapping.stop()
-        sim._mapping_state(mapping, "Deleting")
+        sim.lifecycle.set_state(mapping, "Deleting")
         self._touch(mapping)
-        sim._settle_later(mapping)
+        sim.lifecycle.settle_later(mapping)
         return self._response(mapping)
 
     # -- concurrency ---------------------------------------------------------------------
@@ -376,7 +402,7 @@ class LambdaClient:
         sim = self._sim
         fn = self._existing_function(params["FunctionName"], op)
         wanted = params["ReservedConcurrentExecutions"]
-        conc = sim._concurrency
+        conc = sim.concurrency
         others = conc.reserved_total - (fn.reserved_concurrency or 0)
         if others + wanted > conc.account_limit - 100:
             # spec 10: at least 100 must stay unreserved.
@@ -421,7 +447,7 @@ class LambdaClient:
         return fn
 
     def _set_reserved(self, fn: Function, reserved: int | None) -> None:
-        conc = self._sim._concurrency
+        conc = self._sim.concurrency
         old = fn.reserved_concurrency
         # Executions in flight move between the pools with the function.
         if old is None and reserved is not None:
