@@ -151,7 +151,9 @@ def read_item_failures(
         return None, "the response is not a JSON object: read as success"
     failures = response.get("batchItemFailures")
     if failures is None:
-        if any(isinstance(k, str) and k.lower() == "batchitemfailures" for k in response):
+        if "batchItemFailures" not in response and any(
+            isinstance(k, str) and k.lower() == "batchitemfailures" for k in response
+        ):
             return None, "no exact 'batchItemFailures' key (keys are case-sensitive): success"
         return None, None
     if not isinstance(failures, list):

@@ -369,6 +369,7 @@ class MappingRuntime:
                 non_object_fails=self.behaviour.non_object_response == "failure",
             )
         invocation.verdict = verdict
+        invocation.outcome, invocation.reason = verdict.outcome, verdict.reason
         self.invocations.append_row(fn.invocations.append(invocation), fn.invocations)
         return invocation
 

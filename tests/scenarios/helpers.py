@@ -161,3 +161,21 @@ def counting(log: list[dict[str, Any]]) -> Any:
         return {"state": state}
 
     return handler
+
+
+def fates_by_record(sim: esm_sim.Simulation, uuid: str, table: esm_sim.Table) -> dict[str, int]:
+    """Per outcome, how many of the table's records ``sim.fate`` gives it (none left out)."""
+    out: dict[str, int] = {}
+    for shard in table.shards:
+        for seq in shard.sequence_numbers:
+            outcome = sim.fate(seq, uuid=uuid).outcome
+            out[outcome] = out.get(outcome, 0) + 1
+    return out
+
+
+def nonzero_fate_counts(sim: esm_sim.Simulation, uuid: str) -> dict[str, int]:
+    """``sim.fate_counts(uuid)`` without its zeros, after checking none is negative."""
+    counts = sim.fate_counts(uuid)
+    negative = {k: v for k, v in counts.items() if v < 0}
+    assert {} == negative
+    return {k: v for k, v in counts.items() if v}

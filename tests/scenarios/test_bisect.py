@@ -4,7 +4,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from tests.scenarios.helpers import build, failing_on, keys
+from esm_sim.invariants import check_all
+from tests.scenarios.helpers import (
+    World,
+    build,
+    failing_on,
+    fates_by_record,
+    keys,
+    nonzero_fate_counts,
+)
 
 
 class TestBisect:
@@ -113,3 +121,59 @@ class TestBisect:
         w.sim.run_until_idle()
         assert [["k0", "k1", "k2", "k3"]] == [keys(i.event) for i in w.fn.invocations]
         assert [] == w.sim.trace.events(kind="split")
+
+
+def always_fails(event: dict[str, Any], context: Any) -> None:
+    msg = "always fails"
+    raise ValueError(msg)
+
+
+def second_half_first() -> World:
+    """[a, b] always failing, bisect on, 3 retries, the second half tried first, no destination."""
+    return build(
+        always_fails,
+        records=2,
+        destination=None,
+        BatchSize=2,
+        BisectBatchOnFunctionError=True,
+        MaximumRetryAttempts=3,
+        sim_kwargs={"bisect_first_half_first": False},
+    )
+
+
+class TestSecondHalfFirst:
+    def test_a_failing_first_half_is_never_reported_processed(self) -> None:
+        """With bisect_first_half_first=False, dropping the second half never lets the failing first half count as processed (spec 3.4, I, r05)."""
+        w = second_half_first()
+        a = w.seqs[0]
+        seen: set[str] = set()
+        while not w.sim.is_idle():
+            assert w.sim.step() is not None
+            seen.add(w.sim.fate(a).outcome)
+        assert {"pending", "dropped"} == seen
+        assert [["k0", "k1"], *[["k1"]] * 4, *[["k0"]] * 4] == [
+            keys(i.event) for i in w.fn.invocations
+        ]
+        assert {"dropped": 2} == nonzero_fate_counts(w.sim, w.uuid)
+        check_all(w.sim)
+
+    def test_a_disable_while_the_first_half_backs_off_keeps_it_unfinished(self) -> None:
+        """Disabled while the first half waits for its retry, then enabled: it is retried to its end, never processed (spec 3.4, 1.4, I, r05)."""
+        w = second_half_first()
+        a = w.seqs[0]
+        while not any(inv.sequence_numbers == (int(a),) for inv in w.fn.invocations):
+            assert w.sim.step() is not None
+        w.sim.run_for(0.5)  # "a" alone failed once and waits for its retry
+        assert "pending" == w.sim.fate(a).outcome
+        lam = w.sim.lambda_client
+        lam.update_event_source_mapping(UUID=w.uuid, Enabled=False)
+        w.sim.run_for(10)
+        assert "pending" == w.sim.fate(a).outcome
+        lam.update_event_source_mapping(UUID=w.uuid, Enabled=True)
+        w.sim.run_until_idle()
+        fate = w.sim.fate(a)
+        assert ("dropped", "RetryAttemptsExhausted") == (fate.outcome, fate.reason)
+        assert all(inv.error == "Unhandled" for inv in fate.deliveries)
+        assert {"dropped": 2} == nonzero_fate_counts(w.sim, w.uuid)
+        assert fates_by_record(w.sim, w.uuid, w.table) == nonzero_fate_counts(w.sim, w.uuid)
+        check_all(w.sim)

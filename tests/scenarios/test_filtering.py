@@ -10,6 +10,8 @@ import pytest
 
 import esm_sim
 from esm_sim.errors import InvalidParameterValueException
+from esm_sim.invariants import check_all
+from tests.scenarios.helpers import fates_by_record, nonzero_fate_counts
 
 
 def pattern(obj: Any) -> dict[str, Any]:
@@ -25,7 +27,13 @@ def new_image(**attrs: Any) -> dict[str, Any]:
 class World:
     """A one-shard table, a function that records the keys it gets, and a mapping."""
 
-    def __init__(self, criteria: dict[str, Any] | None, **sim_kwargs: Any) -> None:
+    def __init__(
+        self,
+        criteria: dict[str, Any] | None,
+        *,
+        mapping: dict[str, Any] | None = None,
+        **sim_kwargs: Any,
+    ) -> None:
         self.sim = esm_sim.Simulation(seed=0, **sim_kwargs)
         self.table = self.sim.create_table("orders", partition_key="pk")
         self.got: list[str] = []
@@ -41,6 +49,7 @@ class World:
         }
         if criteria is not None:
             params["FilterCriteria"] = criteria
+        params.update(mapping or {})
         self.uuid = self.sim.lambda_client.create_event_source_mapping(**params)["UUID"]
 
     def seqs(self) -> list[str]:
@@ -324,3 +333,97 @@ class TestRemovingFilters:
         w.sim.run_until_idle()
         assert [f"after{i}" for i in range(10)] == w.got[3:]
         assert {"processed": 13, "filtered": 7} == w.outcomes()
+
+
+KEEP = pattern({"dynamodb": {"Keys": {"pk": {"S": [{"prefix": "keep"}]}}}})
+
+
+def filtered_while_a_batching_window_is_open(**sim_kwargs: Any) -> World:
+    """keep1, drop1, keep2 written; drop1 filtered, keep1 and keep2 gathered in an open 30 s window."""
+    w = World(KEEP, mapping={"MaximumBatchingWindowInSeconds": 30}, **sim_kwargs)
+    w.sim.run_for(6)  # Enabled at 5 s
+    for key in ("keep1", "drop1", "keep2"):
+        w.table.put_item({"pk": key})
+    w.sim.run_for(1)
+    assert [] == w.got
+    assert "filtered" == w.sim.fate(w.seqs()[1]).outcome
+    return w
+
+
+def filter_rows(w: World) -> int:
+    """How many records the trace filtered, in all."""
+    return sum(e.count for e in w.sim.trace.events(kind="filter", mapping=w.uuid))
+
+
+class TestAFilteredFateIsFinal:
+    @pytest.mark.parametrize(
+        ("update", "delivered", "counts"),
+        [
+            pytest.param(
+                {"BatchSize": 50},
+                ["keep1", "keep2"],
+                {"processed": 2, "filtered": 1},
+                id="spec8-same-filter",
+            ),
+            pytest.param(
+                {"FilterCriteria": {}},
+                ["keep1", "keep2"],
+                {"processed": 2, "filtered": 1},
+                id="spec8-filter-removed",
+            ),
+            pytest.param(
+                {"FilterCriteria": pattern({"dynamodb": {"Keys": {"pk": {"S": ["drop1"]}}}})},
+                [],  # the gathered keep1, keep2 are read again under the new filter
+                {"filtered": 3},
+                id="spec8-filter-now-matches-only-it",
+            ),
+        ],
+    )
+    def test_an_update_during_a_batching_window_never_refilters_or_delivers_it(
+        self, update: dict[str, Any], delivered: list[str], counts: dict[str, int]
+    ) -> None:
+        """A record once filtered stays filtered when an update re-reads the open window: never traced again nor delivered (spec 8, 1.4)."""
+        w = filtered_while_a_batching_window_is_open()
+        w.sim.lambda_client.update_event_source_mapping(UUID=w.uuid, **update)
+        w.sim.run_until_idle()
+        drop1 = w.sim.fate(w.seqs()[1])
+        assert ("filtered", "FilterCriteria", ()) == (drop1.outcome, drop1.reason, drop1.deliveries)
+        assert delivered == w.got
+        assert counts.get("filtered") == filter_rows(w)  # each filtered record traced once
+        assert counts == nonzero_fate_counts(w.sim, w.uuid)
+        assert fates_by_record(w.sim, w.uuid, w.table) == nonzero_fate_counts(w.sim, w.uuid)
+        check_all(w.sim)
+
+    def test_disable_change_filter_enable_never_delivers_it(self) -> None:
+        """Disabled during a batching window, filter removed, enabled: the filtered record is not delivered (spec 8, 1.4)."""
+        w = filtered_while_a_batching_window_is_open()
+        lam = w.sim.lambda_client
+        lam.update_event_source_mapping(UUID=w.uuid, Enabled=False)
+        w.sim.run_for(10)
+        lam.update_event_source_mapping(UUID=w.uuid, FilterCriteria={})
+        w.sim.run_for(10)
+        lam.update_event_source_mapping(UUID=w.uuid, Enabled=True)
+        w.sim.run_until_idle()
+        assert ("filtered", ()) == (
+            w.sim.fate(w.seqs()[1]).outcome,
+            w.sim.fate(w.seqs()[1]).deliveries,
+        )
+        assert ["keep1", "keep2"] == w.got
+        assert 1 == filter_rows(w)
+        assert {"processed": 2, "filtered": 1} == nonzero_fate_counts(w.sim, w.uuid)
+        assert fates_by_record(w.sim, w.uuid, w.table) == nonzero_fate_counts(w.sim, w.uuid)
+        check_all(w.sim)
+
+    def test_filtered_then_past_retention_stays_filtered(self) -> None:
+        """A filtered record re-read after a disable past retention stays filtered; only the unsent records expire (spec 8, 7.1)."""
+        w = filtered_while_a_batching_window_is_open(retention_hours=0.01)  # 36 s
+        lam = w.sim.lambda_client
+        lam.update_event_source_mapping(UUID=w.uuid, Enabled=False)
+        w.sim.run_for(60)
+        lam.update_event_source_mapping(UUID=w.uuid, Enabled=True)
+        w.sim.run_until_idle()
+        assert ["expired", "filtered", "expired"] == [w.sim.fate(s).outcome for s in w.seqs()]
+        assert [] == w.got
+        assert {"expired": 2, "filtered": 1} == nonzero_fate_counts(w.sim, w.uuid)
+        assert fates_by_record(w.sim, w.uuid, w.table) == nonzero_fate_counts(w.sim, w.uuid)
+        check_all(w.sim)

@@ -7,6 +7,7 @@ from typing import Any
 import pytest
 
 import esm_sim
+from esm_sim.invariants import check_all
 from tests.scenarios.helpers import failing_on, key_of, keys, written_per_key
 
 HOUR = 3600
@@ -257,3 +258,108 @@ class TestTumblingWindowAcrossRollover:
         first_child = next(e for e in log if e["shardId"] == child.shard_id)
         assert {} == first_child["state"]
         assert {"processed": 15} == outcomes(sim, uuid)
+
+
+def split_empty_levels(table: esm_sim.Table, levels: int) -> list[esm_sim.Shard]:
+    """Split every open shard ``levels`` times over, before any write: the shards between stay empty."""
+    for _ in range(levels):
+        for shard in table.open_shards:
+            table.split_shard(shard.shard_id)
+    return table.open_shards
+
+
+class TestDeepLineage:
+    @pytest.mark.parametrize(
+        ("levels", "factor"),
+        [
+            pytest.param(2, 1, id="spec7.1-grandchildren"),
+            pytest.param(3, 1, id="spec7.1-three-empty-levels"),
+            pytest.param(2, 3, id="spec7.1-grandchildren-factor-3"),
+        ],
+    )
+    def test_descendants_wait_for_the_ancestors_records(self, levels: int, factor: int) -> None:
+        """A shard is read only after every ancestor is consumed, however deep and however empty the shards between (spec 7.1, r09)."""
+        sim, table, fn, _ = make(ok, rollover_hours=0, duration=0.1, start_mapping=False)
+        for i in range(20):
+            table.put_item({"pk": f"k{i}", "v": 1})  # in the root
+        root = table.shards[0]
+        leaves = split_empty_levels(table, levels)
+        assert 2**levels == len(leaves)
+        for i in range(20):
+            table.put_item({"pk": f"k{i}", "v": 2})  # in the leaves
+        uuid = sim.lambda_client.create_event_source_mapping(
+            FunctionName="fn",
+            EventSourceArn=table.stream_arn,
+            StartingPosition="TRIM_HORIZON",
+            BatchSize=1,
+            ParallelizationFactor=factor,
+        )["UUID"]
+        sim.run_until_idle()
+        root_done = max(i.ended_ms for i in fn.invocations if i.shard_id == root.shard_id)
+        leaf_ids = {s.shard_id for s in leaves}
+        leaf_first = min(i.started_ms for i in fn.invocations if i.shard_id in leaf_ids)
+        assert root_done <= leaf_first
+        assert {i.shard_id for i in fn.invocations} == {root.shard_id} | {
+            s.shard_id for s in leaves if len(s)
+        }
+        assert written_per_key(table) == first_deliveries_per_key(table, fn)
+        assert {"processed": 40} == outcomes(sim, uuid)
+        check_all(sim)
+
+    def test_a_split_under_a_blocked_root_waits_for_it(self) -> None:
+        """With the root blocked by a failing record, records written after two levels of splits wait for the root (spec 7.1, 3.1)."""
+        calls = {"n": 0}
+
+        def handler(event: dict[str, Any], context: Any) -> None:
+            if "first" in keys(event) and calls["n"] < 5:
+                calls["n"] += 1
+                msg = "downstream outage"
+                raise ValueError(msg)
+
+        sim, table, fn, uuid = make(handler, rollover_hours=0, BatchSize=1)
+        sim.run_for(6)
+        table.put_item({"pk": "first", "v": 1})
+        table.put_item({"pk": "acct", "v": 1})
+        sim.run_for(1)  # "first" failed once; the root is blocked, in backoff
+        split_empty_levels(table, 2)
+        table.put_item({"pk": "acct", "v": 2})  # in a grandchild
+        sim.run_until_idle()
+        assert [1, 2] == [
+            int(r["dynamodb"]["NewImage"]["v"]["N"])
+            for inv in fn.invocations
+            for r in inv.event["Records"]
+            if r["dynamodb"]["Keys"]["pk"]["S"] == "acct"
+        ]
+        assert written_per_key(table) == first_deliveries_per_key(table, fn)
+        assert {"processed": 3} == outcomes(sim, uuid)
+        check_all(sim)
+
+    def test_rollover_during_an_outage_keeps_per_key_order(self) -> None:
+        """Default settings: an outage blocks the root past two 4-hourly rollovers, the middle shard stays empty, and a key's later write still waits (spec 7.1, 3.1, r09b)."""
+        outage_until_ms: list[int] = []
+
+        def handler(event: dict[str, Any], context: Any) -> None:
+            if "first" in keys(event) and sim.now_ms < outage_until_ms[0]:
+                msg = "downstream outage until 10 h"
+                raise ValueError(msg)
+
+        sim, table, fn, uuid = make(handler, BatchSize=1)
+        outage_until_ms.append(sim.now_ms + 10 * HOUR * 1000)
+        sim.run_for(6)
+        table.put_item({"pk": "first", "v": 0})
+        table.put_item({"pk": "acct-1", "v": 1})
+        sim.run_for(9 * HOUR - 6)  # rollovers at 4 h and 8 h; no writes meanwhile
+        table.put_item({"pk": "acct-1", "v": 2})
+        sim.run_until_idle()
+        assert [2, 0, 1] == [len(s) for s in table.shards]
+        acct = [
+            (inv.started_ms, int(r["dynamodb"]["NewImage"]["v"]["N"]))
+            for inv in fn.invocations
+            for r in inv.event["Records"]
+            if r["dynamodb"]["Keys"]["pk"]["S"] == "acct-1"
+        ]
+        assert [1, 2] == [v for _, v in acct]
+        assert all(at >= outage_until_ms[0] for at, _ in acct)
+        assert written_per_key(table) == first_deliveries_per_key(table, fn)
+        assert {"processed": 3} == outcomes(sim, uuid)
+        check_all(sim)

@@ -9,7 +9,15 @@ from typing import Any
 
 import pytest
 
-from tests.scenarios.helpers import RBIF, build, counting, keys
+from esm_sim.invariants import check_all
+from tests.scenarios.helpers import (
+    RBIF,
+    build,
+    counting,
+    fates_by_record,
+    keys,
+    nonzero_fate_counts,
+)
 
 
 def write_every(w: Any, seconds: float, count: int, start: float = 0.0) -> None:
@@ -237,3 +245,172 @@ class TestWindows:
             }
             assert len(starts) <= 1
         assert len(finals(log)) == 4
+
+
+def keep_state(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    """A window handler that returns the state it got (an empty one outside windows)."""
+    return {"state": event.get("state", {})}
+
+
+DAYS = 86_400
+
+
+class TestDiscardInsideAWindow:
+    def test_a_record_discarded_in_an_open_window_is_not_delivered_after_disable_enable(
+        self,
+    ) -> None:
+        """A record discarded while its window is open keeps its fate through a disable/enable: one DLQ message, no new delivery (spec 3.5, 1.4, r01)."""
+
+        def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+            if "poison" in keys(event):
+                msg = "poison"
+                raise ValueError(msg)
+            return {"state": {}}
+
+        w = build(
+            handler,
+            records=0,
+            BatchSize=1,
+            TumblingWindowInSeconds=60,
+            MaximumRetryAttempts=0,
+        )
+        w.sim.run_for(6)  # Enabled at 5 s
+        w.table.put_item({"pk": "ok"})
+        w.table.put_item({"pk": "poison"})
+        w.sim.run_for(3)  # "ok" aggregated in the open window, "poison" discarded
+        assert 1 == len(w.queue.messages)
+        lam = w.sim.lambda_client
+        lam.update_event_source_mapping(UUID=w.uuid, Enabled=False)
+        w.sim.run_for(10)
+        lam.update_event_source_mapping(UUID=w.uuid, Enabled=True)
+        w.sim.run_until_idle()
+        ok, poison = (w.sim.fate(s) for s in w.seqs)
+        assert 1 == len(w.queue.messages)
+        assert ("destination", "RetryAttemptsExhausted", 1) == (
+            poison.outcome,
+            poison.reason,
+            len(poison.deliveries),
+        )
+        assert "processed" == ok.outcome
+        assert {"processed": 1, "destination": 1} == nonzero_fate_counts(w.sim, w.uuid)
+        assert fates_by_record(w.sim, w.uuid, w.table) == nonzero_fate_counts(w.sim, w.uuid)
+        check_all(w.sim)
+
+
+def final_fails(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    """Aggregates fine; every final invocation raises."""
+    if event["isFinalInvokeForWindow"]:
+        msg = "final fails"
+        raise RuntimeError(msg)
+    return {"state": event["state"]}
+
+
+class TestAFinalThatNeverSucceeds:
+    @pytest.mark.parametrize(
+        ("how", "limit", "fate"),
+        [
+            pytest.param(
+                "error",
+                {"MaximumRecordAgeInSeconds": 120},
+                ("destination", "RecordAgeExceeded"),
+                id="spec3.2-6.1-error-ends-at-MaximumRecordAge",
+            ),
+            pytest.param(
+                "throttle",
+                {"MaximumRecordAgeInSeconds": 120},
+                ("destination", "RecordAgeExceeded"),
+                id="spec3.1-6.1-throttle-ends-at-MaximumRecordAge",
+            ),
+            pytest.param(
+                "error",
+                {"retention_hours": 1},
+                ("expired", "RetentionExpired"),
+                id="spec7.1-6.1-error-ends-at-retention",
+            ),
+            pytest.param(
+                "throttle",
+                {"retention_hours": 1},
+                ("expired", "RetentionExpired"),
+                id="spec7.1-6.1-throttle-ends-at-retention",
+            ),
+        ],
+    )
+    def test_it_ends_when_the_windows_records_leave(
+        self, how: str, limit: dict[str, Any], fate: tuple[str, str]
+    ) -> None:
+        """With retries unlimited (-1), a final invocation that always fails or is throttled ends once its records age out or leave the stream, and the run goes idle (spec 6.1, 3.1, 3.2, 7.1, r03)."""
+        sim_kwargs = {k: v for k, v in limit.items() if k == "retention_hours"}
+        mapping = {k: v for k, v in limit.items() if k != "retention_hours"}
+        w = build(
+            final_fails if how == "error" else keep_state,
+            records=2,
+            TumblingWindowInSeconds=60,
+            MaximumRetryAttempts=-1,
+            sim_kwargs=sim_kwargs,
+            **mapping,
+        )
+        w.sim.run_for(10)  # both records aggregated; the final is due at 00:01:00
+        assert ["pending", "pending"] == [w.sim.fate(s).outcome for s in w.seqs]
+        if how == "throttle":
+            w.sim.lambda_client.put_function_concurrency(
+                FunctionName="fn", ReservedConcurrentExecutions=0
+            )
+        w.sim.run_until_idle(max_seconds=3 * DAYS)  # returns: no SimulationLimitExceeded
+        assert w.sim.is_idle()
+        assert [fate, fate] == [(w.sim.fate(s).outcome, w.sim.fate(s).reason) for s in w.seqs]
+        assert w.sim.now_ms < 2 * DAYS * 1000 + w.fn.invocations[0].started_ms
+        if how == "error":
+            assert all(i.outcome == "failure" for i in w.fn.invocations[1:])
+        check_all(w.sim)
+
+
+class TestWindowSizeUpdate:
+    @pytest.mark.parametrize(
+        ("size", "duration"),
+        [
+            pytest.param(0, 0.0, id="spec6.1-windows-off"),
+            pytest.param(30, 0.0, id="spec6.1-smaller"),
+            pytest.param(120, 0.0, id="spec6.1-larger"),
+            pytest.param(0, 10.0, id="spec6.1-windows-off-while-invoking"),
+            pytest.param(300, 10.0, id="spec6.1-larger-while-invoking"),
+        ],
+    )
+    def test_a_new_size_mid_window_loses_no_record(self, size: int, duration: float) -> None:
+        """Updating TumblingWindowInSeconds while a window holds records neither crashes nor loses one: every record reaches a final fate (spec 6.1, 1.4, r10)."""
+        w = build(keep_state, records=0, TumblingWindowInSeconds=60, duration=duration, timeout=30)
+        w.sim.run_for(6)
+        w.table.put_item({"pk": "a"})
+        w.sim.run_for(2)  # "a" sent to its window (and, with a duration, still in flight)
+        assert 1 == len(w.fn.invocations)
+        w.sim.lambda_client.update_event_source_mapping(UUID=w.uuid, TumblingWindowInSeconds=size)
+        w.sim.run_for(6)  # the update settles
+        w.table.put_item({"pk": "b"})
+        w.sim.run_until_idle()
+        assert {"processed": 2} == nonzero_fate_counts(w.sim, w.uuid)
+        assert fates_by_record(w.sim, w.uuid, w.table) == nonzero_fate_counts(w.sim, w.uuid)
+        assert ["a", "b"] == sorted({k for i in w.fn.invocations for k in keys(i.event)})
+        assert (size == 0) == ("window" not in w.fn.invocations[-1].event)
+        check_all(w.sim)
+
+
+class TestCloseOnRecord:
+    def test_a_window_waits_idle_for_a_later_record(self) -> None:
+        """With tumbling_window_close="record" a window's records stay pending while idle, and check_all accepts that (spec 6.3, I)."""
+        log: list[dict[str, Any]] = []
+        w = build(
+            counting(log),
+            records=2,
+            TumblingWindowInSeconds=60,
+            sim_kwargs={"tumbling_window_close": "record"},
+        )
+        w.sim.run_until_idle()
+        assert w.sim.is_idle()
+        assert [] == finals(log)
+        assert {"pending": 2} == nonzero_fate_counts(w.sim, w.uuid)
+        check_all(w.sim)
+        w.sim.call_later(120, w.table.put_item, {"pk": "later"})
+        w.sim.run_until_idle()
+        assert [2] == [e["state"]["n"] for e in finals(log)]
+        assert {"processed": 2, "pending": 1} == nonzero_fate_counts(w.sim, w.uuid)
+        assert fates_by_record(w.sim, w.uuid, w.table) == nonzero_fate_counts(w.sim, w.uuid)
+        check_all(w.sim)
