@@ -30,6 +30,7 @@ from esm_sim._mapping.policies import (
     judge,
     read_item_failures,
 )
+from esm_sim._streams.records import CREATED_MS
 
 SEQS = ("100000000000000000100", "100000000000000000200", "100000000000000000300")
 FIRST, SECOND, THIRD = SEQS
@@ -508,6 +509,13 @@ class TestBisectPoint:
         assert 3 == bisect_point(5)
 
 
+def _written_at(created_ms: int) -> Any:
+    """A stream record (only its write time matters here)."""
+    record: list[Any] = [0] * 9
+    record[CREATED_MS] = created_ms
+    return tuple(record)
+
+
 class TestExpiredPrefix:
     @pytest.mark.parametrize(
         ("created_ms", "expected"),
@@ -523,7 +531,8 @@ class TestExpiredPrefix:
     )
     def test_expired_prefix(self, created_ms: list[int], expected: int) -> None:
         """Records written retention_ms or more before now have left the stream (spec 7.1)."""
-        assert expected == expired_prefix(created_ms, now_ms=10_000, retention_ms=6_000)
+        records = [_written_at(ms) for ms in created_ms]
+        assert expected == expired_prefix(records, now_ms=10_000, retention_ms=6_000)
 
 
 class TestAgedPrefix:
@@ -545,6 +554,7 @@ class TestAgedPrefix:
         self, created_ms: list[int], maximum_record_age_ms: int, expected: int
     ) -> None:
         """Records older than MaximumRecordAgeInSeconds are split off; -1 keeps every record (spec 3.2, 3.3)."""
+        records = [_written_at(ms) for ms in created_ms]
         assert expected == aged_prefix(
-            created_ms, now_ms=10_000, maximum_record_age_ms=maximum_record_age_ms
+            records, now_ms=10_000, maximum_record_age_ms=maximum_record_age_ms
         )

@@ -29,6 +29,8 @@ from typing import Any
 
 import attrs
 
+from esm_sim._streams.records import CREATED_MS, Record
+
 SUCCESS = "success"
 PARTIAL = "partial"
 FAILURE = "failure"
@@ -244,20 +246,21 @@ def backoff_ms(attempt: int, base_ms: int, max_ms: int) -> int:
     return min(base_ms << min(attempt - 1, 40), max_ms)
 
 
-def expired_prefix(created_ms: Sequence[int], now_ms: int, retention_ms: int) -> int:
+def expired_prefix(records: Sequence[Record], now_ms: int, retention_ms: int) -> int:
     """
     How many leading records have left the stream (spec 7.1: kept ``retention_ms``).
 
-    ``created_ms`` are the records' write times, oldest first.
+    Records are oldest first; the count stops at the first one still kept, so
+    the usual answer, 0, costs one comparison.
     """
     cutoff = now_ms - retention_ms
     k = 0
-    while k < len(created_ms) and created_ms[k] <= cutoff:
+    while k < len(records) and records[k][CREATED_MS] <= cutoff:
         k += 1
     return k
 
 
-def aged_prefix(created_ms: Sequence[int], now_ms: int, maximum_record_age_ms: int) -> int:
+def aged_prefix(records: Sequence[Record], now_ms: int, maximum_record_age_ms: int) -> int:
     """
     How many leading records are past ``MaximumRecordAgeInSeconds`` (-1: none):
     they are discarded alone, the rest goes on (spec 3.2, 3.3).
@@ -266,6 +269,6 @@ def aged_prefix(created_ms: Sequence[int], now_ms: int, maximum_record_age_ms: i
         return 0
     cutoff = now_ms - maximum_record_age_ms
     k = 0
-    while k < len(created_ms) and created_ms[k] < cutoff:
+    while k < len(records) and records[k][CREATED_MS] < cutoff:
         k += 1
     return k

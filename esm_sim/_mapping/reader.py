@@ -70,7 +70,7 @@ from esm_sim._mapping.policies import (
     expired_prefix,
 )
 from esm_sim._mapping.windows import TumblingWindow
-from esm_sim._streams.records import CREATED_MS, SEQ, SIZE_BYTES, Record
+from esm_sim._streams.records import SEQ, SIZE_BYTES, Record
 from esm_sim._streams.shard import Shard
 
 if TYPE_CHECKING:
@@ -618,12 +618,10 @@ class ShardReader:
         window = self.window
         assert window is not None
         now = rt.now_ms()
-        created = [r[CREATED_MS] for r in window.records]
-        k = expired_prefix(created, now, rt.behaviour.retention_ms)
+        k = expired_prefix(window.records, now, rt.behaviour.retention_ms)
         if k:
             rt.expire(self, window.drop_prefix(k), [])
-            created = created[k:]
-        k = aged_prefix(created, now, rt.config.maximum_record_age_ms)
+        k = aged_prefix(window.records, now, rt.config.maximum_record_age_ms)
         if k:
             rt.discard(
                 self,
@@ -658,7 +656,7 @@ class ShardReader:
         now = rt.now_ms()
         records = batch.records
         # spec 7.1 / 3.2: with -1/-1, retries end when the records leave the stream.
-        k = expired_prefix([r[CREATED_MS] for r in records], now, rt.behaviour.retention_ms)
+        k = expired_prefix(records, now, rt.behaviour.retention_ms)
         if k:
             cut = self.position_of(records[k]) if k < len(records) else batch.end
             rt.expire(self, records[:k], [(batch.start, cut)])
@@ -666,7 +664,7 @@ class ShardReader:
             batch.start = cut
         # spec 3.2/3.3: records past MaximumRecordAgeInSeconds are split off and
         # discarded alone, before invocation or between retries; the rest goes on.
-        k = aged_prefix([r[CREATED_MS] for r in records], now, rt.config.maximum_record_age_ms)
+        k = aged_prefix(records, now, rt.config.maximum_record_age_ms)
         if k:
             cut = self.position_of(records[k]) if k < len(records) else batch.end
             rt.discard(

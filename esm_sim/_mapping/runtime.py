@@ -223,13 +223,18 @@ class MappingRuntime:
         return True
 
     def reader_finished(self, reader: ShardReader) -> None:
-        """A reader read its closed shard to the end: start the descendants it held back."""
-        if not self._shard_done(reader.shard.shard_id) or not self._reading():
+        """
+        A reader read its closed shard to the end: start the children it held
+        back. Deeper descendants follow as each child finishes in turn (an empty
+        child finishes at its first poll), so a shard starts only after every
+        ancestor is consumed.
+        """
+        shard_id = reader.shard.shard_id
+        if not self._shard_done(shard_id) or not self._reading():
             return
         for shard in self.table.shards:
-            readers = self.readers.get(shard.shard_id, ())
-            if any(r.state == "stopped" for r in readers) and self._ancestors_done(shard):
-                for child in readers:
+            if shard.parent_shard_id == shard_id and self._ancestors_done(shard):
+                for child in self.readers.get(shard.shard_id, ()):
                     child.start()
 
     def _reader_of(self, shard: Shard, index: int) -> tuple[ShardReader | None, int]:
