@@ -742,7 +742,10 @@ class Simulation:
 
     def timeline(self, *, uuid: str | None = None) -> str:
         """The trace as text with a column legend, one line per event (of one mapping)."""
-        text: str = display.view("timeline")(self, uuid=uuid)
+        if uuid is not None and uuid not in self.mappings:
+            msg = f"uuid={uuid!r} is not a mapping of this simulation; one of {list(self.mappings)}"
+            raise ConfigError(msg)
+        text: str = display.view("timeline")(self.trace, uuid=uuid)
         return text
 
     def fates(self, *, uuid: str | None = None) -> FatesView:

@@ -31,7 +31,7 @@ import attrs
 
 from esm_sim._engine import display
 from esm_sim._engine.timefmt import iso_ms
-from esm_sim._engine.trace import TraceEvent
+from esm_sim._engine.trace import Trace, TraceEvent
 from esm_sim._mapping.fates import OUTCOMES
 from esm_sim._metrics import invocation_outcome
 from esm_sim.errors import ConfigError
@@ -85,22 +85,22 @@ class Span:
     iterator_age_ms: int | None
 
 
-def _check_uuid(sim: Simulation, uuid: str | None) -> None:
-    if uuid is not None and uuid not in sim.mappings:
-        msg = f"uuid={uuid!r} is not a mapping of this simulation; one of {list(sim.mappings)}"
+def check_uuid(mappings: Mapping[str, object], uuid: str | None) -> None:
+    """Refuse a ``uuid`` that names no mapping of the simulation."""
+    if uuid is not None and uuid not in mappings:
+        msg = f"uuid={uuid!r} is not a mapping of this simulation; one of {list(mappings)}"
         raise ConfigError(msg)
 
 
-def invocation_spans(sim: Simulation, *, uuid: str | None = None) -> list[Span]:
+def invocation_spans(trace: Trace, *, uuid: str | None = None) -> list[Span]:
     """Every invocation of the trace (of one mapping, with ``uuid``), in start order."""
-    _check_uuid(sim, uuid)
     results: dict[str, TraceEvent] = {
-        e.get("request_id", ""): e for e in sim.trace.events(kind="result", mapping=uuid)
+        e.get("request_id", ""): e for e in trace.events(kind="result", mapping=uuid)
     }
     tries: dict[tuple[str, str, int, str, str], int] = {}
     high_water: dict[tuple[str, str, int], int] = {}
     spans: list[Span] = []
-    for e in sim.trace.events(kind="invoke", mapping=uuid):
+    for e in trace.events(kind="invoke", mapping=uuid):
         rid = e.get("request_id", e.detail)
         lane = (e.mapping, e.shard, e.lane)
         key = (*lane, e.first_seq, e.last_seq)
@@ -131,21 +131,19 @@ def invocation_spans(sim: Simulation, *, uuid: str | None = None) -> list[Span]:
     return spans
 
 
-def marks(sim: Simulation, *, uuid: str | None = None) -> list[TraceEvent]:
+def marks(trace: Trace, *, uuid: str | None = None) -> list[TraceEvent]:
     """The trace events a timeline plot marks (splits, discards, throttles, expiries, filters)."""
-    _check_uuid(sim, uuid)
-    return [e for e in sim.trace.events(mapping=uuid) if e.kind in MARK_KINDS]
+    return [e for e in trace.events(mapping=uuid) if e.kind in MARK_KINDS]
 
 
 # -- timeline text ----------------------------------------------------------------------
 
 
-def timeline_text(sim: Simulation, *, uuid: str | None = None) -> str:
+def timeline_text(trace: Trace, *, uuid: str | None = None) -> str:
     """The legend, then one fixed-column line per trace event (of one mapping, with ``uuid``)."""
-    _check_uuid(sim, uuid)
-    spans = {s.request_id: s for s in invocation_spans(sim, uuid=uuid)}
-    events = sim.trace.events(mapping=uuid)
-    t0 = events[0].at_ms if events else sim.now_ms
+    spans = {s.request_id: s for s in invocation_spans(trace, uuid=uuid)}
+    events = trace.events(mapping=uuid)
+    t0 = events[0].at_ms if events else 0
     lines = [TIMELINE_LEGEND]
     for e in events:
         outcome = e.outcome
@@ -212,11 +210,11 @@ class FatesSummary(Mapping[str, dict[str, int]]):
     """
 
     def __init__(self, sim: Simulation, uuid: str | None = None) -> None:
-        _check_uuid(sim, uuid)
+        check_uuid(sim.mappings, uuid)
         self._sim = sim
         self._uuids = [u for u in sim.mappings if uuid is None or u == uuid]
         self._counts = {u: sim.fate_counts(u) for u in self._uuids}
-        spans = invocation_spans(sim, uuid=uuid)
+        spans = invocation_spans(sim.trace, uuid=uuid)
         self._invocations = dict.fromkeys(self._uuids, 0)
         self._failed = dict.fromkeys(self._uuids, 0)
         for s in spans:

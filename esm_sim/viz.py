@@ -21,7 +21,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from esm_sim._engine.timefmt import iso_ms
-from esm_sim._views import invocation_spans, marks
+from esm_sim._views import check_uuid, invocation_spans, marks
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -71,8 +71,9 @@ def plot_timeline(sim: Simulation, *, uuid: str | None = None) -> Figure:
 
     x: seconds since the first event shown; y: one row per (mapping, shard, lane).
     """
-    spans = invocation_spans(sim, uuid=uuid)
-    events = marks(sim, uuid=uuid)
+    check_uuid(sim.mappings, uuid)
+    spans = invocation_spans(sim.trace, uuid=uuid)
+    events = marks(sim.trace, uuid=uuid)
     times = [s.start_ms for s in spans] + [e.at_ms for e in events]
     t0 = min(times) if times else sim.now_ms
     rows: dict[tuple[str, str, int], int] = {}

@@ -83,7 +83,7 @@ class TestTimeline:
 class TestSpans:
     def test_spans_match_the_invocations(self, demo: esm_sim.Simulation) -> None:
         """Each span is one invocation: same request id, start, end and error state."""
-        spans = invocation_spans(demo)
+        spans = invocation_spans(demo.trace)
         invocations = demo.functions["process-orders"].invocations
         assert [(i.request_id, i.started_ms, i.ended_ms) for i in invocations] == [
             (s.request_id, s.start_ms, s.end_ms) for s in spans
@@ -92,7 +92,7 @@ class TestSpans:
 
     def test_redelivery_marks_records_sent_before(self, demo: esm_sim.Simulation) -> None:
         """Bisect halves and retries re-deliver; the first and last batches do not."""
-        flags = [s.redelivery for s in invocation_spans(demo)]
+        flags = [s.redelivery for s in invocation_spans(demo.trace)]
         assert [False, False, *[True] * 8, False] == flags
 
 
