@@ -36,10 +36,17 @@ from tests.selfcheck.scenario import SETTLE_SECONDS, SINKS, Action, FunctionSpec
 OUTCOMES = ("processed", "filtered", "destination", "dropped", "expired", "pending", "skipped")
 # Wall-clock seconds one run may take before it counts as a hang.
 WALL_LIMIT_SECONDS = 20.0
+# Handler calls one run may make before it counts as a runaway: a few times
+# what a scenario blocked on a poison record until the retention needs.
+MAX_HANDLER_CALLS = 20_000
 
 
 class ScenarioHang(BaseException):  # a BaseException, so no handler's except swallows it
     """A scenario ran longer than :data:`WALL_LIMIT_SECONDS` of wall time."""
+
+
+class Runaway(BaseException):  # a BaseException, so the simulation does not take it as an error
+    """The handlers were called more than :data:`MAX_HANDLER_CALLS` times in one run."""
 
 
 class ActionError(Exception):
@@ -79,7 +86,9 @@ class World:
     first: dict[str, list[tuple[int, str]]] = field(default_factory=dict)
     unknown_deliveries: list[str] = field(default_factory=list)
     callbacks_left: int = 0
+    calls: int = 0  # handler calls so far, for the runaway guard
     past_retention: bool = False  # the run went on past the retention (may_block)
+    runaway: bool = False  # stopped by the runaway guard
 
     def sink_arn(self, label: str) -> str:
         return str(self.sinks[label].arn)
@@ -129,6 +138,14 @@ class Handler:
         return None
 
     def __call__(self, event: dict[str, Any], context: Any) -> Any:
+        self.world.calls += 1
+        if self.world.calls > MAX_HANDLER_CALLS:
+            msg = (
+                f"more than {MAX_HANDLER_CALLS} handler calls by {self.world.sim.now.isoformat()} "
+                f"(virtual); the last was to {self.spec.name} with "
+                f"{len(event.get('Records') or [])} record(s), window {event.get('window')}"
+            )
+            raise Runaway(msg)
         label = self._book(event)
         records = list(event.get("Records") or [])
         ids = [r["dynamodb"]["SequenceNumber"] for r in records]
@@ -142,6 +159,9 @@ class Handler:
         ]
         if poisoned:
             return self._poisoned(event, context, ids, poisoned[0])
+        if event.get("isFinalInvokeForWindow") and self.spec.final_fails:
+            msg = f"cannot close window {event.get('window')}"
+            raise RuntimeError(msg)
         action = self.rng.choices(self.names, weights=self.weights)[0]
         return self._act(action, event, context, ids)
 
@@ -216,7 +236,10 @@ class Handler:
                 item: dict[str, Any] = {"pk": f"cb{self.world.callbacks_left}", "v": sim.now_ms}
                 if target.sort_key:
                     item["sk"] = "s0"
-                target.put_item(item)
+                if r.random() < 0.5:
+                    target.put_item(item)
+                else:
+                    sim.call_later(r.choice([0, 0.5, 30]), target.put_item, item)
             return self._ok(event)
         if action == "run_clock":
             self.world.sim.run_for(1)  # SimulationError: a handler cannot run the clock
@@ -348,8 +371,6 @@ def _perform(world: World, action: Action) -> None:
         else:
             msg = f"unknown action kind {action.kind!r}"
             raise ValueError(msg)
-    except ScenarioHang:
-        raise
     except Exception as exc:
         msg = f"{action.kind} {action.target} at {action.at}s raised {type(exc).__name__}: {exc}"
         raise ActionError(msg) from exc
@@ -446,6 +467,9 @@ def run(spec: Spec, failures: list[Failure] | None = None) -> World:
             out.append(Failure("termination", f"not idle even past the stream's retention\n{exc}"))
         except ScenarioHang as exc:
             out.append(Failure("hang", f"ScenarioHang: {exc}"))
+        except Runaway as exc:
+            out.append(Failure("termination", f"runaway: {exc}"))
+            world.runaway = True
         except ActionError as exc:
             out.append(Failure("crash", f"ActionError: {exc}"))
         except KeyboardInterrupt:
@@ -588,7 +612,7 @@ def check(spec: Spec, *, determinism: bool = False) -> tuple[World, list[Failure
     """Run ``spec`` and every check on it; returns the world and its failures (none: passed)."""
     failures: list[Failure] = []
     world = run(spec, failures)
-    crashed = any(f.check in ("crash", "hang") for f in failures)
+    crashed = world.runaway or any(f.check in ("crash", "hang") for f in failures)
     if not crashed:
         try:
             invariants.check_all(world.sim)

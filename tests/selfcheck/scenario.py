@@ -91,6 +91,7 @@ class FunctionSpec:
     actions: tuple[tuple[str, float], ...]
     poison_mode: str
     sensitive: bool
+    final_fails: bool = False  # every final invocation of a tumbling window raises
 
 
 @dataclass(frozen=True)
@@ -142,19 +143,23 @@ class Spec:
         Whether a mapping may legitimately stay busy until records leave the stream.
 
         That takes MaximumRetryAttempts -1 without a short record-age limit (at
-        creation or after an update) and a handler that fails on a record for
-        good (a poison key it is sensitive to).
+        creation or after an update) and a handler that fails for good: on a
+        poison key it is sensitive to, or on every final invocation of a
+        tumbling window.
         """
         functions = {f.name: f for f in self.functions}
         tables = {t.name: t for t in self.tables}
         for m in self.mappings:
             fn = functions[m.function]
-            if not (fn.sensitive and tables[m.table].poison):
-                continue
             settings = [m.params] + [
                 a.args for a in self.actions if a.kind == "update" and a.target == m.label
             ]
             retries = [s["MaximumRetryAttempts"] for s in settings if "MaximumRetryAttempts" in s]
+            windowed = any(s.get("TumblingWindowInSeconds") for s in settings)
+            if fn.final_fails and windowed and -1 in retries:
+                return True  # a final invocation carries no record for an age limit to drop
+            if not (fn.sensitive and tables[m.table].poison):
+                continue
             ages = [
                 s["MaximumRecordAgeInSeconds"] for s in settings if "MaximumRecordAgeInSeconds" in s
             ]
@@ -245,6 +250,7 @@ def _functions(r: random.Random) -> tuple[FunctionSpec, ...]:
                 actions=actions,
                 poison_mode=r.choice(POISON_MODES),
                 sensitive=r.random() < 0.6,
+                final_fails=r.random() < 0.1,
             )
         )
     return tuple(out)
@@ -501,6 +507,7 @@ def describe(spec: Spec, *, writes: bool = False) -> str:
         lines.append(
             f"{f.name}: timeout={f.timeout} duration={f.duration} {f.profile}{extra} "
             f"poison={f.poison_mode if f.sensitive else 'ignored'}"
+            f"{' final-invocations-fail' if f.final_fails else ''}"
         )
     for m in spec.mappings:
         lines.append(
@@ -553,6 +560,8 @@ def features(spec: Spec) -> frozenset[str]:
         tags.add(f"profile={f.profile}")
         if any(a == "exit" for a, _ in f.actions):
             tags.add("sys.exit")
+        if f.final_fails:
+            tags.add("final-fails")
     settings = [m.params for m in spec.mappings] + [
         a.args for a in spec.actions if a.kind == "update"
     ]

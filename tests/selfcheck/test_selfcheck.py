@@ -65,7 +65,7 @@ class TestGenerator:
             "rollover", "retention<1h", "close=record", "close=clock", "align=epoch",
             "align=first-record", "read-throttle", "multi-get", "non-object=failure",
             "callbacks", "sort-key", "poison", "2-tables", "profile=clean", "profile=flaky",
-            "profile=chaotic", "sys.exit", "tumbling", "PF>1", "RBIF", "bisect", "filters",
+            "profile=chaotic", "sys.exit", "final-fails", "tumbling", "PF>1", "RBIF", "bisect", "filters",
             "retries=-1", "batch-window", "LATEST", "dest=sqs", "dest=sns", "dest=s3",
             "dest=fifo", "late-create", "created-disabled", "split", "delete", "throttle",
             "inject_errors", "inject_duplicates", "disable/enable", "update",
