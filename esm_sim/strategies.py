@@ -25,6 +25,7 @@ faults cause), runs it until idle and returns the finished simulation.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from datetime import timedelta
 from typing import Any
@@ -138,6 +139,7 @@ def _small_first(low: int, high: int, small: int) -> st.SearchStrategy[int]:
     return st.integers(low, min(high, low + small)) | st.integers(low, high)
 
 
+@functools.lru_cache(maxsize=64)
 def _windows(high: int) -> st.SearchStrategy[int]:
     """
     TumblingWindowInSeconds up to ``high``: 0 (none), often a window of at most a
@@ -690,6 +692,8 @@ _SETTING_VALUES: dict[str, st.SearchStrategy[Any]] = {
     "max_filters": st.integers(1, 10),
 }
 
+_VARY = st.booleans()  # whether a keyword is drawn (shrinks to False: its default)
+
 BEHAVIOUR_KEYWORDS: tuple[str, ...] = tuple(_SETTING_VALUES)
 """The keyword arguments of :class:`~esm_sim.Simulation` that :func:`simulation_settings` draws."""
 
@@ -720,7 +724,7 @@ def simulation_settings(
     names = _check_strings("keywords", keywords, BEHAVIOUR_KEYWORDS)
     settings: dict[str, Any] = {}
     for name in BEHAVIOUR_KEYWORDS:  # a fixed order, whatever order ``keywords`` has
-        if name in names and draw(st.booleans()):
+        if name in names and draw(_VARY):
             settings[name] = draw(_SETTING_VALUES[name])
     return settings
 
