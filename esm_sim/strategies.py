@@ -14,7 +14,8 @@ toward a small, readable case: few writes on one hot key, a small batch, no
 retries, no destination, no fault.
 
 A :class:`Scenario` is one complete, replayable situation: a seed, a table, a
-timed write schedule, a mapping configuration and a :class:`FaultPlan`.
+timed write schedule, a mapping configuration, a :class:`FaultPlan` and the
+simulation's behaviour settings (:func:`simulation_settings`).
 ``scenario.run(handler)`` builds the simulation, wraps the user's handler in
 the fault plan (so the handler's side effects really see the redeliveries the
 faults cause), runs it until idle and returns the finished simulation.
@@ -24,6 +25,7 @@ faults cause), runs it until idle and returns the finished simulation.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from datetime import timedelta
 from typing import Any
@@ -36,6 +38,7 @@ from esm_sim._lambda.function import Context, Handler
 from esm_sim._simulation import Simulation
 
 __all__ = [
+    "BEHAVIOUR_KEYWORDS",
     "FAULT_KINDS",
     "FILTER_PATTERNS",
     "Fault",
@@ -48,6 +51,7 @@ __all__ = [
     "items",
     "mapping_configs",
     "scenarios",
+    "simulation_settings",
     "writes",
 ]
 
@@ -133,6 +137,18 @@ def _check_strings(
 def _small_first(low: int, high: int, small: int) -> st.SearchStrategy[int]:
     # Shrinking prefers the first branch, so small values come first.
     return st.integers(low, min(high, low + small)) | st.integers(low, high)
+
+
+@functools.lru_cache(maxsize=64)
+def _windows(high: int) -> st.SearchStrategy[int]:
+    """
+    TumblingWindowInSeconds up to ``high``: 0 (none), often a window of at most a
+    minute (so a scenario's writes span several and the clock closes them), up to
+    ``high``. With ``high`` 0 a single choice, as before windows were drawn.
+    """
+    if high == 0:
+        return st.integers(0, 0)
+    return st.integers(0, high) | st.integers(1, min(high, 60))
 
 
 # ---------------------------------------------------------------------------
@@ -269,9 +285,12 @@ class _Harness:
 
     def _call(self, event: dict[str, Any], context: Context, records: list[dict[str, Any]]) -> Any:
         if self.only is not None:
-            records = [r for r in records if int(r["dynamodb"]["SequenceNumber"]) in self.only]
-            if not records:
-                return None
+            kept = [r for r in records if int(r["dynamodb"]["SequenceNumber"]) in self.only]
+            if records and not kept:
+                # Nothing for the handler: a tumbling window's state passes through
+                # unchanged (spec 6.2); a final invocation (no records) still runs it.
+                return {"state": event["state"]} if "window" in event else None
+            records = kept
         self.seen.update(int(r["dynamodb"]["SequenceNumber"]) for r in records)
         return self.handler({**event, "Records": records}, context)
 
@@ -289,14 +308,17 @@ class _Harness:
         if kind == "raise_before":
             raise InjectedFault(what)
         if kind in ("raise_midway", "partial"):
-            self._call(event, context, records[:trigger])
+            response = self._call(event, context, records[:trigger])
             if kind == "raise_midway":
                 raise InjectedFault(what)
-            return {
-                "batchItemFailures": [
-                    {"itemIdentifier": r["dynamodb"]["SequenceNumber"]} for r in records[trigger:]
-                ]
-            }
+            failures = [
+                {"itemIdentifier": r["dynamodb"]["SequenceNumber"]} for r in records[trigger:]
+            ]
+            if "window" in event and isinstance(response, dict):
+                # A tumbling window keeps the state the handler returned for the
+                # records before the trigger (spec 4, 6.3).
+                return {**response, "batchItemFailures": failures}
+            return {"batchItemFailures": failures}
         self._call(event, context, records)
         if kind == "timeout":
             self.timed_out.add(context.aws_request_id)
@@ -323,6 +345,11 @@ class Scenario:
             ``FunctionName`` and ``EventSourceArn``, which :meth:`run` adds).
         faults: how the function misbehaves around the handler.
         timeout: the function's timeout in seconds.
+        settings: keyword arguments for :class:`~esm_sim.Simulation`, the
+            behaviour choices where AWS is silent (see :func:`simulation_settings`);
+            empty: every default.
+
+    .. versionchanged:: 0.1.0 ``settings``.
     """
 
     seed: int = 0
@@ -331,18 +358,42 @@ class Scenario:
     mapping: dict[str, Any] = attrs.field(factory=lambda: {"StartingPosition": "TRIM_HORIZON"})
     faults: FaultPlan = FaultPlan()
     timeout: float = 3.0
+    settings: dict[str, Any] = attrs.field(factory=dict)
 
     def __repr__(self) -> str:
+        settings = f", settings={self.settings!r}" if self.settings else ""
         return (
             f"Scenario(seed={self.seed!r}, shard_count={self.shard_count!r}, "
-            f"writes={self.writes!r}, mapping={self.mapping!r}, faults={self.faults!r})"
+            f"writes={self.writes!r}, mapping={self.mapping!r}, faults={self.faults!r}"
+            f"{settings})"
         )
+
+    def _repr_pretty_(self, p: Any, cycle: bool) -> None:
+        # Hypothesis prints a falsifying example field by field, as it does any attrs
+        # class; empty settings are left out, so a scenario with the defaults reads
+        # as it did before the field existed.
+        if cycle:
+            p.text("Scenario(...)")
+            return
+        names = [
+            a.name
+            for a in attrs.fields(Scenario)
+            if a.init and (a.name != "settings" or self.settings)
+        ]
+        with p.group(1, "Scenario(", ")"):
+            for i, name in enumerate(names):
+                if i:
+                    p.text(",")
+                    p.breakable()
+                p.text(f"{name}=")
+                p.pretty(getattr(self, name))
 
     def run(self, handler: Handler, *, max_seconds: float = 3 * 86_400) -> Simulation:
         """
         Run the scenario with ``handler`` (wrapped in the fault plan) until idle.
 
-        The table is ``esm-sim-table`` (partition key ``pk``), the function
+        The simulation is ``Simulation(seed=seed, **settings)``. The table is
+        ``esm-sim-table`` (partition key ``pk``), the function
         ``esm-sim-handler``, and an SQS queue ``esm-sim-dlq`` exists for an
         on-failure destination. Writes and throttles run on the virtual clock
         from the simulation's start.
@@ -365,7 +416,7 @@ class Scenario:
         only: frozenset[int] | None = None,
     ) -> tuple[Simulation, _Harness]:
         plan = self.faults if faults is None else faults
-        sim = Simulation(seed=self.seed)
+        sim = Simulation(seed=self.seed, **self.settings)
         table = sim.create_table(_TABLE, partition_key="pk", shard_count=self.shard_count)
         sim.create_queue(_QUEUE)
         harness = _Harness(
@@ -580,7 +631,7 @@ def mapping_configs(
     }
     # Always drawn, so every config has the same number of choices and shrinking
     # (which prefers fewer choices) still moves the factor toward 1.
-    window = draw(st.integers(0, max_tumbling_window_in_seconds))
+    window = draw(_windows(max_tumbling_window_in_seconds))
     config["TumblingWindowInSeconds"] = window if config["ParallelizationFactor"] == 1 else 0
     bisect = bisect_batch_on_function_error
     config["BisectBatchOnFunctionError"] = draw(st.booleans()) if bisect is None else bisect
@@ -600,6 +651,82 @@ def mapping_configs(
     if draw(st.booleans()):
         config["MetricsConfig"] = {"Metrics": ["EventCount"]}
     return config
+
+
+def _seconds(low_ms: int, high_ms: int) -> st.SearchStrategy[float]:
+    # Whole milliseconds, as the simulation keeps time, in seconds as the keywords take it.
+    return st.integers(low_ms, high_ms).map(lambda ms: ms / 1000)
+
+
+def _hours(low_minutes: int, high_minutes: int) -> st.SearchStrategy[float]:
+    return st.integers(low_minutes, high_minutes).map(lambda minutes: minutes / 60)
+
+
+# Every behaviour keyword of Simulation (the choices where AWS is silent, README
+# "Where AWS is silent") and the values drawn for it: the whole valid range, in
+# whole milliseconds (or minutes, for hours). Built once, at import.
+# TODO(settings-table): read esm_sim._mapping.config.SETTINGS (kwarg name, kind,
+# default, choices or range) here instead of this explicit list, once it exists.
+_SETTING_VALUES: dict[str, st.SearchStrategy[Any]] = {
+    "state_transition_delay": _seconds(0, 300_000),
+    "poll_interval": _seconds(1, 5_000),
+    # Backoffs above 0: with no wait at all, a batch retried until it leaves the
+    # stream would retry without the clock moving.
+    "retry_backoff_base": _seconds(1, 10_000),
+    "retry_backoff_max": _seconds(1, 300_000),
+    "retention_hours": _hours(1, 24 * 60),
+    "shard_rollover_hours": _hours(0, 8 * 60),  # 0: no rollover
+    "max_readers_per_shard": st.integers(0, 5),
+    "bisect_resets_retries": st.booleans(),
+    "bisect_first_half_first": st.booleans(),
+    "bisect_first_half_larger": st.booleans(),
+    "partial_progress_resets_retries": st.booleans(),
+    "partial_retry_delay": _seconds(0, 60_000),
+    "non_object_response": st.sampled_from(("success", "failure")),
+    "record_age_min_invoke_count": st.sampled_from((1, 0)),
+    "tumbling_window_alignment": st.sampled_from(("epoch", "first-record")),
+    "tumbling_window_close": st.sampled_from(("clock", "record")),
+    "get_records_per_poll": st.integers(1, 10),
+    "iterator_age_at": st.sampled_from(("send", "finish")),
+    "account_concurrency": st.integers(100, 10_000),
+    "max_filters": st.integers(1, 10),
+}
+
+_VARY = st.booleans()  # whether a keyword is drawn (shrinks to False: its default)
+
+BEHAVIOUR_KEYWORDS: tuple[str, ...] = tuple(_SETTING_VALUES)
+"""The keyword arguments of :class:`~esm_sim.Simulation` that :func:`simulation_settings` draws."""
+
+
+@st.composite
+def simulation_settings(
+    draw: st.DrawFn, *, keywords: Sequence[str] = BEHAVIOUR_KEYWORDS
+) -> dict[str, Any]:
+    """
+    Keyword dicts for :class:`~esm_sim.Simulation`: the behaviour choices where AWS is silent.
+
+    Each keyword of ``keywords`` (by default :data:`BEHAVIOUR_KEYWORDS`, every
+    one) is left out, so the simulation uses its default, or drawn over its whole
+    valid range: delays and backoffs in whole milliseconds (backoffs above 0),
+    retention from a minute to 24 hours, rollovers from none to every 8 hours,
+    every choice of every either-or setting. Use them with
+    ``scenarios(settings=simulation_settings())`` or ``Simulation(**settings)``.
+
+    Small backoffs with a fault that never stops and ``MaximumRetryAttempts`` -1
+    make many retries (one per backoff until the record leaves the stream):
+    realistic, but slow; narrow ``keywords`` or fix values with ``.map`` if
+    that matters.
+
+    Shrinks toward ``{}``: every default.
+
+    .. versionadded:: 0.1.0
+    """
+    names = _check_strings("keywords", keywords, BEHAVIOUR_KEYWORDS)
+    settings: dict[str, Any] = {}
+    for name in BEHAVIOUR_KEYWORDS:  # a fixed order, whatever order ``keywords`` has
+        if name in names and draw(_VARY):
+            settings[name] = draw(_SETTING_VALUES[name])
+    return settings
 
 
 @st.composite
@@ -702,12 +829,20 @@ def scenarios(
     max_faults: int = 2,
     allow_permanent_faults: bool = False,
     max_throttles: int = 1,
+    settings: st.SearchStrategy[dict[str, Any]] | None = None,
 ) -> Scenario:
     """
     Whole scenarios: a seed, a table of 1..``max_shards`` shards, writes on up to
     ``max_keys`` keys, a mapping configuration (with the SQS queue
     ``esm-sim-dlq`` as a possible on-failure destination) and a fault plan
     aimed at the keys written.
+
+    ``settings`` is a strategy of keyword dicts for :class:`~esm_sim.Simulation`
+    (``simulation_settings()``, or ``st.just({...})`` for fixed values); each
+    scenario's draw is its :attr:`Scenario.settings`. None (the default): every
+    behaviour at its default. Tumbling windows are drawn with
+    ``max_tumbling_window_in_seconds`` > 0 (with ParallelizationFactor 1; the
+    handler must then return ``{"state": ...}``, spec 6.2).
 
     Faults fire a bounded number of times unless ``allow_permanent_faults``:
     a permanent fault with MaximumRetryAttempts -1 blocks its shard for the
@@ -722,6 +857,12 @@ def scenarios(
     _check_int("max_writes", max_writes, 0)
     _check_order("min_writes", min_writes, "max_writes", max_writes)
     _check_int("max_keys", max_keys, 1)
+    if settings is not None and not isinstance(settings, st.SearchStrategy):
+        msg = (
+            f"Expected a strategy of Simulation keyword dicts (or None) but got "
+            f"settings={settings!r} (type={type(settings).__name__})"
+        )
+        raise InvalidArgument(msg)
     pool = tuple(f"k{i}" for i in range(max_keys))
     seed = draw(st.integers(0, 2**32 - 1))
     shard_count = draw(st.integers(1, max_shards))
@@ -749,6 +890,16 @@ def scenarios(
             max_throttles=max_throttles,
         )
     )
+    # Drawn last, so scenarios without settings draw exactly what they did before.
+    drawn = {} if settings is None else draw(settings)
+    if not isinstance(drawn, dict):
+        msg = f"settings must draw dicts of Simulation keywords, but drew {drawn!r}"
+        raise InvalidArgument(msg)
     return Scenario(
-        seed=seed, shard_count=shard_count, writes=write_schedule, mapping=mapping, faults=plan
+        seed=seed,
+        shard_count=shard_count,
+        writes=write_schedule,
+        mapping=mapping,
+        faults=plan,
+        settings=drawn,
     )

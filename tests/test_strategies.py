@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import inspect
 import itertools
 from typing import Any
 
+import attrs
 import pytest
 from hypothesis import find, given, settings
 from hypothesis import strategies as st
 from hypothesis.errors import InvalidArgument
+from hypothesis.vendor.pretty import pretty
 
 import esm_sim
 from esm_sim import strategies as ess
@@ -258,6 +261,21 @@ class TestInvalidArguments:
                 "Invalid value max_shards=0 < 1",
                 id="scenarios(max_shards=0)",
             ),
+            pytest.param(
+                ess.scenarios(settings={"retention_hours": 1}),  # type: ignore[arg-type]
+                "Expected a strategy of Simulation keyword dicts (or None) but got settings=",
+                id="scenarios(settings={...})",
+            ),
+            pytest.param(
+                ess.scenarios(settings=st.just(1)),  # type: ignore[arg-type]
+                "settings must draw dicts of Simulation keywords, but drew 1",
+                id="scenarios(settings=just(1))",
+            ),
+            pytest.param(
+                ess.simulation_settings(keywords=("retention",)),
+                "Invalid element 'retention' in keywords=('retention',)",
+                id="simulation_settings(keywords=('retention',))",
+            ),
         ],
     )
     def test_bad_arguments_raise_invalid_argument_when_drawn(
@@ -368,3 +386,142 @@ class TestScenarioRun:
             scenario.writes,
             scenario.faults,
         )
+
+
+class TestSimulationSettings:
+    @FAST
+    @given(ess.simulation_settings())
+    def test_every_draw_is_accepted_by_simulation(self, settings: dict[str, Any]) -> None:
+        """Simulation(**settings) accepts every draw, and draws use only behaviour keywords."""
+        esm_sim.Simulation(**settings)
+        assert set(settings) <= set(ess.BEHAVIOUR_KEYWORDS)
+
+    def test_every_behaviour_keyword_of_simulation_is_drawn(self) -> None:
+        """The keywords drawn are exactly Simulation's keywords but seed, start, region, account."""
+        parameters = set(inspect.signature(esm_sim.Simulation).parameters)
+        assert parameters - {"seed", "start", "region", "account_id"} == set(ess.BEHAVIOUR_KEYWORDS)
+
+    @pytest.mark.parametrize("keyword", ess.BEHAVIOUR_KEYWORDS)
+    def test_each_keyword_is_reached_with_a_value_other_than_its_default(
+        self, keyword: str
+    ) -> None:
+        """Each behaviour keyword is drawn, with a value that is not its default."""
+        default = inspect.signature(esm_sim.Simulation).parameters[keyword].default
+        found = find(
+            ess.simulation_settings(),
+            lambda s: keyword in s and s[keyword] != default,
+            settings=MIN,
+        )
+        assert default != found[keyword]
+
+    @FAST
+    @given(ess.simulation_settings(keywords=("retention_hours", "tumbling_window_close")))
+    def test_keywords_narrow_the_draws(self, settings: dict[str, Any]) -> None:
+        """Only the keywords asked for are drawn."""
+        assert set(settings) <= {"retention_hours", "tumbling_window_close"}
+
+    def test_shrinks_to_every_default(self) -> None:
+        """The minimal draw is {}: the simulation's defaults."""
+        assert {} == find(ess.simulation_settings(), lambda s: True, settings=MIN)
+
+
+class TestScenarioSettings:
+    def test_settings_reach_the_simulation(self) -> None:
+        """Scenario.run builds the Simulation with the scenario's settings."""
+        default = _scenario((0, "put", "k0")).run(_noop)
+        quick = attrs.evolve(_scenario((0, "put", "k0")), settings={"state_transition_delay": 0})
+        sim = quick.run(_noop)
+        started = [i.started_at for i in sim.functions["esm-sim-handler"].invocations]
+        later = [i.started_at for i in default.functions["esm-sim-handler"].invocations]
+        assert 5 == round((later[0] - started[0]).total_seconds())
+
+    @FAST
+    @given(ess.scenarios(max_writes=3, settings=st.just({"retention_hours": 1.5})))
+    def test_scenarios_take_their_settings_from_the_strategy(self, scenario: Scenario) -> None:
+        """scenarios(settings=...) gives each scenario a draw of the strategy."""
+        assert {"retention_hours": 1.5} == scenario.settings
+
+    @FAST
+    @given(ess.scenarios(max_writes=3))
+    def test_scenarios_without_settings_use_the_defaults(self, scenario: Scenario) -> None:
+        """Without settings, a scenario's settings are empty: every default."""
+        assert {} == scenario.settings
+
+    @FAST
+    @given(ess.scenarios(max_writes=4, settings=ess.simulation_settings()))
+    def test_scenarios_with_drawn_settings_run(self, scenario: Scenario) -> None:
+        """A scenario with drawn settings runs to the end."""
+        scenario.run(_noop)
+
+    def test_empty_settings_are_left_out_of_the_reprs(self) -> None:
+        """repr and Hypothesis's printout show settings only when there are some."""
+        plain = Scenario()
+        assert "settings" not in repr(plain)
+        assert "settings" not in pretty(plain)
+        assert (
+            "Scenario(seed=0,\n shard_count=1,\n writes=(),\n"
+            " mapping={'StartingPosition': 'TRIM_HORIZON'},\n faults=FaultPlan(),\n timeout=3.0)"
+        ) == pretty(plain)
+        tuned = Scenario(settings={"retention_hours": 2})
+        assert repr(tuned).endswith(", settings={'retention_hours': 2})")
+        assert pretty(tuned).endswith(" timeout=3.0,\n settings={'retention_hours': 2})")
+
+
+def _windowed(log: list[dict[str, Any]]) -> Any:
+    def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+        log.append(event)
+        n = event["state"].get("n", 0) + len(event["Records"])
+        return {"state": {"n": n}}
+
+    return handler
+
+
+class TestTumblingWindows:
+    def test_partial_fault_keeps_the_window_state_of_the_records_before_it(self) -> None:
+        """A partial fault in a tumbling window answers the state the handler returned for the records before the trigger."""
+        log: list[dict[str, Any]] = []
+        plan = FaultPlan(faults=(Fault(kind="partial", keys=("k1",), times=1),))
+        scenario = _scenario(
+            (0, "put", "k0"),
+            (0, "put", "k1"),
+            faults=plan,
+            BatchSize=10,
+            TumblingWindowInSeconds=60,
+            FunctionResponseTypes=["ReportBatchItemFailures"],
+        )
+        scenario.run(_windowed(log))
+        with_records = [e for e in log if e["Records"]]
+        assert [["k0"], ["k1"]] == [
+            [r["dynamodb"]["Keys"]["pk"]["S"] for r in e["Records"]] for e in with_records
+        ]
+        assert {"n": 1} == with_records[1]["state"]
+
+    def test_a_windowed_handler_is_checked_for_idempotence(self) -> None:
+        """check_idempotent runs a tumbling window's final invocations in its clean pass too."""
+        from esm_sim.testing import check_idempotent
+
+        def make_handler() -> tuple[Any, Any]:
+            totals: dict[str, int] = {}
+
+            def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+                n = event["state"].get("n", 0) + len(event["Records"])
+                if event["isFinalInvokeForWindow"]:
+                    totals[event["window"]["start"]] = n  # idempotent: set, not add
+                return {"state": {"n": n}}
+
+            return handler, lambda: dict(totals)
+
+        plan = FaultPlan(faults=(Fault(kind="raise_after", keys=("k1",), times=1),))
+        scenario = _scenario(
+            (0, "put", "k0"), (0, "put", "k1"), faults=plan, TumblingWindowInSeconds=30
+        )
+        check_idempotent(make_handler, scenario)
+
+    def test_mapping_configs_draw_short_windows(self) -> None:
+        """A window of a minute or less, which a scenario's writes outlast, is drawn."""
+        found = find(
+            ess.mapping_configs(),
+            lambda c: 0 < c["TumblingWindowInSeconds"] <= 60,
+            settings=MIN,
+        )
+        assert 1 == found["ParallelizationFactor"]

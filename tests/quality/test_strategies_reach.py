@@ -67,6 +67,28 @@ def _throttled(sim: esm_sim.Simulation) -> bool:
     return bool(sim.trace.events(kind="throttle"))
 
 
+def _window_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    return {"state": {"n": event["state"].get("n", 0) + len(event["Records"])}}
+
+
+def _closed_window_with_records(scenario: ess.Scenario) -> bool:
+    # A final invocation (no records) after a window that got records: the clock
+    # or a later record closed a tumbling window (spec 6.3).
+    invocations = scenario.run(_window_handler).functions["esm-sim-handler"].invocations
+    events = [inv.event for inv in invocations]
+    return any(
+        e.get("isFinalInvokeForWindow") and e["state"].get("n", 0) > 0 and not e["Records"]
+        for e in events
+    )
+
+
+def _rolled_over(sim: esm_sim.Simulation) -> bool:
+    # A shard opened as the child of another while the writes went on (spec 7.1).
+    return any(
+        e.outcome == "opened" and e.detail != "parent None" for e in sim.trace.events(kind="shard")
+    )
+
+
 class TestReach:
     def test_bisect_down_to_one_record(self) -> None:
         """A failing batch is bisected until a half holds one record (spec 3.4)."""
@@ -107,3 +129,22 @@ class TestReach:
         found = find(ess.scenarios(), lambda s: _throttled(_run(s)), settings=SEARCH)
         assert 1 == len(found.faults.throttles)
         assert found.writes
+
+    def test_tumbling_window_closed_after_records(self) -> None:
+        """A tumbling window that got records is closed by a final invocation (spec 6.3)."""
+        found = find(
+            ess.scenarios(max_tumbling_window_in_seconds=60),
+            _closed_window_with_records,
+            settings=SEARCH,
+        )
+        assert 0 < found.mapping["TumblingWindowInSeconds"] <= 60
+        assert found.writes
+
+    def test_shard_rollover_with_drawn_settings(self) -> None:
+        """Drawn behaviour settings reach a shard rollover while records are written (spec 7.1)."""
+        found = find(
+            ess.scenarios(settings=ess.simulation_settings()),
+            lambda s: _rolled_over(_run(s)),
+            settings=SEARCH,
+        )
+        assert 0 < found.settings["shard_rollover_hours"] < 4

@@ -1,0 +1,759 @@
+"""
+Run one self-check scenario and say what broke.
+
+:func:`run` builds the simulation from a :class:`~tests.selfcheck.scenario.Spec`
+through the public API only, with handlers that keep their own books (every
+record each mapping delivered, in order), and runs it to the end:
+``run_until_idle`` over a bounded horizon, and past the stream's retention
+when a mapping may legitimately block on a poison record.
+
+:func:`check` runs a scenario and returns its failures: anything the run
+raised, termination, ``esm_sim.invariants.check_all``, the independent fate
+count, and (with ``determinism=True``) a second run's trace digest.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import json
+import random
+import re
+import signal
+import sys
+import threading
+import time
+from collections import Counter
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+
+import esm_sim
+from esm_sim import errors, invariants
+from tests.selfcheck.scenario import SETTLE_SECONDS, SINKS, Action, FunctionSpec, Spec
+
+OUTCOMES = ("processed", "filtered", "destination", "dropped", "expired", "pending", "skipped")
+# Wall-clock seconds one run may take before it counts as a hang.
+WALL_LIMIT_SECONDS = 20.0
+# Handler calls one run may make before it counts as a runaway: a few times
+# what a scenario blocked on a poison record until the retention needs.
+MAX_HANDLER_CALLS = 20_000
+
+
+class ScenarioHang(BaseException):  # a BaseException, so no handler's except swallows it
+    """A scenario ran longer than :data:`WALL_LIMIT_SECONDS` of wall time."""
+
+
+class Runaway(BaseException):  # a BaseException, so the simulation does not take it as an error
+    """The handlers were called more than :data:`MAX_HANDLER_CALLS` times in one run."""
+
+
+class ActionError(Exception):
+    """A scheduled action (a write, an update, ...) raised what the API should not."""
+
+
+@dataclass(frozen=True)
+class Failure:
+    """One broken promise: which check, and its message (first line is the class)."""
+
+    check: str
+    message: str
+
+    def first_line(self) -> str:
+        return self.message.splitlines()[0] if self.message else ""
+
+
+@dataclass
+class World:
+    """What one run built and saw: the simulation, the mappings, the handlers' books."""
+
+    spec: Spec
+    sim: esm_sim.Simulation
+    tables: dict[str, esm_sim.Table] = field(default_factory=dict)
+    functions: dict[str, esm_sim.Function] = field(default_factory=dict)
+    sinks: dict[str, Any] = field(default_factory=dict)  # label -> Queue/Topic/Bucket
+    uuids: dict[str, str] = field(default_factory=dict)  # mapping label -> UUID
+    by_pair: dict[tuple[str, str], str] = field(default_factory=dict)  # (fn, stream) -> label
+    enabled: dict[str, bool] = field(default_factory=dict)
+    deleted: set[str] = field(default_factory=set)
+    destinations: dict[str, set[str]] = field(default_factory=dict)  # label -> ARNs ever set
+    filtered_ever: set[str] = field(default_factory=set)
+    refused: list[str] = field(default_factory=list)  # ClientError/Unsupported, as AWS would
+    # The handlers' own books, per mapping label: deliveries per sequence number,
+    # and first deliveries in order as (sequence number, item key).
+    delivered: dict[str, Counter[int]] = field(default_factory=dict)
+    first: dict[str, list[tuple[int, str]]] = field(default_factory=dict)
+    unknown_deliveries: list[str] = field(default_factory=list)
+    callbacks_left: int = 0
+    calls: int = 0  # handler calls so far, for the runaway guard
+    past_retention: bool = False  # the run went on past the retention (may_block)
+    runaway: bool = False  # stopped by the runaway guard
+
+    def sink_arn(self, label: str) -> str:
+        return str(self.sinks[label].arn)
+
+
+def _key_text(keys: dict[str, Any]) -> str:
+    # {"pk": {"S": "k1"}, "sk": {"S": "s0"}} -> "pk=k1 sk=s0"
+    return " ".join(f"{name}={next(iter(keys[name].values()))}" for name in sorted(keys))
+
+
+# ---------------------------------------------------------------------------
+# Handlers
+# ---------------------------------------------------------------------------
+
+
+class Handler:
+    """A handler that keeps books, then misbehaves as its function's profile says."""
+
+    def __init__(self, spec: FunctionSpec, world: World) -> None:
+        self.spec = spec
+        self.world = world
+        self.rng = random.Random(f"{world.spec.seed}/{spec.name}")
+        self.names, self.weights = zip(*spec.actions, strict=True)
+        self.poison = {t.name: set(t.poison) for t in world.spec.tables}
+        self.timed_out: set[str] = set()
+
+    def _book(self, event: dict[str, Any]) -> str | None:
+        records = event.get("Records") or []
+        arn = event.get("eventSourceARN") or (records[0]["eventSourceARN"] if records else None)
+        label = self.world.by_pair.get((self.spec.name, str(arn)))
+        if label is None:
+            self.world.unknown_deliveries.append(f"{self.spec.name} got an event from {arn}")
+            return None
+        delivered = self.world.delivered.setdefault(label, Counter())
+        first = self.world.first.setdefault(label, [])
+        for record in records:
+            seq = int(record["dynamodb"]["SequenceNumber"])
+            if not delivered[seq]:
+                first.append((seq, _key_text(record["dynamodb"]["Keys"])))
+            delivered[seq] += 1
+        return label
+
+    def _table_of(self, label: str | None) -> str | None:
+        for m in self.world.spec.mappings:
+            if m.label == label:
+                return m.table
+        return None
+
+    def __call__(self, event: dict[str, Any], context: Any) -> Any:
+        self.world.calls += 1
+        if self.world.calls > MAX_HANDLER_CALLS:
+            msg = (
+                f"more than {MAX_HANDLER_CALLS} handler calls by {self.world.sim.now.isoformat()} "
+                f"(virtual); the last was to {self.spec.name} with "
+                f"{len(event.get('Records') or [])} record(s), window {event.get('window')}"
+            )
+            raise Runaway(msg)
+        label = self._book(event)
+        records = list(event.get("Records") or [])
+        ids = [r["dynamodb"]["SequenceNumber"] for r in records]
+        table = self._table_of(label)
+        poisoned = [
+            i
+            for i, r in enumerate(records)
+            if self.spec.sensitive
+            and table is not None
+            and r["dynamodb"]["Keys"]["pk"]["S"] in self.poison[table]
+        ]
+        if poisoned:
+            return self._poisoned(event, context, ids, poisoned[0])
+        if event.get("isFinalInvokeForWindow") and self.spec.final_fails:
+            msg = f"cannot close window {event.get('window')}"
+            raise RuntimeError(msg)
+        action = self.rng.choices(self.names, weights=self.weights)[0]
+        return self._act(action, event, context, ids)
+
+    def _poisoned(self, event: dict[str, Any], context: Any, ids: list[str], at: int) -> Any:
+        mode = self.spec.poison_mode
+        if mode == "raise":
+            msg = f"poison record {ids[at]}"
+            raise ValueError(msg)
+        if mode == "timeout":
+            self.timed_out.add(context.aws_request_id)
+            return self._ok(event)
+        if mode == "unserializable":
+            return {"batchItemFailures": {ids[at]}}
+        response = self._ok(event) or {}
+        response["batchItemFailures"] = [{"itemIdentifier": i} for i in ids[at:]]
+        return response
+
+    def _ok(self, event: dict[str, Any]) -> dict[str, Any] | None:
+        if "window" not in event:
+            return None
+        state = event.get("state") if isinstance(event.get("state"), dict) else {}
+        return {"state": {"n": int(state.get("n", 0)) + len(event.get("Records") or [])}}
+
+    def _act(self, action: str, event: dict[str, Any], context: Any, ids: list[str]) -> Any:
+        r = self.rng
+        windowed = "window" in event
+        if action == "raise":
+            msg = f"handler error on {len(ids)} record(s)"
+            raise RuntimeError(msg)
+        if action == "exit":
+            sys.exit(r.choice([0, 1, "bye", None]))
+        if action == "timeout":
+            self.timed_out.add(context.aws_request_id)
+            return self._ok(event)
+        if action == "unserializable":
+            return {"state": {1, 2}} if windowed else {1, 2}
+        if action == "odd":
+            if windowed:
+                return r.choice([None, {}, {"state": "not-an-object"}, {"state": None}, 42])
+            return r.choice([None, 42, "ok", "", [], {}, [1], {"x": 1}, True, 1.5])
+        if action in ("partial_good", "partial_empty", "partial_bad"):
+            response = self._ok(event) or {}
+            if action == "partial_empty":
+                response["batchItemFailures"] = []
+            elif action == "partial_good" and ids:
+                if r.random() < 0.5:
+                    chosen = ids[r.randrange(len(ids)) :]
+                else:
+                    chosen = sorted(set(r.choices(ids, k=r.randint(1, len(ids)))), key=int)
+                response["batchItemFailures"] = [{"itemIdentifier": i} for i in chosen]
+            else:
+                response["batchItemFailures"] = r.choice(
+                    [
+                        [{"itemIdentifier": "1"}],
+                        [{"itemIdentifier": ""}],
+                        [{"itemIdentifier": None}],
+                        [{"itemIdentifier": int(ids[0]) if ids else 7}],
+                        [{"wrong": ids[0] if ids else "x"}],
+                        [1, "a"],
+                        "not-a-list",
+                        {"itemIdentifier": ids[0] if ids else "x"},
+                        None,
+                    ]
+                )
+            return response
+        if action == "callback":
+            sim = self.world.sim
+            _ = (sim.now, sim.now_ms, context.get_remaining_time_in_millis())
+            if self.world.callbacks_left > 0:
+                self.world.callbacks_left -= 1
+                target = r.choice(list(self.world.tables.values()))
+                item: dict[str, Any] = {"pk": f"cb{self.world.callbacks_left}", "v": sim.now_ms}
+                if target.sort_key:
+                    item["sk"] = "s0"
+                if r.random() < 0.5:
+                    target.put_item(item)
+                else:
+                    sim.call_later(r.choice([0, 0.5, 30]), target.put_item, item)
+            return self._ok(event)
+        if action == "run_clock":
+            self.world.sim.run_for(1)  # SimulationError: a handler cannot run the clock
+        if action == "read_api":
+            client = self.world.sim.lambda_client
+            client.list_event_source_mappings(FunctionName=self.spec.name)
+            return self._ok(event)
+        return self._ok(event)
+
+    def duration(self, event: dict[str, Any], context: Any) -> float:
+        if context.aws_request_id in self.timed_out:
+            return self.spec.timeout + 0.5
+        return self.spec.duration
+
+
+# ---------------------------------------------------------------------------
+# Building and running
+# ---------------------------------------------------------------------------
+
+
+def _destination_config(world: World, label: str | None) -> dict[str, Any]:
+    arn = world.sink_arn(label) if label else ""
+    return {"OnFailure": {"Destination": arn}}
+
+
+def _create(world: World, label: str) -> None:
+    m = next(m for m in world.spec.mappings if m.label == label)
+    fn = world.functions[m.function]
+    table = world.tables[m.table]
+    params = dict(m.params)
+    if m.destination:
+        params["DestinationConfig"] = _destination_config(world, m.destination)
+    try:
+        response = world.sim.lambda_client.create_event_source_mapping(
+            FunctionName=fn.name, EventSourceArn=table.stream_arn, **params
+        )
+    except (errors.ClientError, errors.UnsupportedFeatureError) as exc:
+        world.refused.append(f"create {label}: {type(exc).__name__}: {exc}")
+        return
+    world.uuids[label] = response["UUID"]
+    world.by_pair[(fn.name, table.stream_arn)] = label
+    world.enabled[label] = params.get("Enabled", True)
+    world.destinations[label] = {world.sink_arn(m.destination)} if m.destination else set()
+    if params.get("FilterCriteria"):
+        world.filtered_ever.add(label)
+
+
+def _update(world: World, action: Action) -> None:
+    label = action.target
+    uuid = world.uuids.get(label)
+    if uuid is None or label in world.deleted:
+        return
+    args = dict(action.args)
+    if "DestinationConfig" in args:
+        args["DestinationConfig"] = _destination_config(world, args["DestinationConfig"])
+    try:
+        world.sim.lambda_client.update_event_source_mapping(UUID=uuid, **args)
+    except (errors.ClientError, errors.UnsupportedFeatureError) as exc:
+        world.refused.append(f"update {label}: {type(exc).__name__}: {exc}")
+        return
+    if "Enabled" in args:
+        world.enabled[label] = args["Enabled"]
+    destination = args.get("DestinationConfig", {}).get("OnFailure", {}).get("Destination")
+    if destination:
+        world.destinations[label].add(destination)
+    if args.get("FilterCriteria", {}).get("Filters"):
+        world.filtered_ever.add(label)
+
+
+def _delete(world: World, action: Action) -> None:
+    uuid = world.uuids.get(action.target)
+    if uuid is None or action.target in world.deleted:
+        return
+    try:
+        world.sim.lambda_client.delete_event_source_mapping(UUID=uuid)
+    except (errors.ClientError, errors.UnsupportedFeatureError) as exc:
+        world.refused.append(f"delete {action.target}: {type(exc).__name__}: {exc}")
+        return
+    world.deleted.add(action.target)
+
+
+def _write(world: World, action: Action) -> None:
+    table = world.tables[action.target]
+    op, item = action.args["op"], action.args["item"]
+    if op == "delete":
+        table.delete_item(item)
+    elif op == "update" and hasattr(table, "update_item"):
+        key = {k: item[k] for k in ("pk", "sk") if k in item}
+        table.update_item(key, {k: v for k, v in item.items() if k not in key})
+    else:
+        table.put_item(item)
+
+
+def _split(world: World, action: Action) -> None:
+    table = world.tables[action.target]
+    shards = table.open_shards
+    table.split_shard(shards[action.args["index"] % len(shards)].shard_id)
+
+
+def _perform(world: World, action: Action) -> None:
+    """Run one scheduled action; what the API should not raise becomes an ActionError."""
+    client = world.sim.lambda_client
+    try:
+        if action.kind == "write":
+            _write(world, action)
+        elif action.kind == "split":
+            _split(world, action)
+        elif action.kind == "create":
+            _create(world, action.target)
+        elif action.kind == "update":
+            _update(world, action)
+        elif action.kind == "delete":
+            _delete(world, action)
+        elif action.kind == "throttle":
+            try:
+                client.put_function_concurrency(
+                    FunctionName=action.target, ReservedConcurrentExecutions=action.args["value"]
+                )
+            except errors.ClientError as exc:  # e.g. below the account's unreserved minimum
+                world.refused.append(f"throttle {action.target}: {type(exc).__name__}: {exc}")
+        elif action.kind == "unthrottle":
+            client.delete_function_concurrency(FunctionName=action.target)
+        elif action.kind == "inject_errors":
+            world.sim.inject_invoke_errors(
+                action.target, count=action.args["count"], code=action.args["code"]
+            )
+        elif action.kind == "inject_duplicates":
+            world.sim.inject_duplicate_deliveries(action.target, count=action.args["count"])
+        else:
+            msg = f"unknown action kind {action.kind!r}"
+            raise ValueError(msg)
+    except Exception as exc:
+        msg = f"{action.kind} {action.target} at {action.at}s raised {type(exc).__name__}: {exc}"
+        raise ActionError(msg) from exc
+
+
+def build(spec: Spec) -> World:
+    """The simulation of ``spec``, with everything scheduled and nothing run yet."""
+    sim = esm_sim.Simulation(seed=spec.seed, **spec.sim_kwargs)
+    world = World(spec=spec, sim=sim, callbacks_left=spec.callbacks)
+    for t in spec.tables:
+        world.tables[t.name] = sim.create_table(
+            t.name,
+            partition_key="pk",
+            sort_key="sk" if t.sort_key else None,
+            stream_view_type=t.view_type,
+            shard_count=t.shard_count,
+        )
+    for label, (kind, name) in SINKS.items():
+        if kind == "queue":
+            world.sinks[label] = sim.create_queue(name)
+        elif kind == "topic":
+            world.sinks[label] = sim.create_topic(name)
+        else:
+            world.sinks[label] = sim.create_bucket(name)
+    for f in spec.functions:
+        handler = Handler(f, world)
+        world.functions[f.name] = sim.create_function(
+            f.name, handler, timeout=f.timeout, duration=handler.duration
+        )
+    start = sim.now
+    scheduled = list(spec.actions)
+    for m in spec.mappings:
+        if m.create_at == 0:
+            _create(world, m.label)
+        else:
+            scheduled.append(Action(at=m.create_at, kind="create", target=m.label))
+    scheduled.sort(key=lambda a: a.at)
+    for action in scheduled:
+        sim.call_at(start + timedelta(seconds=action.at), _perform, world, action)
+    return world
+
+
+@contextmanager
+def _wall_limit(seconds: float) -> Iterator[None]:
+    """Raise :class:`ScenarioHang` after ``seconds`` of wall time (main thread only)."""
+    if threading.current_thread() is not threading.main_thread() or not hasattr(
+        signal, "setitimer"
+    ):
+        yield
+        return
+
+    def on_alarm(signum: int, frame: Any) -> None:
+        msg = f"still running after {seconds} s of wall time"
+        raise ScenarioHang(msg)
+
+    previous = signal.signal(signal.SIGALRM, on_alarm)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+def run(spec: Spec, failures: list[Failure] | None = None) -> World:
+    """
+    Build and run ``spec`` to the end; add termination failures and crashes to ``failures``.
+
+    The first ``run_until_idle`` allows :data:`SETTLE_SECONDS` after the last
+    scheduled action. Only a scenario that may block on a poison record
+    (:meth:`Spec.may_block`) may still be busy then; it gets the stream's
+    retention and :data:`SETTLE_SECONDS` more, and must finish.
+    """
+    out = failures if failures is not None else []
+    world = build(spec)
+    sim = world.sim
+    first = spec.last_action + SETTLE_SECONDS
+    with _wall_limit(WALL_LIMIT_SECONDS):
+        try:
+            try:
+                sim.run_until_idle(max_seconds=first)
+            except errors.SimulationLimitExceeded as exc:
+                if not spec.may_block():
+                    out.append(
+                        Failure(
+                            "termination",
+                            f"not idle {SETTLE_SECONDS:.0f} s after the last action, and no "
+                            f"mapping can block on a poison record\n{exc}",
+                        )
+                    )
+                world.past_retention = True
+                sim.run_until_idle(max_seconds=spec.retention_seconds + SETTLE_SECONDS)
+        except errors.SimulationLimitExceeded as exc:
+            out.append(Failure("termination", f"not idle even past the stream's retention\n{exc}"))
+        except ScenarioHang as exc:
+            out.append(Failure("hang", f"ScenarioHang: {exc}"))
+        except Runaway as exc:
+            out.append(Failure("termination", f"runaway: {exc}"))
+            world.runaway = True
+        except ActionError as exc:
+            out.append(Failure("crash", f"ActionError: {exc}"))
+        except KeyboardInterrupt:
+            raise
+        except BaseException as exc:  # SystemExit from a handler included
+            out.append(Failure("crash", f"run_until_idle raised {type(exc).__name__}: {exc}"))
+    return world
+
+
+# ---------------------------------------------------------------------------
+# The independent count of fates
+# ---------------------------------------------------------------------------
+
+
+def _failure_records(world: World) -> dict[str, list[dict[str, Any]]]:
+    """Every on-failure record each destination ARN received, parsed."""
+    out: dict[str, list[dict[str, Any]]] = {}
+    for sink in world.sinks.values():
+        if isinstance(sink, esm_sim.Queue):
+            bodies = list(sink.messages)
+        elif isinstance(sink, esm_sim.Topic):
+            bodies = [json.loads(m["Message"]) for m in sink.messages]
+        else:
+            bodies = list(sink.objects.values())
+        out[sink.arn] = bodies
+    return out
+
+
+def _problems(world: World, label: str, records: dict[str, list[dict[str, Any]]]) -> Iterator[str]:
+    sim = world.sim
+    uuid = world.uuids[label]
+    m = next(m for m in world.spec.mappings if m.label == label)
+    table = world.tables[m.table]
+    fn = world.functions[m.function]
+    delivered = world.delivered.get(label, Counter())
+    counts = sim.fate_counts(uuid)
+    if set(counts) != set(OUTCOMES):
+        yield f"fate_counts has outcomes {sorted(counts)}, expected {sorted(OUTCOMES)}"
+    negative = {k: v for k, v in counts.items() if v < 0}
+    if negative:
+        yield f"negative fate counts {negative}"
+    total = sum(len(s) for s in table.shards)
+    if sum(counts.values()) != total:
+        yield f"fate counts {counts} add up to {sum(counts.values())}, not the {total} records"
+    tally: Counter[str] = Counter()
+    in_stream: set[int] = set()
+    mine = [r for arn in world.destinations.get(label, ()) for r in records.get(arn, ())]
+    mine = [
+        r
+        for r in mine
+        if r["requestContext"]["functionArn"] == fn.arn
+        and r["DDBStreamBatchInfo"]["streamArn"] == table.stream_arn
+    ]
+    for shard in table.shards:
+        for text in shard.sequence_numbers:
+            seq = int(text)
+            in_stream.add(seq)
+            fate = sim.fate(text, uuid=uuid)
+            tally[fate.outcome] += 1
+            if fate.outcome not in OUTCOMES:
+                yield f"record {seq}: unknown outcome {fate.outcome!r}"
+            if len(fate.deliveries) != delivered[seq]:
+                yield (
+                    f"record {seq}: fate lists {len(fate.deliveries)} deliveries, the handler "
+                    f"saw it {delivered[seq]} time(s)"
+                )
+            if fate.outcome == "processed" and not delivered[seq]:
+                yield f"record {seq} is processed but the handler never saw it"
+            if fate.outcome == "skipped":
+                if m.params["StartingPosition"] != "LATEST":
+                    yield f"record {seq} is skipped by a TRIM_HORIZON mapping"
+                if delivered[seq]:
+                    yield f"record {seq} is skipped but was delivered {delivered[seq]} time(s)"
+            if fate.outcome == "filtered" and label not in world.filtered_ever:
+                yield f"record {seq} is filtered by a mapping that never had filters"
+            if fate.outcome == "destination":
+                if fate.destination not in world.destinations.get(label, set()):
+                    yield (
+                        f"record {seq} went to destination {fate.destination}, never "
+                        "configured on this mapping"
+                    )
+                elif not any(
+                    r["DDBStreamBatchInfo"]["shardId"] == shard.shard_id
+                    and int(r["DDBStreamBatchInfo"]["startSequenceNumber"])
+                    <= seq
+                    <= int(r["DDBStreamBatchInfo"]["endSequenceNumber"])
+                    for r in records.get(fate.destination or "", ())
+                    if r["requestContext"]["functionArn"] == fn.arn
+                ):
+                    yield (
+                        f"record {seq} (shard {shard.shard_id}) is 'destination', but no "
+                        f"failure record in {fate.destination} covers it"
+                    )
+    for outcome in OUTCOMES:
+        if tally[outcome] != counts.get(outcome, 0):
+            yield (
+                f"{tally[outcome]} record(s) have fate {outcome!r} but fate_counts says "
+                f"{counts.get(outcome, 0)}"
+            )
+    carried = sum(r["DDBStreamBatchInfo"]["batchSize"] for r in mine)
+    if carried != counts.get("destination", 0):
+        yield (
+            f"the failure records in this mapping's destinations carry {carried} record(s), "
+            f"but {counts.get('destination', 0)} record(s) have fate 'destination'"
+        )
+    strangers = sorted(set(delivered) - in_stream)
+    if strangers:
+        yield f"the handler got records {strangers[:5]} that are not in the stream"
+    live = world.enabled.get(label, False) and label not in world.deleted
+    if sim.is_idle() and live and counts.get("pending", 0):
+        yield f"idle, enabled, yet {counts['pending']} record(s) pending"
+    last: dict[str, int] = {}
+    for seq, key in world.first.get(label, []):
+        if key in last and last[key] > seq:
+            yield (
+                f"item key {key}: record {seq} was first delivered after record {last[key]}, "
+                "which was written later"
+            )
+            break
+        last[key] = seq
+
+
+def independent_failures(world: World) -> list[Failure]:
+    """The fates of every record, counted from the handlers' books and the destinations."""
+    out = [Failure("books", f"delivery to no known mapping: {u}") for u in world.unknown_deliveries]
+    records = _failure_records(world)
+    for label in world.uuids:
+        for problem in _problems(world, label, records):
+            out.append(Failure("books", f"mapping {label}: {problem}"))
+            break  # one problem per mapping is enough to triage
+    return out
+
+
+# ---------------------------------------------------------------------------
+# One seed, every check
+# ---------------------------------------------------------------------------
+
+
+def check(spec: Spec, *, determinism: bool = False) -> tuple[World, list[Failure]]:
+    """Run ``spec`` and every check on it; returns the world and its failures (none: passed)."""
+    failures: list[Failure] = []
+    world = run(spec, failures)
+    crashed = world.runaway or any(f.check in ("crash", "hang") for f in failures)
+    if not crashed:
+        try:
+            invariants.check_all(world.sim)
+        except AssertionError as exc:
+            failures.append(Failure("check_all", f"AssertionError: {exc}"))
+        except Exception as exc:
+            failures.append(Failure("check_all", f"check_all raised {type(exc).__name__}: {exc}"))
+        try:
+            failures.extend(independent_failures(world))
+        except Exception as exc:
+            failures.append(Failure("books", f"fate queries raised {type(exc).__name__}: {exc}"))
+    if determinism:
+        again = run(spec)
+        first, second = world.sim.trace.digest(), again.sim.trace.digest()
+        if first != second:
+            failures.append(
+                Failure(
+                    "determinism",
+                    f"two runs of one scenario gave different traces ({first[:12]} vs "
+                    f"{second[:12]}); first difference:\n"
+                    + _first_difference(world.sim.trace.text(), again.sim.trace.text()),
+                )
+            )
+    return world, failures
+
+
+def _first_difference(a: str, b: str) -> str:
+    for i, (x, y) in enumerate(zip(a.splitlines(), b.splitlines(), strict=False)):
+        if x != y:
+            return f"line {i}:\n  {x}\n  {y}"
+    return "one trace is a prefix of the other"
+
+
+# ---------------------------------------------------------------------------
+# Failure classes
+# ---------------------------------------------------------------------------
+
+_NORMALIZERS: tuple[tuple[re.Pattern[str], str], ...] = (
+    (re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"), "<uuid>"),
+    (re.compile(r"shardId-\d+-[0-9a-f]+"), "<shard>"),
+    (re.compile(r"arn:aws:[^\s'\",)]+"), "<arn>"),
+    # A trace line quoted in a message: keep its kind (result, discard, expire, ...).
+    (re.compile(r"\(\d{4}-\d\d-\d\dT\S+\s+(\w[\w-]*)[^)]*\)?"), r"(<\1 line>)"),
+    (re.compile(r"\d{4}-\d\d-\d\dT[\d:.]+(Z|\+00:00)?"), "<time>"),
+    (re.compile(r"SystemExit: .*"), "SystemExit"),
+    (re.compile(r"\{'[^}]*\}"), "{...}"),
+    (re.compile(r"item key .*?:"), "item key <key>:"),
+    (re.compile(r"\b[0-9a-f]{8}\b"), "<id>"),
+    (re.compile(r"\bm\d\b"), "m<i>"),
+    (re.compile(r"'[^'\s]*'"), "'...'"),
+    (re.compile(r"\d+(\.\d+)?"), "N"),
+    (re.compile(r"(N(, |\.\.))+N"), "N"),
+)
+
+
+def failure_class(failure: Failure) -> str:
+    """The failure's class: its check and its first line with ids, numbers and names blurred."""
+    text = failure.first_line()
+    for pattern, replacement in _NORMALIZERS:
+        text = pattern.sub(replacement, text)
+    return f"[{failure.check}] {text[:160]}"
+
+
+def report(spec: Spec, failures: list[Failure], *, writes: bool = False) -> str:
+    """A failure message: the seed, how to replay it, the scenario, and what broke."""
+    from tests.selfcheck.scenario import describe
+
+    lines = [
+        f"self-check seed {spec.seed} failed "
+        f"(replay: python -m tests.selfcheck --seed {spec.seed})",
+        describe(spec, writes=writes),
+        "failures:",
+    ]
+    lines += [f"  [{f.check}] {f.message}" for f in failures]
+    return "\n".join(lines)
+
+
+def seed_failures(seed: int, *, determinism: bool = False) -> list[Failure]:
+    """The failures of one seed (for sweeps and triage)."""
+    from tests.selfcheck.scenario import generate
+
+    _, failures = check(generate(seed), determinism=determinism)
+    return failures
+
+
+# ---------------------------------------------------------------------------
+# Many seeds
+# ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Result:
+    """What one seed gave, small enough to travel back from a worker process."""
+
+    seed: int
+    failures: tuple[Failure, ...]
+    report: str  # the failure message ("" when it passed)
+    features: frozenset[str]
+    seconds: float
+
+
+def run_seed(seed: int, determinism: bool) -> Result:
+    """Generate, run and check one seed; the failure message names everything to replay it."""
+    from tests.selfcheck.scenario import features, generate
+
+    started = time.perf_counter()
+    spec = generate(seed)
+    _, failures = check(spec, determinism=determinism)
+    return Result(
+        seed=seed,
+        failures=tuple(failures),
+        report=report(spec, failures) if failures else "",
+        features=features(spec),
+        seconds=time.perf_counter() - started,
+    )
+
+
+def _run_chunk(args: tuple[list[int], int]) -> list[Result]:
+    seeds, every = args
+    return [run_seed(seed, every > 0 and seed % every == 0) for seed in seeds]
+
+
+def run_seeds(
+    seeds: Sequence[int], *, workers: int = 1, determinism_every: int = 10
+) -> Iterator[Result]:
+    """
+    :func:`run_seed` over ``seeds``, on ``workers`` processes, in seed order.
+
+    Every ``determinism_every``-th seed (by value) is also run a second time
+    and its trace compared (0: never).
+    """
+    if workers <= 1:
+        for chunk in _chunks(seeds, 1):
+            yield from _run_chunk((chunk, determinism_every))
+        return
+    with concurrent.futures.ProcessPoolExecutor(max_workers=workers) as pool:
+        jobs = [(chunk, determinism_every) for chunk in _chunks(seeds, 25)]
+        for results in pool.map(_run_chunk, jobs):
+            yield from results
+
+
+def _chunks(seeds: Sequence[int], size: int) -> Iterator[list[int]]:
+    for i in range(0, len(seeds), size):
+        yield list(seeds[i : i + size])
