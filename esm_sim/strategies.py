@@ -591,7 +591,9 @@ def mapping_configs(
     ParallelizationFactor and TumblingWindowInSeconds are drawn up to
     ``max_parallelization_factor`` and ``max_tumbling_window_in_seconds``
     (AWS's 10 and 900 by default); a tumbling window is drawn only with factor
-    1, the combination esm_sim simulates.
+    1, the combination esm_sim simulates, and is often a minute or less, so a
+    scenario's writes span several windows (spec 6). A handler under a window
+    must answer ``{"state": ...}`` (spec 6.2).
 
     Args:
         bisect_batch_on_function_error, report_batch_item_failures: fix the
