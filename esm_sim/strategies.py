@@ -35,6 +35,7 @@ from hypothesis import strategies as st
 from hypothesis.errors import InvalidArgument
 
 from esm_sim._lambda.function import Context, Handler
+from esm_sim._mapping.config import SETTINGS, Setting
 from esm_sim._simulation import Simulation
 
 __all__ = [
@@ -65,6 +66,7 @@ __all__ = [
 #                 ReportBatchItemFailures on the mapping this is raise_midway, because AWS
 #                 ignores the response (spec 4) and the unprocessed records would be lost
 #                 by the fault plan itself, not by the handler under test.
+MAX_DRAWN_FILTERS = 2  # FilterCriteria filters a drawn mapping has at most
 FAULT_KINDS = ("raise_before", "raise_midway", "raise_after", "timeout", "partial")
 
 # Filter patterns drawn by mapping_configs(); they only use record metadata
@@ -647,7 +649,9 @@ def mapping_configs(
         if destination is not None:
             config["DestinationConfig"] = {"OnFailure": {"Destination": destination}}
     if allow_filters:
-        patterns = draw(st.lists(st.sampled_from(FILTER_PATTERNS), max_size=2, unique=True))
+        patterns = draw(
+            st.lists(st.sampled_from(FILTER_PATTERNS), max_size=MAX_DRAWN_FILTERS, unique=True)
+        )
         if patterns:
             config["FilterCriteria"] = {"Filters": [{"Pattern": p} for p in patterns]}
     if draw(st.booleans()):
@@ -655,44 +659,34 @@ def mapping_configs(
     return config
 
 
-def _seconds(low_ms: int, high_ms: int) -> st.SearchStrategy[float]:
-    # Whole milliseconds, as the simulation keeps time, in seconds as the keywords take it.
-    return st.integers(low_ms, high_ms).map(lambda ms: ms / 1000)
-
-
-def _hours(low_minutes: int, high_minutes: int) -> st.SearchStrategy[float]:
-    return st.integers(low_minutes, high_minutes).map(lambda minutes: minutes / 60)
+def _setting_values(setting: Setting) -> st.SearchStrategy[Any]:
+    """What to draw for one setting: every choice, or whole ms (or counts) in its typical range."""
+    if setting.choices:
+        return st.sampled_from(setting.choices)
+    assert setting.typical is not None and setting.min_value is not None
+    low, high = setting.typical
+    if setting.kind == "count":
+        values: st.SearchStrategy[Any] = st.integers(int(low), int(high))
+    else:
+        unit_ms = 1000 if setting.unit == "seconds" else 3_600_000
+        least = round(setting.min_value * unit_ms)
+        values = st.integers(max(least, round(low * unit_ms)), round(high * unit_ms)).map(
+            lambda ms: ms / unit_ms
+        )
+    if setting.special_values:
+        values = st.sampled_from(setting.special_values) | values
+    return values
 
 
 # Every behaviour keyword of Simulation (the choices where AWS is silent, README
-# "Where AWS is silent") and the values drawn for it: the whole valid range, in
-# whole milliseconds (or minutes, for hours). Built once, at import.
-# TODO(settings-table): read esm_sim._mapping.config.SETTINGS (kwarg name, kind,
-# default, choices or range) here instead of this explicit list, once it exists.
+# "Where AWS is silent") and the values drawn for it, read from the one settings
+# table (esm_sim._mapping.config.SETTINGS): every choice, and whole milliseconds
+# (or minutes) over each setting's typical range. Built once, at import.
 _SETTING_VALUES: dict[str, st.SearchStrategy[Any]] = {
-    "state_transition_delay": _seconds(0, 300_000),
-    "poll_interval": _seconds(1, 5_000),
-    # Backoffs above 0: with no wait at all, a batch retried until it leaves the
-    # stream would retry without the clock moving.
-    "retry_backoff_base": _seconds(1, 10_000),
-    "retry_backoff_max": _seconds(1, 300_000),
-    "retention_hours": _hours(1, 24 * 60),
-    "shard_rollover_hours": _hours(0, 8 * 60),  # 0: no rollover
-    "max_readers_per_shard": st.integers(0, 5),
-    "bisect_resets_retries": st.booleans(),
-    "bisect_first_half_first": st.booleans(),
-    "bisect_first_half_larger": st.booleans(),
-    "partial_progress_resets_retries": st.booleans(),
-    "partial_retry_delay": _seconds(0, 60_000),
-    "non_object_response": st.sampled_from(("success", "failure")),
-    "record_age_min_invoke_count": st.sampled_from((1, 0)),
-    "tumbling_window_alignment": st.sampled_from(("epoch", "first-record")),
-    "tumbling_window_close": st.sampled_from(("clock", "record")),
-    "get_records_per_poll": st.integers(1, 10),
-    "iterator_age_at": st.sampled_from(("send", "finish")),
-    "account_concurrency": st.integers(100, 10_000),
-    "max_filters": st.integers(1, 10),
+    setting.name: _setting_values(setting) for setting in SETTINGS
 }
+# A quota below the filters mapping_configs draws would refuse the drawn mapping.
+_SETTING_VALUES["max_filters"] = st.integers(MAX_DRAWN_FILTERS, 10)
 
 _VARY = st.booleans()  # whether a keyword is drawn (shrinks to False: its default)
 
@@ -708,10 +702,10 @@ def simulation_settings(
     Keyword dicts for :class:`~esm_sim.Simulation`: the behaviour choices where AWS is silent.
 
     Each keyword of ``keywords`` (by default :data:`BEHAVIOUR_KEYWORDS`, every
-    one) is left out, so the simulation uses its default, or drawn over its whole
-    valid range: delays and backoffs in whole milliseconds (backoffs above 0),
-    retention from a minute to 24 hours, rollovers from none to every 8 hours,
-    every choice of every either-or setting. Use them with
+    one) is left out, so the simulation uses its default, or drawn from the
+    settings table's typical range for it: delays and backoffs in whole
+    milliseconds (never 0), retention from an hour to two days, rollovers from
+    none to every 8 hours, every choice of every either-or setting. Use them with
     ``scenarios(settings=simulation_settings())`` or ``Simulation(**settings)``.
 
     Small backoffs with a fault that never stops and ``MaximumRetryAttempts`` -1

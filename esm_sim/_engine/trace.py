@@ -36,6 +36,7 @@ KINDS = (
     "user",  # scheduled user work ran
     "shard",  # a shard opened or closed
     "delivery-failure",  # an on-failure destination could not take the record
+    "release",  # a reset dropped an open tumbling window: its records will be read again
 )
 
 

@@ -167,6 +167,7 @@ class ReaderHost(Protocol):
         with_response_context: bool,
     ) -> None: ...
     def read_throttled(self, reader: ShardReader) -> None: ...
+    def released(self, reader: ShardReader, records: list[Record]) -> None: ...
     def trace_split(
         self, reader: ShardReader, first: list[Record], second: list[Record]
     ) -> None: ...
@@ -300,6 +301,10 @@ class ShardReader:
         self._schedule_poll(self.runtime.now_ms())
 
     def _reset_to_checkpoint(self) -> None:
+        window = self.window
+        if window is not None and window.holds:
+            # Not committed: the window's records are read again from the checkpoint.
+            self.runtime.released(self, window.records)
         self.gathering.clear()
         self.batch = None
         self.halves = []

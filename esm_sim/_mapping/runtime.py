@@ -627,6 +627,16 @@ class MappingRuntime:
             data=("function", self.function.name, "condition", condition),
         )
 
+    def released(self, reader: ShardReader, records: list[Record]) -> None:
+        """A reset dropped an open tumbling window: its uncommitted records will be read again."""
+        self._trace(
+            "release",
+            reader,
+            records,
+            outcome="released",
+            detail="tumbling window dropped uncommitted: read again from the checkpoint",
+        )
+
     def read_throttled(self, reader: ShardReader) -> None:
         """A GetRecords call was refused: too many readers on the shard (spec 7.4, I)."""
         self._trace(

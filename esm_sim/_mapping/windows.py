@@ -13,7 +13,11 @@ are the window's records checkpointed and the state dropped (spec 6.3).
 
 from __future__ import annotations
 
-from esm_sim._streams.records import CREATED_MS, Record
+from operator import itemgetter
+
+from esm_sim._streams.records import CREATED_MS, SEQ, Record
+
+_seq_of = itemgetter(SEQ)
 
 MAX_WINDOW_STATE_BYTES = 1024 * 1024  # spec 6.1: state is at most 1 MB per shard
 EMPTY_STATE = "{}"  # spec 6.2 (I): the first invocation of a window gets {}
@@ -75,8 +79,16 @@ class TumblingWindow:
         self.spans = []
 
     def add(self, records: list[Record], span: tuple[int, int], state_json: str) -> None:
-        """Records an aggregation invocation handled join the window, with the new state."""
+        """
+        Records an aggregation invocation handled join the window, with the new
+        state; the window keeps them in stream order (bisect may finish its second
+        half first), so an age or retention cut takes the oldest.
+        """
         self.state_json = state_json
+        if records and self.records and records[0][SEQ] < self.records[-1][SEQ]:
+            self.records = sorted([*self.records, *records], key=_seq_of)
+            self.spans = sorted([*self.spans, span])
+            return
         self.records.extend(records)
         self.spans.append(span)
 

@@ -202,7 +202,7 @@ def _sim_kwargs(r: random.Random) -> dict[str, Any]:
         "bisect_first_half_first": r.random() < 0.5,
         "bisect_first_half_larger": r.random() < 0.5,
         "partial_progress_resets_retries": r.random() < 0.5,
-        "partial_retry_delay": r.choice([None, None, 0.0, 0.5, 2.0]),
+        "partial_retry_delay": r.choice([None, None, 0.001, 0.5, 2.0]),  # at least 1 ms
         "non_object_response": r.choice(["success", "failure"]),
         "record_age_min_invoke_count": r.choice([0, 1]),
         "tumbling_window_alignment": r.choice(["epoch", "first-record"]),
