@@ -136,6 +136,27 @@ class TestCheckCheckpoints:
             invariants.check_checkpoints(sim)
 
 
+def _deliver_again(sim: esm_sim.Simulation, mapping: Any, seq: int) -> None:
+    """Tamper: an invocation, now, of record ``seq`` (as a buggy reader would send it)."""
+    shard = sim.tables["orders"].shards[0]
+    ghost = esm_sim.Invocation(
+        request_id="ghost", render=dict, started_ms=sim.now_ms, sequence_numbers=[seq]
+    )
+    _tamperable_invocations(sim).append(ghost)
+    sim.trace.append(
+        esm_sim.TraceEvent(
+            at_ms=sim.now_ms,
+            kind="invoke",
+            mapping=mapping.uuid,
+            shard=shard.shard_id,
+            first_seq=str(seq),
+            last_seq=str(seq),
+            count=1,
+            data=(("request_id", "ghost"),),
+        )
+    )
+
+
 class TestCheckNoDeliveryAfterDiscard:
     def test_delivery_after_discard_is_caught(self) -> None:
         """Delivering a record after it was dropped is reported with the discard."""
@@ -143,23 +164,7 @@ class TestCheckNoDeliveryAfterDiscard:
         mapping = _mapping(sim)
         dropped = _seqs(sim)[1]
         assert "dropped" == sim.fate(dropped).outcome
-        shard = sim.tables["orders"].shards[0]
-        ghost = esm_sim.Invocation(
-            request_id="ghost", render=dict, started_ms=sim.now_ms, sequence_numbers=[dropped]
-        )
-        _tamperable_invocations(sim).append(ghost)
-        sim.trace.append(
-            esm_sim.TraceEvent(
-                at_ms=sim.now_ms,
-                kind="invoke",
-                mapping=mapping.uuid,
-                shard=shard.shard_id,
-                first_seq=str(dropped),
-                last_seq=str(dropped),
-                count=1,
-                data=(("request_id", "ghost"),),
-            )
-        )
+        _deliver_again(sim, mapping, dropped)
         with pytest.raises(
             AssertionError, match=f"record {dropped} was delivered .* reached its fate: .*dropped"
         ):
@@ -171,23 +176,7 @@ class TestCheckNoDeliveryAfterDiscard:
         mapping = _mapping(sim)
         filtered = _seqs(sim)[0]
         assert "filtered" == sim.fate(filtered).outcome
-        shard = sim.tables["orders"].shards[0]
-        ghost = esm_sim.Invocation(
-            request_id="ghost", render=dict, started_ms=sim.now_ms, sequence_numbers=[filtered]
-        )
-        _tamperable_invocations(sim).append(ghost)
-        sim.trace.append(
-            esm_sim.TraceEvent(
-                at_ms=sim.now_ms,
-                kind="invoke",
-                mapping=mapping.uuid,
-                shard=shard.shard_id,
-                first_seq=str(filtered),
-                last_seq=str(filtered),
-                count=1,
-                data=(("request_id", "ghost"),),
-            )
-        )
+        _deliver_again(sim, mapping, filtered)
         with pytest.raises(
             AssertionError, match=f"record {filtered} was delivered .* reached its fate: .*filter"
         ):

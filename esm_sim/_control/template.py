@@ -1,35 +1,12 @@
 """
-SAM and CloudFormation templates: build a simulation from the template a user deploys.
+The template builder behind ``esm_sim.templates`` and ``Simulation.from_template``.
 
-This module owns the reading of templates. It understands:
-
-* ``AWS::DynamoDB::Table``: ``TableName``, ``KeySchema`` with the key types from
-  ``AttributeDefinitions``, and ``StreamSpecification.StreamViewType`` (required:
-  esm_sim simulates tables with streams);
-* ``AWS::Lambda::Function`` and ``AWS::Serverless::Function``: ``FunctionName``,
-  ``Timeout``, ``MemorySize`` (SAM ``Globals.Function`` too) and
-  ``ReservedConcurrentExecutions`` (set through ``PutFunctionConcurrency``);
-* ``AWS::Lambda::EventSourceMapping`` and SAM ``Events`` of ``Type: DynamoDB``,
-  created through ``sim.lambda_client.create_event_source_mapping``, so settings
-  the template gets wrong are refused with AWS's own messages;
-* ``AWS::SQS::Queue``, ``AWS::SNS::Topic`` and ``AWS::S3::Bucket``, the on-failure
-  destinations.
-
-Other resources (roles, policies, ...) are ignored. ``Ref``, ``Fn::GetAtt``,
-``Fn::Sub`` and ``Fn::Join`` (short ``!`` tags or long ``Fn::`` forms) are resolved
-as far as they name resources, parameters (their ``Default``, or ``parameters=``)
-and pseudo parameters of the template; anything else is refused with a
-:class:`~esm_sim.errors.ConfigError` naming where it is.
-
-Physical names are the template's ``TableName``/``FunctionName``/... or, when
-absent, the logical id. ``sim.tables`` and ``sim.functions`` also answer
-``[logical_id]`` for resources whose physical name differs; iteration, ``len``,
-``in`` and ``.get`` see physical names only, as the Lambda API does.
-
-YAML templates need the ``templates`` extra (PyYAML and cfn-flip, whose loader
-reads CloudFormation's tags); JSON templates need nothing.
-
-.. versionadded:: 0.1.0
+It reads a SAM or CloudFormation template and creates its tables, functions,
+destinations and mappings through a simulation's own calls (a
+:class:`TemplateTarget`), so settings the template gets wrong are refused with
+AWS's messages. What it understands is listed in ``esm_sim.templates``. It
+sits in the control plane, below the facade, so that ``Simulation`` can build
+from a template without importing upward.
 """
 
 from __future__ import annotations
