@@ -560,25 +560,26 @@ class TestErrors:
 
 
 class TestUnsupported:
-    """Features not simulated raise UnsupportedFeatureError rather than guess."""
+    """Features not simulated raise UnsupportedFeatureError rather than guess; simulated ones are accepted."""
 
     def test_create_parallelization_accepted(self, world: World) -> None:
         """ParallelizationFactor 2 is simulated: Create accepts it and echoes it."""
         assert 2 == world.create(ParallelizationFactor=2)["ParallelizationFactor"]
 
-    def test_tumbling_window_with_parallelization_unsupported(self, world: World) -> None:
-        """Tumbling windows with ParallelizationFactor > 1 raise UnsupportedFeatureError, no mapping made."""
-        with pytest.raises(UnsupportedFeatureError, match=r"^TumblingWindowInSeconds=60 with "):
-            world.create(ParallelizationFactor=2, TumblingWindowInSeconds=60)
-        assert [] == world.lam.list_event_source_mappings()["EventSourceMappings"]
+    def test_tumbling_window_with_parallelization_accepted(self, world: World) -> None:
+        """Tumbling windows with ParallelizationFactor > 1 are simulated: Create echoes both (spec 5, 6)."""
+        made = world.create(ParallelizationFactor=2, TumblingWindowInSeconds=60)
+        assert (2, 60) == (made["ParallelizationFactor"], made["TumblingWindowInSeconds"])
 
-    def test_update_parallelization_unsupported(self, world: World) -> None:
-        """Changing ParallelizationFactor by update raises UnsupportedFeatureError, changes nothing."""
+    def test_update_parallelization_accepted(self, world: World) -> None:
+        """Changing ParallelizationFactor by update is simulated: it settles to the new factor (spec 1.4, 5)."""
         uuid = world.settled()
-        with pytest.raises(UnsupportedFeatureError):
-            world.lam.update_event_source_mapping(UUID=uuid, ParallelizationFactor=2)
+        assert 4 == world.lam.update_event_source_mapping(UUID=uuid, ParallelizationFactor=4)[
+            "ParallelizationFactor"
+        ]
+        world.sim.run_for(10)
         after = world.lam.get_event_source_mapping(UUID=uuid)
-        assert ("Enabled", 1) == (after["State"], after["ParallelizationFactor"])
+        assert ("Enabled", 4) == (after["State"], after["ParallelizationFactor"])
 
     def test_tumbling_window_accepted(self, world: World) -> None:
         """TumblingWindowInSeconds 60 is now simulated: Create accepts it and echoes it."""

@@ -199,7 +199,6 @@ class LambdaClient:
             )
         self._check_unique(table, fn, source_arn, op)
         filters = self._filters(params.get("FilterCriteria"), op)
-        self._check_supported(params)
         uuid = sim.ids.uuid()
         destination = (params.get("DestinationConfig") or {}).get("OnFailure", {})
         fields: dict[str, Any] = {
@@ -249,24 +248,6 @@ class LambdaClient:
         # spec 1.4: Creating settles to Enabled (or Disabled) after a delay.
         sim.lifecycle.settle_later(mapping)
         return self._response(mapping)
-
-    def _check_supported(self, params: dict[str, Any], current_factor: int | None = None) -> None:
-        factor = params.get("ParallelizationFactor", 1)
-        if current_factor is not None and factor != current_factor:
-            msg = (
-                f"ParallelizationFactor={factor!r}: changing the factor of an existing "
-                f"mapping (now {current_factor}) is not simulated; delete and re-create it"
-            )
-            raise UnsupportedFeatureError(msg)
-        window = params.get("TumblingWindowInSeconds", 0)
-        if window and factor != 1:
-            # I: AWS documents no answer; windows keep one state per shard (spec 6.1).
-            msg = (
-                f"TumblingWindowInSeconds={window!r} with ParallelizationFactor={factor!r}: "
-                "tumbling windows keep one state per shard; esm_sim simulates them with "
-                "ParallelizationFactor 1 only"
-            )
-            raise UnsupportedFeatureError(msg)
 
     def get_event_source_mapping(self, **params: Any) -> dict[str, Any]:
         """GetEventSourceMapping."""
@@ -337,13 +318,6 @@ class LambdaClient:
         filters = mapping.config.filters
         if "FilterCriteria" in params:
             filters = self._filters(params["FilterCriteria"], op)
-        self._check_supported(
-            {
-                k: params.get(k, fields[k])
-                for k in ("ParallelizationFactor", "TumblingWindowInSeconds")
-            },
-            current_factor=fields["ParallelizationFactor"],
-        )
         for key in _UPDATABLE:
             if key not in params:
                 continue

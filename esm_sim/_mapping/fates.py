@@ -99,6 +99,14 @@ class Ledger:
         self.counts[outcome] += len(fresh)
         return fresh
 
+    def note_processed(self, seqs: list[int]) -> None:
+        """
+        Give records already counted processed an entry of their own (their
+        reader is replaced, and its checkpoint no longer vouches for them).
+        """
+        for seq in seqs:
+            self.entries.setdefault(seq, ("processed", None, None))
+
     def processed(self, n: int) -> None:
         """Count ``n`` records processed (they are not stored)."""
         self.counts["processed"] += n

@@ -148,6 +148,7 @@ class ReaderHost(Protocol):
     def busy_changed(self, delta: int) -> None: ...
     def set_last_processing_result(self, text: str) -> None: ...
     def reader_finished(self, reader: ShardReader) -> None: ...
+    def reader_stopped(self, reader: ShardReader) -> None: ...
     def admit(self, reader: ShardReader) -> str | None: ...
     def invoke(self, reader: ShardReader, records: list[Record]) -> None: ...
     def take_duplicate(self) -> bool: ...
@@ -195,6 +196,7 @@ class ShardReader:
         "halves",
         "lane",
         "pos",
+        "retired",
         "runtime",
         "shard",
         "start_index",
@@ -222,8 +224,10 @@ class ShardReader:
         self._close_timer: int | None = None
         self._retry_timer: int | None = None
         self._tw_timer: int | None = None
-        # What to do once the invocation in flight returns: "stop" or "restart".
+        # What to do once the invocation in flight returns: "stop", "restart", or
+        # "retire" (stop for good: an update changed the lanes, spec 5).
         self._interrupt: str | None = None
+        self.retired = False  # replaced by the readers of a new ParallelizationFactor
 
     def __repr__(self) -> str:
         return f"<ShardReader {self.shard.shard_id}/{self.lane} {self.state} pos={self.pos}>"
@@ -247,6 +251,8 @@ class ShardReader:
 
     def start(self) -> None:
         """Begin reading from the checkpoint (the mapping now reports Enabled)."""
+        if self.retired:
+            return
         if self._interrupt == "stop":
             self._interrupt = None
         if self.state != STOPPED:
@@ -266,10 +272,26 @@ class ShardReader:
         """
         self._cancel_timers()
         if self.state == INVOKING:
-            self._interrupt = "stop"
+            if self._interrupt != "retire":
+                self._interrupt = "stop"
             return
         self._reset_to_checkpoint()
         self._set_state(STOPPED)
+
+    def retire(self) -> None:
+        """
+        Stop for good, once any invocation in flight has returned and its result
+        is applied (an update changed ParallelizationFactor: new readers take
+        over from the checkpoint); then the mapping is told (``reader_stopped``).
+        """
+        self.retired = True
+        self._cancel_timers()
+        if self.state == INVOKING:
+            self._interrupt = "retire"
+            return
+        self._reset_to_checkpoint()
+        self._set_state(STOPPED)
+        self.runtime.reader_stopped(self)
 
     def reconfigured(self) -> None:
         """
@@ -278,6 +300,8 @@ class ShardReader:
         read again, I); a batch being gathered is gathered again, so a shorter
         window, a smaller BatchSize or new filters apply at once.
         """
+        if self.retired:
+            return
         size = self.runtime.config.tumbling_window_ms
         if (self.window.size_ms if self.window is not None else 0) != size:
             if self.state == INVOKING:
@@ -859,6 +883,10 @@ class ShardReader:
         if interrupt == "stop":
             self._reset_to_checkpoint()
             self._set_state(STOPPED)
+        elif interrupt == "retire":
+            self._reset_to_checkpoint()
+            self._set_state(STOPPED)
+            self.runtime.reader_stopped(self)
         else:
             self._restart()
         return True

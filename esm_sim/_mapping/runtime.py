@@ -270,10 +270,61 @@ class MappingRuntime:
         return [r[SEQ] for reader in self.all_readers() for r in reader.held_in_window()]
 
     def reconfigure(self, config: MappingConfig) -> None:
-        """Settings from an update take effect (spec 1.4: when the state settles)."""
+        """
+        Settings from an update take effect (spec 1.4: when the state settles).
+
+        A new ParallelizationFactor rebuilds each shard's lanes (spec 5, I): the
+        old readers retire (an invocation in flight returns first and its result
+        is applied), then readers for the new factor take over from the
+        checkpoint, so no final record is read again and none is lost. The open
+        tumbling windows of the old lanes are released, not committed.
+        """
+        old_factor = self.config.parallelization_factor
         self.config = config
+        if config.parallelization_factor != old_factor:
+            for readers in list(self.readers.values()):
+                for reader in readers:
+                    reader.retire()
+            return
         for reader in self.all_readers():
             reader.reconfigured()
+
+    def reader_stopped(self, reader: ShardReader) -> None:
+        """A reader stopped; when a retired shard's readers all have, its new lanes take over."""
+        shard_id = reader.shard.shard_id
+        old = self.readers.get(shard_id, [])
+        if not reader.retired or not all(r.retired and r.state == "stopped" for r in old):
+            return
+        shard = self.table.shards_by_id[shard_id]
+        new = self._relane(shard, old)
+        if self._reading() and self._ancestors_done(shard):
+            for r in new:
+                r.start()
+
+    def _relane(self, shard: Shard, old: list[ShardReader]) -> list[ShardReader]:
+        """
+        Readers of ``shard`` for the current factor, taking over from ``old``
+        (spec 5, I): records written before a LATEST start stay skipped; every
+        record below the lowest old checkpoint is final; records the old lanes
+        had processed beyond it get ledger entries of their own.
+        """
+        skipped = sum(r.start_index for r in old)  # a LATEST start skips a prefix
+        # Each old lane's records below its checkpoint are final; below the
+        # lowest first open record over all lanes, every record is.
+        low = min((_first_open(r, shard) for r in old), default=0)
+        beyond = [
+            shard.at(i)[SEQ]
+            for r in old
+            for i in _shard_indexes(r, _position_of(r.shard, low), r.checkpoint)
+            if i >= skipped
+        ]
+        self.ledger.note_processed([seq for seq in beyond if seq not in self.ledger.entries])
+        new = self._add_readers(shard, latest=False)
+        for r in new:
+            r.start_index = _position_of(r.shard, skipped)
+            r.checkpoint = r.pos = max(r.start_index, _position_of(r.shard, low))
+            r.final_hi = r.shard.end  # past the checkpoint, reads look records up
+        return new
 
     def stop(self) -> None:
         """The mapping now reports Disabled (or is being deleted): every reader stops."""
@@ -757,3 +808,27 @@ def failure_record(
         "streamArn": stream_arn,
     }
     return record
+
+
+def _position_of(source: Shard | LaneView, shard_index: int) -> int:
+    """How many of the source's records come before a shard index."""
+    return source.position_of(shard_index) if isinstance(source, LaneView) else shard_index
+
+
+def _first_open(reader: ShardReader, shard: Shard) -> int:
+    """The shard index of a reader's first record not yet final (the shard's end if none)."""
+    source = reader.shard
+    if isinstance(source, LaneView):
+        source.table.sync()
+        lane = source.table.lanes[source.lane]
+        return lane[reader.checkpoint] if reader.checkpoint < len(lane) else shard.end
+    return reader.checkpoint
+
+
+def _shard_indexes(reader: ShardReader, start: int, stop: int) -> list[int]:
+    """The shard indexes of a reader's positions ``start`` to ``stop - 1``."""
+    source = reader.shard
+    if isinstance(source, LaneView):
+        source.table.sync()
+        return source.table.lanes[source.lane][start:stop]
+    return list(range(start, stop))

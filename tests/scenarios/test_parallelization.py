@@ -7,6 +7,7 @@ from typing import Any
 
 import esm_sim
 from esm_sim._mapping.lanes import key_hash
+from esm_sim.invariants import check_all
 from esm_sim._streams.attributes import serialize_item
 from tests.scenarios.helpers import failing_on, key_of, keys, max_overlap, written_per_key
 
@@ -266,3 +267,84 @@ class TestFailureRecordUnderAFactor:
         assert 3 == len(carrying)
         assert 1 == len(queue.messages)
         assert carrying[-1] == queue.messages[0]["requestContext"]["requestId"]
+
+
+class TestFactorUpdate:
+    """spec 1.4, 5 (I): an update that changes ParallelizationFactor rebuilds the lanes."""
+
+    @staticmethod
+    def _run(old: int, new: int, *, poison: bool) -> tuple[esm_sim.Simulation, str, Any, Any]:
+        bad = {"k3"} if poison else set()
+        sim, table, fn, uuid, queue = make(
+            failing_on(*bad),
+            duration=0.4,
+            ParallelizationFactor=old,
+            BatchSize=3,
+            MaximumRetryAttempts=1,
+            BisectBatchOnFunctionError=True,
+        )
+        sim.run_for(6)
+        for i in range(40):
+            table.put_item({"pk": f"k{i % 12}", "v": i})
+        sim.run_for(1.3)  # mid-stream: batches in flight, others waiting
+        sim.lambda_client.update_event_source_mapping(UUID=uuid, ParallelizationFactor=new)
+        for i in range(40, 60):
+            sim.call_later(1 + i / 10, table.put_item, {"pk": f"k{i % 12}", "v": i})
+        sim.run_until_idle()
+        return sim, uuid, table, fn
+
+    def test_every_record_keeps_one_fate_across_the_update(self) -> None:
+        """Raising or lowering the factor mid-stream loses no record and repeats no final one."""
+        for old, new in ((1, 4), (4, 1), (3, 7)):
+            sim, uuid, table, _ = self._run(old, new, poison=True)
+            counts = sim.fate_counts(uuid)
+            assert 60 == sum(counts.values())
+            assert 0 == counts["pending"]
+            assert 60 == counts["processed"] + counts["destination"]
+            check_all(sim)
+
+    def test_per_key_order_holds_across_the_update(self) -> None:
+        """Per item key, first deliveries keep write order before and after the rebuild (spec 5)."""
+        sim, _, table, fn = self._run(2, 5, poison=False)
+        firsts = first_deliveries_per_key(table, fn)
+        assert firsts == {k: sorted(v) for k, v in firsts.items()}
+        assert written_per_key(table) == {k: sorted(v) for k, v in firsts.items()}
+
+    def test_the_new_factor_governs_concurrency_after_the_update(self) -> None:
+        """After the update settles, up to the new factor of batches run at once per shard (spec 5)."""
+        sim, _, table, fn = self._run(1, 4, poison=False)
+        settled_ms = min(
+            e.at_ms for e in sim.trace.events(kind="state") if e.outcome == "Enabled"
+        )
+        later = [i for i in fn.invocations if i.started_ms > settled_ms + 5_000]
+        assert 1 < max_overlap(later) <= 4
+
+
+class TestWindowsPerLane:
+    """spec 5, 6.1 (I): with ParallelizationFactor > 1, each lane has its own tumbling window."""
+
+    def test_each_lane_aggregates_its_own_keys(self) -> None:
+        """A lane's window state holds only its own keys, and every record ends processed."""
+        seen: dict[str, set[str]] = {}
+
+        def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+            state = dict(event["state"])
+            for r in event["Records"]:
+                state[r["dynamodb"]["Keys"]["pk"]["S"]] = 1
+            if event["isFinalInvokeForWindow"]:
+                seen.setdefault(event["window"]["start"], set()).update(state)
+            return {"state": state}
+
+        sim, table, fn, uuid, _ = make(handler, ParallelizationFactor=3, TumblingWindowInSeconds=30)
+        sim.run_for(6)
+        for i in range(30):
+            table.put_item({"pk": f"k{i % 9}", "v": i})
+        sim.run_until_idle()
+        finals = [i for i in fn.invocations if i.event["isFinalInvokeForWindow"]]
+        lanes = {lane(f"k{k}", 3) for k in range(9)}
+        assert len(lanes) <= len(finals)
+        for inv in finals:
+            keys_in_state = set(inv.event["state"])
+            assert 1 == len({lane(k, 3) for k in keys_in_state})
+        assert 30 == sim.fate_counts(uuid)["processed"]
+        check_all(sim)
