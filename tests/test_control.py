@@ -18,7 +18,6 @@ from esm_sim.errors import (
     ResourceConflictException,
     ResourceInUseException,
     ResourceNotFoundException,
-    UnsupportedFeatureError,
     ValidationException,
 )
 
@@ -574,9 +573,12 @@ class TestUnsupported:
     def test_update_parallelization_accepted(self, world: World) -> None:
         """Changing ParallelizationFactor by update is simulated: it settles to the new factor (spec 1.4, 5)."""
         uuid = world.settled()
-        assert 4 == world.lam.update_event_source_mapping(UUID=uuid, ParallelizationFactor=4)[
-            "ParallelizationFactor"
-        ]
+        assert (
+            4
+            == world.lam.update_event_source_mapping(UUID=uuid, ParallelizationFactor=4)[
+                "ParallelizationFactor"
+            ]
+        )
         world.sim.run_for(10)
         after = world.lam.get_event_source_mapping(UUID=uuid)
         assert ("Enabled", 4) == (after["State"], after["ParallelizationFactor"])

@@ -7,8 +7,8 @@ from typing import Any
 
 import esm_sim
 from esm_sim._mapping.lanes import key_hash
-from esm_sim.invariants import check_all
 from esm_sim._streams.attributes import serialize_item
+from esm_sim.invariants import check_all
 from tests.scenarios.helpers import failing_on, key_of, keys, max_overlap, written_per_key
 
 FACTOR = 10
@@ -275,7 +275,7 @@ class TestFactorUpdate:
     @staticmethod
     def _run(old: int, new: int, *, poison: bool) -> tuple[esm_sim.Simulation, str, Any, Any]:
         bad = {"k3"} if poison else set()
-        sim, table, fn, uuid, queue = make(
+        sim, table, fn, uuid, _queue = make(
             failing_on(*bad),
             duration=0.4,
             ParallelizationFactor=old,
@@ -296,7 +296,7 @@ class TestFactorUpdate:
     def test_every_record_keeps_one_fate_across_the_update(self) -> None:
         """Raising or lowering the factor mid-stream loses no record and repeats no final one."""
         for old, new in ((1, 4), (4, 1), (3, 7)):
-            sim, uuid, table, _ = self._run(old, new, poison=True)
+            sim, uuid, _table, _ = self._run(old, new, poison=True)
             counts = sim.fate_counts(uuid)
             assert 60 == sum(counts.values())
             assert 0 == counts["pending"]
@@ -305,17 +305,15 @@ class TestFactorUpdate:
 
     def test_per_key_order_holds_across_the_update(self) -> None:
         """Per item key, first deliveries keep write order before and after the rebuild (spec 5)."""
-        sim, _, table, fn = self._run(2, 5, poison=False)
+        _sim, _, table, fn = self._run(2, 5, poison=False)
         firsts = first_deliveries_per_key(table, fn)
         assert firsts == {k: sorted(v) for k, v in firsts.items()}
         assert written_per_key(table) == {k: sorted(v) for k, v in firsts.items()}
 
     def test_the_new_factor_governs_concurrency_after_the_update(self) -> None:
         """After the update settles, up to the new factor of batches run at once per shard (spec 5)."""
-        sim, _, table, fn = self._run(1, 4, poison=False)
-        settled_ms = min(
-            e.at_ms for e in sim.trace.events(kind="state") if e.outcome == "Enabled"
-        )
+        sim, _, _table, fn = self._run(1, 4, poison=False)
+        settled_ms = min(e.at_ms for e in sim.trace.events(kind="state") if e.outcome == "Enabled")
         later = [i for i in fn.invocations if i.started_ms > settled_ms + 5_000]
         assert 1 < max_overlap(later) <= 4
 
