@@ -22,22 +22,23 @@ CREATE = {"FunctionName": "process-orders", "EventSourceArn": ARN, "StartingPosi
 UUID = "14e0db71-5d35-4eb5-b481-8945cf9d10c2"
 UPDATE = {"UUID": UUID}
 
+# Both in the model's member order (botocore 1.44.8), as botocore lists them.
 CREATE_MEMBERS = (
-    "EventSourceArn, FunctionName, Enabled, BatchSize, FilterCriteria, "
-    "MaximumBatchingWindowInSeconds, ParallelizationFactor, StartingPosition, "
-    "StartingPositionTimestamp, DestinationConfig, MaximumRecordAgeInSeconds, "
-    "BisectBatchOnFunctionError, MaximumRetryAttempts, Tags, TumblingWindowInSeconds, Topics, "
-    "Queues, SourceAccessConfigurations, SelfManagedEventSource, FunctionResponseTypes, "
-    "AmazonManagedKafkaEventSourceConfig, SelfManagedKafkaEventSourceConfig, ScalingConfig, "
-    "DocumentDBEventSourceConfig, KMSKeyArn, MetricsConfig, LoggingConfig, ProvisionedPollerConfig"
+    "EventSourceArn, FunctionName, Enabled, BatchSize, FilterCriteria, KMSKeyArn, "
+    "MetricsConfig, LoggingConfig, ScalingConfig, MaximumBatchingWindowInSeconds, "
+    "ParallelizationFactor, StartingPosition, StartingPositionTimestamp, DestinationConfig, "
+    "MaximumRecordAgeInSeconds, BisectBatchOnFunctionError, MaximumRetryAttempts, Tags, "
+    "TumblingWindowInSeconds, Topics, Queues, SourceAccessConfigurations, "
+    "SelfManagedEventSource, FunctionResponseTypes, AmazonManagedKafkaEventSourceConfig, "
+    "SelfManagedKafkaEventSourceConfig, DocumentDBEventSourceConfig, ProvisionedPollerConfig"
 )
 UPDATE_MEMBERS = (
-    "UUID, FunctionName, Enabled, BatchSize, FilterCriteria, MaximumBatchingWindowInSeconds, "
+    "UUID, FunctionName, Enabled, BatchSize, FilterCriteria, KMSKeyArn, MetricsConfig, "
+    "LoggingConfig, ScalingConfig, MaximumBatchingWindowInSeconds, ParallelizationFactor, "
     "DestinationConfig, MaximumRecordAgeInSeconds, BisectBatchOnFunctionError, "
-    "MaximumRetryAttempts, ParallelizationFactor, SourceAccessConfigurations, "
-    "TumblingWindowInSeconds, FunctionResponseTypes, ScalingConfig, "
-    "AmazonManagedKafkaEventSourceConfig, SelfManagedKafkaEventSourceConfig, "
-    "DocumentDBEventSourceConfig, KMSKeyArn, MetricsConfig, LoggingConfig, ProvisionedPollerConfig"
+    "MaximumRetryAttempts, TumblingWindowInSeconds, SourceAccessConfigurations, "
+    "FunctionResponseTypes, AmazonManagedKafkaEventSourceConfig, "
+    "SelfManagedKafkaEventSourceConfig, DocumentDBEventSourceConfig, ProvisionedPollerConfig"
 )
 AGE_MESSAGE = (
     "MaximumRecordAgeInSeconds must be either -1 (forever) or between 60 and 604800 (inclusive)"
@@ -626,9 +627,9 @@ INVALID = [
     (
         "first-unsupported-in-model-order",
         "CreateEventSourceMapping",
-        {**CREATE, "ScalingConfig": {"MaximumConcurrency": 2}, "Queues": ["q"]},
+        {**CREATE, "Queues": ["q"], "ScalingConfig": {"MaximumConcurrency": 2}},
         InvalidParameterValueException,
-        _unsupported("Queues"),
+        _unsupported("ScalingConfig"),
     ),
 ]
 
@@ -846,7 +847,7 @@ class TestCheckRequestArguments:
                 "operation='Invoke' must be one of: CreateEventSourceMapping, "
                 "UpdateEventSourceMapping, GetEventSourceMapping, DeleteEventSourceMapping, "
                 "ListEventSourceMappings, PutFunctionConcurrency, DeleteFunctionConcurrency, "
-                "GetFunctionConcurrency",
+                "GetFunctionConcurrency, TagResource, UntagResource, ListTags",
                 id="unknown-operation",
             ),
             pytest.param(
