@@ -690,6 +690,14 @@ INVALID = [
         _unsupported("ScalingConfig"),
     ),
     (
+        # Lambda user guide, tag quotas (D): at most 50 tags on a resource.
+        "create-with-51-tags",
+        "CreateEventSourceMapping",
+        {**CREATE, "Tags": {f"k{i}": "v" for i in range(51)}},
+        InvalidParameterValueException,
+        "Tags has 51 tags, more than the 50 a resource can have.",
+    ),
+    (
         "first-unsupported-in-model-order",
         "CreateEventSourceMapping",
         {**CREATE, "Queues": ["q"], "ScalingConfig": {"MaximumConcurrency": 2}},

@@ -40,6 +40,7 @@ from esm_sim.errors import (
 
 __all__ = [
     "DEFAULT_MAX_FILTERS",
+    "MAX_TAGS",
     "OPERATIONS",
     "check_request",
     "lower_camel",
@@ -694,6 +695,36 @@ def _service_rules(
             )
 
 
+# Lambda user guide, "Using tags on Lambda functions" (D): at most 50 tags on a
+# resource; keys starting with "aws:" are AWS's own and cannot be set or removed.
+MAX_TAGS: Final = 50
+_RESERVED_TAG_PREFIX: Final = "aws:"
+
+
+def _tag_rules(operation: str, params: Mapping[str, object]) -> None:
+    """Raise the InvalidParameterValueException a request's tag keys earn, if any."""
+    tags = params.get("Tags")
+    tag_keys = params.get("TagKeys")
+    keys: list[object] = list(tags) if isinstance(tags, dict) else []
+    if isinstance(tag_keys, list | tuple):
+        keys = list(tag_keys)
+    for key in keys:
+        # I: no recording shows Lambda's text for a reserved key; this one names it.
+        # The prefix is matched without regard to case, as AWS's tagging rules read.
+        if isinstance(key, str) and key.lower().startswith(_RESERVED_TAG_PREFIX):
+            raise InvalidParameterValueException(
+                f"Tag key {key} is not valid: keys starting with "
+                f"'{_RESERVED_TAG_PREFIX}' are reserved for AWS use.",
+                operation_name=operation,
+            )
+    if isinstance(tags, dict) and len(tags) > MAX_TAGS:
+        # I: the text of this error is not recorded either.
+        raise InvalidParameterValueException(
+            f"Tags has {len(tags)} tags, more than the {MAX_TAGS} a resource can have.",
+            operation_name=operation,
+        )
+
+
 # ---------------------------------------------------------------------------
 # Public entry point
 # ---------------------------------------------------------------------------
@@ -719,7 +750,9 @@ def check_request(
        ("N validation error(s) detected: ...; ...").
     3. for ``CreateEventSourceMapping`` and ``UpdateEventSourceMapping``, the
        rules for a DynamoDB-stream mapping, each its own
-       :class:`~esm_sim.errors.InvalidParameterValueException`.
+       :class:`~esm_sim.errors.InvalidParameterValueException`; for the
+       calls that set or remove tags, the rules for tag keys (reserved
+       ``aws:`` prefix, at most :data:`MAX_TAGS` tags in one request).
 
     It does not look at simulation state (whether the function or the stream
     exists, duplicate mappings) and applies no defaults.
@@ -765,3 +798,5 @@ def check_request(
 
     if operation in {"CreateEventSourceMapping", "UpdateEventSourceMapping"}:
         _service_rules(operation, request, _SHAPES[shape_name], max_filters)
+    if operation in {"CreateEventSourceMapping", "TagResource", "UntagResource"}:
+        _tag_rules(operation, request)
