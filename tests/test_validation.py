@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from esm_sim._lambda.validation import check_request, lower_camel
+from esm_sim._lambda.validation import OPERATIONS, check_request, lower_camel
 from esm_sim.errors import (
     ClientError,
     ConfigError,
@@ -22,22 +22,23 @@ CREATE = {"FunctionName": "process-orders", "EventSourceArn": ARN, "StartingPosi
 UUID = "14e0db71-5d35-4eb5-b481-8945cf9d10c2"
 UPDATE = {"UUID": UUID}
 
+# Both in the model's member order (botocore 1.44.8), as botocore lists them.
 CREATE_MEMBERS = (
-    "EventSourceArn, FunctionName, Enabled, BatchSize, FilterCriteria, "
-    "MaximumBatchingWindowInSeconds, ParallelizationFactor, StartingPosition, "
-    "StartingPositionTimestamp, DestinationConfig, MaximumRecordAgeInSeconds, "
-    "BisectBatchOnFunctionError, MaximumRetryAttempts, Tags, TumblingWindowInSeconds, Topics, "
-    "Queues, SourceAccessConfigurations, SelfManagedEventSource, FunctionResponseTypes, "
-    "AmazonManagedKafkaEventSourceConfig, SelfManagedKafkaEventSourceConfig, ScalingConfig, "
-    "DocumentDBEventSourceConfig, KMSKeyArn, MetricsConfig, LoggingConfig, ProvisionedPollerConfig"
+    "EventSourceArn, FunctionName, Enabled, BatchSize, FilterCriteria, KMSKeyArn, "
+    "MetricsConfig, LoggingConfig, ScalingConfig, MaximumBatchingWindowInSeconds, "
+    "ParallelizationFactor, StartingPosition, StartingPositionTimestamp, DestinationConfig, "
+    "MaximumRecordAgeInSeconds, BisectBatchOnFunctionError, MaximumRetryAttempts, Tags, "
+    "TumblingWindowInSeconds, Topics, Queues, SourceAccessConfigurations, "
+    "SelfManagedEventSource, FunctionResponseTypes, AmazonManagedKafkaEventSourceConfig, "
+    "SelfManagedKafkaEventSourceConfig, DocumentDBEventSourceConfig, ProvisionedPollerConfig"
 )
 UPDATE_MEMBERS = (
-    "UUID, FunctionName, Enabled, BatchSize, FilterCriteria, MaximumBatchingWindowInSeconds, "
+    "UUID, FunctionName, Enabled, BatchSize, FilterCriteria, KMSKeyArn, MetricsConfig, "
+    "LoggingConfig, ScalingConfig, MaximumBatchingWindowInSeconds, ParallelizationFactor, "
     "DestinationConfig, MaximumRecordAgeInSeconds, BisectBatchOnFunctionError, "
-    "MaximumRetryAttempts, ParallelizationFactor, SourceAccessConfigurations, "
-    "TumblingWindowInSeconds, FunctionResponseTypes, ScalingConfig, "
-    "AmazonManagedKafkaEventSourceConfig, SelfManagedKafkaEventSourceConfig, "
-    "DocumentDBEventSourceConfig, KMSKeyArn, MetricsConfig, LoggingConfig, ProvisionedPollerConfig"
+    "MaximumRetryAttempts, TumblingWindowInSeconds, SourceAccessConfigurations, "
+    "FunctionResponseTypes, AmazonManagedKafkaEventSourceConfig, "
+    "SelfManagedKafkaEventSourceConfig, DocumentDBEventSourceConfig, ProvisionedPollerConfig"
 )
 AGE_MESSAGE = (
     "MaximumRecordAgeInSeconds must be either -1 (forever) or between 60 and 604800 (inclusive)"
@@ -80,6 +81,44 @@ INVALID = [
         {},
         ParamValidationError,
         'Missing required parameter in input: "UUID"',
+    ),
+    (
+        # botocore 1.44: UUIDString is 36..36 characters, so a short one is never sent.
+        "get-uuid-shorter-than-36",
+        "GetEventSourceMapping",
+        {"UUID": "abc"},
+        ParamValidationError,
+        "Invalid length for parameter UUID, value: 3, valid min length: 36",
+    ),
+    (
+        "delete-uuid-empty",
+        "DeleteEventSourceMapping",
+        {"UUID": ""},
+        ParamValidationError,
+        "Invalid length for parameter UUID, value: 0, valid min length: 36",
+    ),
+    (
+        "tag-resource-missing-both",
+        "TagResource",
+        {},
+        ParamValidationError,
+        'Missing required parameter in input: "Resource"\n'
+        'Missing required parameter in input: "Tags"',
+    ),
+    (
+        "tag-resource-empty-key",
+        "TagResource",
+        {"Resource": "arn", "Tags": {"": "v"}},
+        ParamValidationError,
+        "Invalid length for parameter Tags (key: ), value: 0, valid min length: 1",
+    ),
+    (
+        "untag-resource-keys-not-a-list",
+        "UntagResource",
+        {"Resource": "arn", "TagKeys": "team"},
+        ParamValidationError,
+        "Invalid type for parameter TagKeys, value: team, type: <class 'str'>, "
+        "valid types: <class 'list'>, <class 'tuple'>",
     ),
     (
         "delete-unknown-member",
@@ -311,6 +350,33 @@ INVALID = [
         'Unknown parameter in input: "Qualifier", must be one of: FunctionName',
     ),
     # -- Lambda, model constraints (ValidationException) --
+    (
+        # spec 1.6, row "Other values outside the model's min/max" (I).
+        "get-uuid-longer-than-36",
+        "GetEventSourceMapping",
+        {"UUID": UUID + "0"},
+        ValidationException,
+        f"{ONE}Value '{UUID}0' at 'uUID' failed to satisfy constraint: "
+        "Member must have length less than or equal to 36",
+    ),
+    (
+        "tag-key-longer-than-128",
+        "TagResource",
+        {"Resource": "arn", "Tags": {"k" * 129: "v"}},
+        ValidationException,
+        f"{ONE}Value '{{{'k' * 129}=v}}' at 'tags' failed to satisfy constraint: "
+        "Map keys must satisfy constraint: [Member must have length less than or equal to 128, "
+        "Member must have length greater than or equal to 1]",
+    ),
+    (
+        "tag-value-longer-than-256",
+        "TagResource",
+        {"Resource": "arn", "Tags": {"k": "v" * 257}},
+        ValidationException,
+        f"{ONE}Value '{{k={'v' * 257}}}' at 'tags' failed to satisfy constraint: "
+        "Map value must satisfy constraint: [Member must have length less than or equal to 256, "
+        "Member must have length greater than or equal to 0, Member must not be null]",
+    ),
     (
         "starting-position-not-in-enum",
         "CreateEventSourceMapping",
@@ -624,11 +690,19 @@ INVALID = [
         _unsupported("ScalingConfig"),
     ),
     (
+        # Lambda user guide, tag quotas (D): at most 50 tags on a resource.
+        "create-with-51-tags",
+        "CreateEventSourceMapping",
+        {**CREATE, "Tags": {f"k{i}": "v" for i in range(51)}},
+        InvalidParameterValueException,
+        "Tags has 51 tags, more than the 50 a resource can have.",
+    ),
+    (
         "first-unsupported-in-model-order",
         "CreateEventSourceMapping",
-        {**CREATE, "ScalingConfig": {"MaximumConcurrency": 2}, "Queues": ["q"]},
+        {**CREATE, "Queues": ["q"], "ScalingConfig": {"MaximumConcurrency": 2}},
         InvalidParameterValueException,
-        _unsupported("Queues"),
+        _unsupported("ScalingConfig"),
     ),
 ]
 
@@ -846,7 +920,7 @@ class TestCheckRequestArguments:
                 "operation='Invoke' must be one of: CreateEventSourceMapping, "
                 "UpdateEventSourceMapping, GetEventSourceMapping, DeleteEventSourceMapping, "
                 "ListEventSourceMappings, PutFunctionConcurrency, DeleteFunctionConcurrency, "
-                "GetFunctionConcurrency",
+                "GetFunctionConcurrency, TagResource, UntagResource, ListTags",
                 id="unknown-operation",
             ),
             pytest.param(
@@ -888,3 +962,207 @@ class TestLowerCamel:
     def test_lower_camel(self, name: str, expected: str) -> None:
         """Only the first character changes."""
         assert expected == lower_camel(name)
+
+
+# ---------------------------------------------------------------------------
+# Against the installed botocore
+# ---------------------------------------------------------------------------
+
+_NO_BOTOCORE = "botocore is not installed; the transcription cannot be compared with its model"
+
+
+def _botocore_model() -> dict[str, Any]:
+    """The installed botocore's Lambda service model, as the JSON dict it ships."""
+    loaders = pytest.importorskip("botocore.loaders", reason=_NO_BOTOCORE)
+    model: dict[str, Any] = loaders.Loader().load_service_model("lambda", "service-2")
+    return model
+
+
+def _transcription_differences(model: dict[str, Any]) -> list[str]:
+    """Every way the transcription differs from ``model`` for the served operations."""
+    from esm_sim._lambda.validation import _INPUT_SHAPES, _SHAPES
+
+    shapes = model["shapes"]
+    differences: list[str] = []
+    pending: list[str] = []
+    for operation, input_shape in _INPUT_SHAPES.items():
+        theirs = model["operations"][operation]["input"]["shape"]
+        if theirs != input_shape:
+            differences.append(f"{operation}: input {input_shape!r}, botocore {theirs!r}")
+        pending.append(theirs)
+    seen: set[str] = set()
+    while pending:
+        name = pending.pop()
+        if name in seen:
+            continue
+        seen.add(name)
+        raw = shapes[name]
+        ours = _SHAPES.get(name)
+        if ours is None:
+            differences.append(f"{name}: not transcribed")
+            continue
+        members = tuple((member, ref["shape"]) for member, ref in raw.get("members", {}).items())
+        expected = {
+            "type": raw["type"],
+            "min": raw.get("min"),
+            "max": raw.get("max"),
+            "enum": tuple(raw.get("enum", ())),
+            "members": members,
+            "required": tuple(raw.get("required", ())),
+            "member": raw.get("member", {}).get("shape", ""),
+            "key": raw.get("key", {}).get("shape", ""),
+            "value": raw.get("value", {}).get("shape", ""),
+        }
+        for field, value in expected.items():
+            if getattr(ours, field) != value:
+                differences.append(f"{name}.{field}: {getattr(ours, field)!r}, botocore {value!r}")
+        pending.extend(shape for _, shape in members)
+        pending.extend(expected[k] for k in ("member", "key", "value") if expected[k])
+    return differences
+
+
+class TestAgainstBotocore:
+    """The transcribed model and the client-side check are botocore's (spec 1.6)."""
+
+    def test_transcription_matches_the_installed_model(self) -> None:
+        """Each shape a served operation reaches has botocore's members, types, bounds and enums."""
+        assert _transcription_differences(_botocore_model()) == []
+
+    def test_a_changed_model_is_noticed(self) -> None:
+        """The diff sees a changed bound, a new member and a new enum value."""
+        model = _botocore_model()
+        changed = {**model, "shapes": dict(model["shapes"])}
+        shapes = changed["shapes"]
+        shapes["UUIDString"] = {**shapes["UUIDString"], "max": 40}
+        request = shapes["GetEventSourceMappingRequest"]
+        shapes["GetEventSourceMappingRequest"] = {
+            **request,
+            "members": {**request["members"], "Qualifier": {"shape": "String"}},
+        }
+        shapes["FunctionResponseType"] = {
+            **shapes["FunctionResponseType"],
+            "enum": ["ReportBatchItemFailures", "Other"],
+        }
+        assert sorted(_transcription_differences(changed)) == [
+            "FunctionResponseType.enum: ('ReportBatchItemFailures',), "
+            "botocore ('ReportBatchItemFailures', 'Other')",
+            "GetEventSourceMappingRequest.members: (('UUID', 'UUIDString'),), "
+            "botocore (('UUID', 'UUIDString'), ('Qualifier', 'String'))",
+            "UUIDString.max: 36, botocore 40",
+        ]
+
+
+class _Requests:
+    """Seeded requests for one operation: valid, edge and wrong values, unknown and missing keys."""
+
+    def __init__(self, seed: int) -> None:
+        import random
+
+        self.rng = random.Random(seed)
+
+    def value(self, shape: Any, depth: int = 0) -> object:
+        """A value for ``shape``: often valid, sometimes at or past a bound, sometimes wrong."""
+        rng = self.rng
+        kind = shape.type_name
+        wrong: list[object] = [None, "x", 1, 1.5, True, [], {}, b"x", ("t",)]
+        if rng.random() < 0.08:
+            return rng.choice(wrong)
+        low = shape.metadata.get("min")
+        high = shape.metadata.get("max")
+        if kind == "string":
+            sizes = [0, 1, 36, 37, 35, 140, 141, 256, 257]
+            sizes += [n for bound in (low, high) if bound is not None for n in (bound - 1, bound)]
+            if shape.enum and rng.random() < 0.6:
+                return rng.choice([*shape.enum, "BOGUS", ""])
+            return "a" * max(0, rng.choice(sizes))
+        if kind == "integer":
+            edges = [-2, -1, 0, 1, 2, 10, 10001, True, False]
+            edges += [n for bound in (low, high) if bound is not None for n in (bound - 1, bound)]
+            return rng.choice(edges)
+        if kind == "boolean":
+            return rng.choice([True, False, 1, "true"])
+        if kind == "timestamp":
+            return rng.choice(
+                [
+                    datetime.datetime(2026, 1, 1, tzinfo=datetime.UTC),
+                    0,
+                    1767225600.5,
+                    "1767225600",
+                    "2026-01-01T00:00:00+00:00",
+                    "not a time",
+                    [],
+                ]
+            )
+        if kind == "list":
+            if depth > 3:
+                return []
+            size = rng.choice([0, 1, 1, 2, 3, (low or 0), (high or 0) + 1])
+            items = [self.value(shape.member, depth + 1) for _ in range(size)]
+            return tuple(items) if rng.random() < 0.1 else items
+        if kind == "map":
+            if depth > 3:
+                return {}
+            out: dict[object, object] = {}
+            for _ in range(rng.choice([0, 1, 2, 3])):
+                key = self.value(shape.key, depth + 1)
+                if isinstance(key, str | int):
+                    out[key] = self.value(shape.value, depth + 1)
+            return out
+        assert kind == "structure", kind
+        return self.structure(shape, depth)
+
+    def structure(self, shape: Any, depth: int = 0) -> dict[str, object]:
+        """Required members (mostly), a few others, and now and then an unknown key."""
+        rng = self.rng
+        out: dict[str, object] = {}
+        required = shape.metadata.get("required", [])
+        share = 0.15 if depth == 0 else 0.5
+        for name, member in shape.members.items():
+            wanted = rng.random() < (0.9 if name in required else share)
+            if wanted and depth <= 3:
+                out[name] = self.value(member, depth + 1)
+        if rng.random() < 0.1:
+            out[rng.choice(["Bogus", "uuid", "Tags2"])] = 1
+        return out
+
+
+def _botocore_report(params: dict[str, object], input_shape: Any) -> str:
+    from botocore.validate import ParamValidator
+
+    report: str = ParamValidator().validate(params, input_shape).generate_report()
+    return report
+
+
+def _esm_sim_report(operation: str, params: dict[str, object]) -> str:
+    """esm_sim's client-side report, or "" when the request passes the client-side check."""
+    try:
+        check_request(operation, params)
+    except ParamValidationError as exc:
+        return exc.report
+    except ClientError:
+        return ""  # refused by the simulated service, after botocore would have sent it
+    return ""
+
+
+REQUESTS_PER_OPERATION = 400
+
+
+class TestClientSideCheckIsBotocores:
+    """esm_sim refuses client-side exactly what botocore's ParamValidator refuses (spec 1.6)."""
+
+    @pytest.mark.parametrize("operation", list(OPERATIONS))
+    def test_generated_requests_get_botocores_report(self, operation: str) -> None:
+        """Seeded requests with edge, wrong, unknown and missing values get the same report."""
+        pytest.importorskip("botocore.validate", reason=_NO_BOTOCORE)
+        from botocore.model import ServiceModel
+
+        input_shape = ServiceModel(_botocore_model()).operation_model(operation).input_shape
+        requests = _Requests(seed=sum(map(ord, operation)))
+        refused = 0
+        for _ in range(REQUESTS_PER_OPERATION):
+            params = requests.structure(input_shape)
+            theirs = _botocore_report(params, input_shape)
+            assert _esm_sim_report(operation, params) == theirs, params
+            refused += bool(theirs)
+        # The mix exercises both answers, not only one.
+        assert 0 < refused < REQUESTS_PER_OPERATION

@@ -10,6 +10,7 @@ messages (spec 1.6). State changes take effect on the virtual clock (spec 1.4).
 from __future__ import annotations
 
 import copy
+import re
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -19,7 +20,7 @@ from esm_sim._control.lifecycle import MappingLifecycle
 from esm_sim._engine.rng import Rng
 from esm_sim._engine.timefmt import epoch_seconds_float
 from esm_sim._lambda.concurrency import Concurrency
-from esm_sim._lambda.validation import check_request
+from esm_sim._lambda.validation import MAX_TAGS, check_request
 from esm_sim._mapping.config import MappingConfig
 from esm_sim._mapping.filtering import FilterSet, compile_filter_criteria
 from esm_sim._mapping.runtime import MappingPorts, MappingRuntime
@@ -105,6 +106,7 @@ class LambdaClient:
 
     def __init__(self, ports: ControlPorts) -> None:
         self._sim = ports
+        self._tags: dict[str, dict[str, str]] = {}  # by mapping UUID (tag_resource)
 
     # -- helpers -----------------------------------------------------------------------
 
@@ -244,6 +246,7 @@ class LambdaClient:
         )
         mapping.enabled_intent = params.get("Enabled", True)
         sim.mappings[uuid] = mapping
+        self._tags[uuid] = dict(params.get("Tags") or {})  # read back with list_tags
         sim.lifecycle.set_state(mapping, "Creating")
         # spec 1.4: Creating settles to Enabled (or Disabled) after a delay.
         sim.lifecycle.settle_later(mapping)
@@ -430,3 +433,80 @@ class LambdaClient:
             conc.unreserved_in_flight += fn.in_flight
         conc.reserved_total += (reserved or 0) - (old or 0)
         fn.reserved_concurrency = reserved
+
+    # -- tags ----------------------------------------------------------------------------
+
+    def _tagged_mapping(self, resource: str, operation: str) -> MappingRuntime:
+        """The mapping a TaggableResource ARN names; tags are kept for mappings only."""
+        sim = self._sim
+        found = _TAGGABLE_MAPPING.fullmatch(resource)
+        if found is None:
+            if _FUNCTION_ARN.fullmatch(resource):
+                msg = (
+                    f"Resource={resource!r}: esm_sim keeps tags on event source mappings "
+                    "only, not on functions"
+                )
+                raise UnsupportedFeatureError(msg)
+            # Lambda's answer to an ARN that names nothing taggable
+            # (terraform-provider-aws#39849, O).
+            raise InvalidParameterValueException(
+                f"Unsupported resource type for tagging or invalid arn: {resource}",
+                operation_name=operation,
+            )
+        region, account, uuid = found.group("region", "account", "uuid")
+        mapping = sim.mappings.get(uuid)
+        if (
+            (region, account) != (sim.region, sim.account_id)
+            or mapping is None
+            or mapping.fields["State"] == "_gone"
+        ):
+            self._tags.pop(uuid, None)  # a deleted mapping's tags go with it
+            # I: AWS's text for an unknown mapping's ARN is not recorded; this is
+            # its answer to an unknown UUID (spec 1.6).
+            raise ResourceNotFoundException(NOT_FOUND, operation_name=operation)
+        return mapping
+
+    def tag_resource(self, **params: Any) -> dict[str, Any]:
+        """TagResource on an event source mapping's ARN: add or overwrite tags."""
+        op = "TagResource"
+        check_request(op, params)
+        mapping = self._tagged_mapping(params["Resource"], op)
+        tags = {**self._tags.get(mapping.uuid, {}), **params["Tags"]}
+        if len(tags) > MAX_TAGS:
+            # I: the text of this error is not recorded.
+            raise InvalidParameterValueException(
+                f"The event source mapping would have {len(tags)} tags, more than the "
+                f"{MAX_TAGS} a resource can have.",
+                operation_name=op,
+            )
+        self._tags[mapping.uuid] = tags
+        return {}
+
+    def untag_resource(self, **params: Any) -> dict[str, Any]:
+        """UntagResource on an event source mapping's ARN: keys it does not have are ignored."""
+        op = "UntagResource"
+        check_request(op, params)
+        mapping = self._tagged_mapping(params["Resource"], op)
+        tags = self._tags.setdefault(mapping.uuid, {})
+        for key in params["TagKeys"]:
+            tags.pop(key, None)
+        return {}
+
+    def list_tags(self, **params: Any) -> dict[str, Any]:
+        """ListTags on an event source mapping's ARN: ``{"Tags": {...}}``."""
+        op = "ListTags"
+        check_request(op, params)
+        mapping = self._tagged_mapping(params["Resource"], op)
+        return {"Tags": dict(self._tags.get(mapping.uuid, {}))}
+
+
+# TaggableResource's pattern in botocore's Lambda model, for a mapping and a function.
+_TAGGABLE_MAPPING = re.compile(
+    r"arn:aws[a-zA-Z-]*:lambda:(?P<region>(?:eusc-)?[a-z]{2}(?:-gov|-iso[a-z]?)?-[a-z]+-\d)"
+    r":(?P<account>\d{12}):event-source-mapping:"
+    r"(?P<uuid>[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})"
+)
+_FUNCTION_ARN = re.compile(
+    r"arn:aws[a-zA-Z-]*:lambda:(?:eusc-)?[a-z]{2}(?:-gov|-iso[a-z]?)?-[a-z]+-\d:\d{12}"
+    r":function:[a-zA-Z0-9-_]+(?::(?:\$LATEST|[a-zA-Z0-9-_]+))?"
+)

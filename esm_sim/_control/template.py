@@ -34,7 +34,6 @@ _NO_VALUE = object()  # AWS::NoValue: the property is left out
 _SAM_RENAMES = {"Stream": "EventSourceArn", "KmsKeyArn": "KMSKeyArn"}
 # CloudFormation's AWS::Lambda::EventSourceMapping names that differ from the API's.
 _CFN_RENAMES = {"KmsKeyArn": "KMSKeyArn"}
-_CFN_DROPPED = ("Tags",)  # not a CreateEventSourceMapping parameter esm_sim models
 
 V = TypeVar("V")
 
@@ -501,8 +500,19 @@ class _Builder:
 
     def mapping(self, logical_id: str, resource: dict[str, Any]) -> None:
         props = self.props(logical_id, resource)
-        params = {_CFN_RENAMES.get(k, k): v for k, v in props.items() if k not in _CFN_DROPPED}
+        params = {_CFN_RENAMES.get(k, k): v for k, v in props.items()}
+        if "Tags" in params:
+            params["Tags"] = _cfn_tags(params["Tags"])
         self.aws_call(("Resources", logical_id), functools.partial(self.create_mapping, params))
+
+
+def _cfn_tags(tags: Any) -> Any:
+    """CloudFormation's ``[{Key, Value}, ...]`` as the API's ``{key: value}`` map."""
+    if isinstance(tags, list) and all(
+        isinstance(tag, dict) and set(tag) == {"Key", "Value"} for tag in tags
+    ):
+        return {tag["Key"]: tag["Value"] for tag in tags}
+    return tags  # anything else: the model check names it as AWS would refuse it
 
 
 def build_into(

@@ -2,8 +2,8 @@
 Check the parameters of the simulated Lambda control-plane calls as AWS does.
 
 This module owns request validation for the operations esm_sim simulates on
-the Lambda side (the event source mapping CRUD calls and the reserved
-concurrency calls). A real call meets two checks, and so does a simulated one:
+the Lambda side (the event source mapping CRUD calls, the reserved
+concurrency calls and the tag calls). A real call meets two checks, and so does a simulated one:
 
 1. botocore's client-side ``ParamValidator``, before anything is sent: unknown
    members, missing required members, Python types, and *minimum* values and
@@ -40,6 +40,7 @@ from esm_sim.errors import (
 
 __all__ = [
     "DEFAULT_MAX_FILTERS",
+    "MAX_TAGS",
     "OPERATIONS",
     "check_request",
     "lower_camel",
@@ -63,6 +64,8 @@ class _Shape:
     min: int | None = None
     max: int | None = None
     enum: tuple[str, ...] = ()
+    # The enum in the order AWS prints it, where that differs from the model's.
+    printed_enum: tuple[str, ...] = ()
     # (member name, shape name), in the model's order: botocore lists valid
     # names in this order, and AWS reports violations in it (I).
     members: tuple[tuple[str, str], ...] = ()
@@ -98,9 +101,11 @@ _BOOLEAN: Final = _Shape("boolean")
 _TIMESTAMP: Final = _Shape("timestamp")
 
 # Transcribed from botocore's Lambda service model,
-# boto/botocore: botocore/data/lambda/2015-03-31/service-2.json (botocore 1.43.11):
-# the eight request shapes below and every shape they reference. Patterns are
-# left out: botocore does not check them, and this module does not either.
+# boto/botocore: botocore/data/lambda/2015-03-31/service-2.json (botocore 1.44.8):
+# the request shapes below and every shape they reference, members in the
+# model's order. Patterns are left out: botocore does not check them, and this
+# module does not either. tests/test_validation.py diffs this table against the
+# installed botocore's model, so a newer botocore shows what to transcribe.
 _SHAPES: Final[Mapping[str, _Shape]] = {
     # -- requests --
     "CreateEventSourceMappingRequest": _structure(
@@ -109,6 +114,10 @@ _SHAPES: Final[Mapping[str, _Shape]] = {
         "Enabled:Enabled",
         "BatchSize:BatchSize",
         "FilterCriteria:FilterCriteria",
+        "KMSKeyArn:KMSKeyArn",
+        "MetricsConfig:EventSourceMappingMetricsConfig",
+        "LoggingConfig:EventSourceMappingLoggingConfig",
+        "ScalingConfig:ScalingConfig",
         "MaximumBatchingWindowInSeconds:MaximumBatchingWindowInSeconds",
         "ParallelizationFactor:ParallelizationFactor",
         "StartingPosition:EventSourcePosition",
@@ -126,41 +135,37 @@ _SHAPES: Final[Mapping[str, _Shape]] = {
         "FunctionResponseTypes:FunctionResponseTypeList",
         "AmazonManagedKafkaEventSourceConfig:AmazonManagedKafkaEventSourceConfig",
         "SelfManagedKafkaEventSourceConfig:SelfManagedKafkaEventSourceConfig",
-        "ScalingConfig:ScalingConfig",
         "DocumentDBEventSourceConfig:DocumentDBEventSourceConfig",
-        "KMSKeyArn:KMSKeyArn",
-        "MetricsConfig:EventSourceMappingMetricsConfig",
-        "LoggingConfig:EventSourceMappingLoggingConfig",
         "ProvisionedPollerConfig:ProvisionedPollerConfig",
         required=("FunctionName",),
     ),
     "UpdateEventSourceMappingRequest": _structure(
-        "UUID:String",
+        "UUID:UUIDString",
         "FunctionName:NamespacedFunctionName",
         "Enabled:Enabled",
         "BatchSize:BatchSize",
         "FilterCriteria:FilterCriteria",
+        "KMSKeyArn:KMSKeyArn",
+        "MetricsConfig:EventSourceMappingMetricsConfig",
+        "LoggingConfig:EventSourceMappingLoggingConfig",
+        "ScalingConfig:ScalingConfig",
         "MaximumBatchingWindowInSeconds:MaximumBatchingWindowInSeconds",
+        "ParallelizationFactor:ParallelizationFactor",
         "DestinationConfig:DestinationConfig",
         "MaximumRecordAgeInSeconds:MaximumRecordAgeInSeconds",
         "BisectBatchOnFunctionError:BisectBatchOnFunctionError",
         "MaximumRetryAttempts:MaximumRetryAttemptsEventSourceMapping",
-        "ParallelizationFactor:ParallelizationFactor",
-        "SourceAccessConfigurations:SourceAccessConfigurations",
         "TumblingWindowInSeconds:TumblingWindowInSeconds",
+        "SourceAccessConfigurations:SourceAccessConfigurations",
         "FunctionResponseTypes:FunctionResponseTypeList",
-        "ScalingConfig:ScalingConfig",
         "AmazonManagedKafkaEventSourceConfig:AmazonManagedKafkaEventSourceConfig",
         "SelfManagedKafkaEventSourceConfig:SelfManagedKafkaEventSourceConfig",
         "DocumentDBEventSourceConfig:DocumentDBEventSourceConfig",
-        "KMSKeyArn:KMSKeyArn",
-        "MetricsConfig:EventSourceMappingMetricsConfig",
-        "LoggingConfig:EventSourceMappingLoggingConfig",
         "ProvisionedPollerConfig:ProvisionedPollerConfig",
         required=("UUID",),
     ),
-    "GetEventSourceMappingRequest": _structure("UUID:String", required=("UUID",)),
-    "DeleteEventSourceMappingRequest": _structure("UUID:String", required=("UUID",)),
+    "GetEventSourceMappingRequest": _structure("UUID:UUIDString", required=("UUID",)),
+    "DeleteEventSourceMappingRequest": _structure("UUID:UUIDString", required=("UUID",)),
     "ListEventSourceMappingsRequest": _structure(
         "EventSourceArn:Arn",
         "FunctionName:NamespacedFunctionName",
@@ -173,38 +178,52 @@ _SHAPES: Final[Mapping[str, _Shape]] = {
         required=("FunctionName", "ReservedConcurrentExecutions"),
     ),
     "DeleteFunctionConcurrencyRequest": _structure(
-        "FunctionName:FunctionName", required=("FunctionName",)
+        "FunctionName:FunctionName",
+        required=("FunctionName",),
     ),
     "GetFunctionConcurrencyRequest": _structure(
-        "FunctionName:FunctionName", required=("FunctionName",)
+        "FunctionName:FunctionName",
+        required=("FunctionName",),
     ),
+    "TagResourceRequest": _structure(
+        "Resource:TaggableResource",
+        "Tags:Tags",
+        required=("Resource", "Tags"),
+    ),
+    "UntagResourceRequest": _structure(
+        "Resource:TaggableResource",
+        "TagKeys:TagKeyList",
+        required=("Resource", "TagKeys"),
+    ),
+    "ListTagsRequest": _structure("Resource:TaggableResource", required=("Resource",)),
     # -- scalars --
-    "Arn": _string(),
-    "String": _string(),
+    "Arn": _string(0, 10000),
     "NamespacedFunctionName": _string(1, 256),
-    "FunctionName": _string(1, 140),
     "Enabled": _BOOLEAN,
-    "BisectBatchOnFunctionError": _BOOLEAN,
     "BatchSize": _integer(1, 10000),
+    "Pattern": _string(0, 4096),
+    "KMSKeyArn": _string(0, 10000),
+    "EventSourceMappingMetric": _string(None, None, "EventCount", "ErrorCount", "KafkaMetrics"),
+    "EventSourceMappingSystemLogLevel": _string(None, None, "DEBUG", "INFO", "WARN"),
+    "MaximumConcurrency": _integer(2, 1000),
     "MaximumBatchingWindowInSeconds": _integer(0, 300),
     "ParallelizationFactor": _integer(1, 10),
-    "MaximumRecordAgeInSeconds": _integer(-1, 604800),
-    "MaximumRetryAttemptsEventSourceMapping": _integer(-1, 10000),
-    "TumblingWindowInSeconds": _integer(0, 900),
-    "MaxListItems": _integer(1, 10000),
-    "ReservedConcurrentExecutions": _integer(0),
-    # The model lists TRIM_HORIZON, LATEST, AT_TIMESTAMP; this is the order AWS
-    # prints the set in (spec 1.6, LS-API, O), and only the server prints it.
-    "EventSourcePosition": _string(None, None, "LATEST", "AT_TIMESTAMP", "TRIM_HORIZON"),
+    # AWS prints this set in another order than the model's (spec 1.6, LS-API, O);
+    # only the server prints it.
+    "EventSourcePosition": attrs.evolve(
+        _string(None, None, "TRIM_HORIZON", "LATEST", "AT_TIMESTAMP"),
+        printed_enum=("LATEST", "AT_TIMESTAMP", "TRIM_HORIZON"),
+    ),
     "Date": _TIMESTAMP,
-    "KMSKeyArn": _string(),
     "DestinationArn": _string(0, 350),
-    "Pattern": _string(0, 4096),
-    "TagKey": _string(),
-    "TagValue": _string(),
+    "MaximumRecordAgeInSeconds": _integer(-1, 604800),
+    "BisectBatchOnFunctionError": _BOOLEAN,
+    "MaximumRetryAttemptsEventSourceMapping": _integer(-1, 10000),
+    "TagKey": _string(1, 128),
+    "TagValue": _string(0, 256),
+    "TumblingWindowInSeconds": _integer(0, 900),
     "Topic": _string(1, 249),
     "Queue": _string(1, 1000),
-    "URI": _string(1, 200),
     "SourceAccessType": _string(
         None,
         None,
@@ -216,46 +235,67 @@ _SHAPES: Final[Mapping[str, _Shape]] = {
         "VIRTUAL_HOST",
         "CLIENT_CERTIFICATE_TLS_AUTH",
         "SERVER_ROOT_CA_CERTIFICATE",
+        "OAUTHBEARER_AUTH",
+        "OAUTHBEARER_SCOPE",
+        "OAUTHBEARER_AUDIENCE",
+        "OAUTHBEARER_LOGICAL_CLUSTER",
+        "OAUTHBEARER_IDENTITY_POOL",
+        "IAM_AUTH",
+        "IAM_OAUTHBEARER_AUTH",
     ),
+    "URI": _string(1, 200),
     "EndPointType": _string(None, None, "KAFKA_BOOTSTRAP_SERVERS"),
     "Endpoint": _string(1, 300),
     "FunctionResponseType": _string(None, None, "ReportBatchItemFailures"),
     "SchemaRegistryUri": _string(1, 10000),
     "SchemaRegistryEventRecordFormat": _string(None, None, "JSON", "SOURCE"),
     "KafkaSchemaRegistryAuthType": _string(
-        None, None, "BASIC_AUTH", "CLIENT_CERTIFICATE_TLS_AUTH", "SERVER_ROOT_CA_CERTIFICATE"
+        None,
+        None,
+        "BASIC_AUTH",
+        "CLIENT_CERTIFICATE_TLS_AUTH",
+        "SERVER_ROOT_CA_CERTIFICATE",
+        "OAUTHBEARER_AUTH",
     ),
     "KafkaSchemaValidationAttribute": _string(None, None, "KEY", "VALUE"),
-    "MaximumConcurrency": _integer(2, 1000),
+    "KafkaEventSourceMappingConsumptionMode": _string(None, None, "Stream", "Queue"),
     "DatabaseName": _string(1, 63),
     "CollectionName": _string(1, 57),
     "FullDocument": _string(None, None, "UpdateLookup", "Default"),
-    "EventSourceMappingMetric": _string(None, None, "EventCount", "ErrorCount", "KafkaMetrics"),
-    "EventSourceMappingSystemLogLevel": _string(None, None, "DEBUG", "INFO", "WARN"),
     "MinimumNumberOfPollers": _integer(1, 200),
-    "MaximumNumberOfPollers": _integer(1, 2000),
+    "MaximumNumberOfPollers": _integer(1, 10000),
     "ProvisionedPollerGroupName": _string(0, 128),
+    "UUIDString": _string(36, 36),
+    "String": _string(),
+    "MaxListItems": _integer(1, 10000),
+    "FunctionName": _string(1, 140),
+    "ReservedConcurrentExecutions": _integer(0),
+    "TaggableResource": _string(1, 10000),
     # -- containers --
     "FilterCriteria": _structure("Filters:FilterList"),
     "FilterList": _list("Filter"),
     "Filter": _structure("Pattern:Pattern"),
+    "EventSourceMappingMetricsConfig": _structure("Metrics:EventSourceMappingMetricList"),
+    "EventSourceMappingMetricList": _list("EventSourceMappingMetric", 0, 3),
+    "EventSourceMappingLoggingConfig": _structure(
+        "SystemLogLevel:EventSourceMappingSystemLogLevel",
+    ),
+    "ScalingConfig": _structure("MaximumConcurrency:MaximumConcurrency"),
     "DestinationConfig": _structure("OnSuccess:OnSuccess", "OnFailure:OnFailure"),
     "OnSuccess": _structure("Destination:DestinationArn"),
     "OnFailure": _structure("Destination:DestinationArn"),
     "Tags": _map("TagKey", "TagValue"),
     "Topics": _list("Topic", 1, 1),
     "Queues": _list("Queue", 1, 1),
-    "SourceAccessConfigurations": _list("SourceAccessConfiguration", 0, 22),
+    "SourceAccessConfigurations": _list("SourceAccessConfiguration", 0, 23),
     "SourceAccessConfiguration": _structure("Type:SourceAccessType", "URI:URI"),
     "SelfManagedEventSource": _structure("Endpoints:Endpoints"),
     "Endpoints": _map("EndPointType", "EndpointLists", 1, 2),
     "EndpointLists": _list("Endpoint", 1, 10),
     "FunctionResponseTypeList": _list("FunctionResponseType", 0, 1),
     "AmazonManagedKafkaEventSourceConfig": _structure(
-        "ConsumerGroupId:URI", "SchemaRegistryConfig:KafkaSchemaRegistryConfig"
-    ),
-    "SelfManagedKafkaEventSourceConfig": _structure(
-        "ConsumerGroupId:URI", "SchemaRegistryConfig:KafkaSchemaRegistryConfig"
+        "ConsumerGroupId:URI",
+        "SchemaRegistryConfig:KafkaSchemaRegistryConfig",
     ),
     "KafkaSchemaRegistryConfig": _structure(
         "SchemaRegistryURI:SchemaRegistryUri",
@@ -267,20 +307,22 @@ _SHAPES: Final[Mapping[str, _Shape]] = {
     "KafkaSchemaRegistryAccessConfig": _structure("Type:KafkaSchemaRegistryAuthType", "URI:Arn"),
     "KafkaSchemaValidationConfigList": _list("KafkaSchemaValidationConfig"),
     "KafkaSchemaValidationConfig": _structure("Attribute:KafkaSchemaValidationAttribute"),
-    "ScalingConfig": _structure("MaximumConcurrency:MaximumConcurrency"),
-    "DocumentDBEventSourceConfig": _structure(
-        "DatabaseName:DatabaseName", "CollectionName:CollectionName", "FullDocument:FullDocument"
+    "SelfManagedKafkaEventSourceConfig": _structure(
+        "ConsumerGroupId:URI",
+        "SchemaRegistryConfig:KafkaSchemaRegistryConfig",
+        "ConsumptionMode:KafkaEventSourceMappingConsumptionMode",
     ),
-    "EventSourceMappingMetricsConfig": _structure("Metrics:EventSourceMappingMetricList"),
-    "EventSourceMappingMetricList": _list("EventSourceMappingMetric", 0, 3),
-    "EventSourceMappingLoggingConfig": _structure(
-        "SystemLogLevel:EventSourceMappingSystemLogLevel"
+    "DocumentDBEventSourceConfig": _structure(
+        "DatabaseName:DatabaseName",
+        "CollectionName:CollectionName",
+        "FullDocument:FullDocument",
     ),
     "ProvisionedPollerConfig": _structure(
         "MinimumPollers:MinimumNumberOfPollers",
         "MaximumPollers:MaximumNumberOfPollers",
         "PollerGroupName:ProvisionedPollerGroupName",
     ),
+    "TagKeyList": _list("TagKey"),
 }
 
 _INPUT_SHAPES: Final[Mapping[str, str]] = {
@@ -292,6 +334,9 @@ _INPUT_SHAPES: Final[Mapping[str, str]] = {
     "PutFunctionConcurrency": "PutFunctionConcurrencyRequest",
     "DeleteFunctionConcurrency": "DeleteFunctionConcurrencyRequest",
     "GetFunctionConcurrency": "GetFunctionConcurrencyRequest",
+    "TagResource": "TagResourceRequest",
+    "UntagResource": "UntagResourceRequest",
+    "ListTags": "ListTagsRequest",
 }
 
 #: The AWS operation names :func:`check_request` accepts.
@@ -483,6 +528,10 @@ def _violation(value: object, path: str, constraint: str) -> str:
     return f"Value '{_render(value)}' at '{path}' failed to satisfy constraint: {constraint}"
 
 
+def _printed_enum(shape: _Shape) -> str:
+    return ", ".join(shape.printed_enum or shape.enum)
+
+
 def _constraints(shape: _Shape) -> list[str]:
     """The texts of a scalar or list shape's own constraints, as AWS words them."""
     if shape.type == "integer":
@@ -498,7 +547,7 @@ def _constraints(shape: _Shape) -> list[str]:
     if shape.min is not None:
         texts.append(f"Member must have length greater than or equal to {shape.min}")
     if shape.enum:
-        texts.append(f"Member must satisfy enum value set: [{', '.join(shape.enum)}]")
+        texts.append(f"Member must satisfy enum value set: [{_printed_enum(shape)}]")
     return texts
 
 
@@ -519,7 +568,7 @@ def _failed_constraints(value: object, shape: _Shape) -> list[str]:
         if shape.min is not None and len(value) < shape.min:
             failed.append(f"Member must have length greater than or equal to {shape.min}")
     if shape.enum and value not in shape.enum:
-        failed.append(f"Member must satisfy enum value set: [{', '.join(shape.enum)}]")
+        failed.append(f"Member must satisfy enum value set: [{_printed_enum(shape)}]")
     return failed
 
 
@@ -646,6 +695,36 @@ def _service_rules(
             )
 
 
+# Lambda user guide, "Using tags on Lambda functions" (D): at most 50 tags on a
+# resource; keys starting with "aws:" are AWS's own and cannot be set or removed.
+MAX_TAGS: Final = 50
+_RESERVED_TAG_PREFIX: Final = "aws:"
+
+
+def _tag_rules(operation: str, params: Mapping[str, object]) -> None:
+    """Raise the InvalidParameterValueException a request's tag keys earn, if any."""
+    tags = params.get("Tags")
+    tag_keys = params.get("TagKeys")
+    keys: list[object] = list(tags) if isinstance(tags, dict) else []
+    if isinstance(tag_keys, list | tuple):
+        keys = list(tag_keys)
+    for key in keys:
+        # I: no recording shows Lambda's text for a reserved key; this one names it.
+        # The prefix is matched without regard to case, as AWS's tagging rules read.
+        if isinstance(key, str) and key.lower().startswith(_RESERVED_TAG_PREFIX):
+            raise InvalidParameterValueException(
+                f"Tag key {key} is not valid: keys starting with "
+                f"'{_RESERVED_TAG_PREFIX}' are reserved for AWS use.",
+                operation_name=operation,
+            )
+    if isinstance(tags, dict) and len(tags) > MAX_TAGS:
+        # I: the text of this error is not recorded either.
+        raise InvalidParameterValueException(
+            f"Tags has {len(tags)} tags, more than the {MAX_TAGS} a resource can have.",
+            operation_name=operation,
+        )
+
+
 # ---------------------------------------------------------------------------
 # Public entry point
 # ---------------------------------------------------------------------------
@@ -671,7 +750,9 @@ def check_request(
        ("N validation error(s) detected: ...; ...").
     3. for ``CreateEventSourceMapping`` and ``UpdateEventSourceMapping``, the
        rules for a DynamoDB-stream mapping, each its own
-       :class:`~esm_sim.errors.InvalidParameterValueException`.
+       :class:`~esm_sim.errors.InvalidParameterValueException`; for the
+       calls that set or remove tags, the rules for tag keys (reserved
+       ``aws:`` prefix, at most :data:`MAX_TAGS` tags in one request).
 
     It does not look at simulation state (whether the function or the stream
     exists, duplicate mappings) and applies no defaults.
@@ -717,3 +798,5 @@ def check_request(
 
     if operation in {"CreateEventSourceMapping", "UpdateEventSourceMapping"}:
         _service_rules(operation, request, _SHAPES[shape_name], max_filters)
+    if operation in {"CreateEventSourceMapping", "TagResource", "UntagResource"}:
+        _tag_rules(operation, request)
