@@ -817,3 +817,18 @@ class TestTimeToLive:
         t.delete_item({"pk": "user"})
         sim.run_for(120)
         assert ["ttl"] == seen
+
+    def test_replayed_ttl_deletion_keeps_its_user_identity(self) -> None:
+        """A recorded TTL deletion replays as a TTL deletion, with userIdentity; a user's REMOVE without."""
+        sim, t = _ttl_table(delay_hours=0)
+        t.put_item({"pk": "a", "expires_at": self.NOW_S})
+        t.put_item({"pk": "b"})
+        sim.run_for(1)
+        t.delete_item({"pk": "b"})
+        recorded = _records(t)
+        sim2, t2 = _ttl_table()
+        t2.replay(recorded, call_at=sim2.call_at)
+        sim2.run_for(2)
+        assert [("userIdentity" in r, r["eventName"]) for r in recorded] == [
+            ("userIdentity" in r, r["eventName"]) for r in _records(t2)
+        ]
