@@ -113,6 +113,9 @@ class Simulation:
         retention_hours: how long a stream keeps records (spec 7.1).
         shard_rollover_hours: how often each open shard is sealed and replaced by a
             child (spec 7.1, "about every 4 hours", I); 0 turns rollovers off.
+        ttl_delay_hours: how long after its TTL time an expired item of a table
+            with ``ttl_attribute`` is deleted (AWS: "typically within two days",
+            I: exactly this long; 0: at the expiry time).
         max_readers_per_shard: throttle GetRecords when this many other mappings
             read a shard within a second (spec 7.4, I); 0, the default, never does.
         bisect_resets_retries: whether the halves of a split start a fresh retry
@@ -155,6 +158,7 @@ class Simulation:
         retry_backoff_max: float = 60.0,
         retention_hours: float = 24.0,
         shard_rollover_hours: float = 4.0,
+        ttl_delay_hours: float = 48.0,
         max_readers_per_shard: int = 0,
         bisect_resets_retries: bool = False,
         bisect_first_half_first: bool = True,
@@ -424,12 +428,17 @@ class Simulation:
         sort_key: str | tuple[str, str] | None = None,
         stream_view_type: str = "NEW_AND_OLD_IMAGES",
         shard_count: int = 1,
+        ttl_attribute: str | None = None,
     ) -> Table:
         """
         A table with its stream enabled.
 
         ``partition_key``/``sort_key`` are attribute names, or (name, type) pairs
         with type "S", "N" or "B" to have writes checked against it.
+        ``ttl_attribute`` turns Time to Live on: an item whose attribute of that
+        name holds a Number of epoch seconds in the past is deleted
+        ``ttl_delay_hours`` after that time, leaving a REMOVE record by the
+        service (spec 7.3).
         """
         if name in self.tables:
             msg = f"name={name!r}: a table of that name exists"
@@ -448,6 +457,8 @@ class Simulation:
             call_later=self._scheduler.call_later,
             rollover_ms=self.behaviour.shard_rollover_ms or None,
             call_at_user=self.call_at,
+            ttl_attribute=ttl_attribute,
+            ttl_delay_ms=self.behaviour.ttl_delay_ms,
         )
         table.on_new_shard(self._trace_shard_opened)
         table.on_shard_closed(self._trace_shard_closed)

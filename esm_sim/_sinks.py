@@ -8,6 +8,7 @@ standard queues and topics only).
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
 from collections.abc import Callable
@@ -20,7 +21,8 @@ from esm_sim._engine.timefmt import iso_ms, iso_seconds
 class Queue:
     """
     A simulated SQS queue. ``messages`` holds the parsed JSON bodies, in order;
-    ``raw_messages`` holds what SQS would return (MessageId, Body, MD5OfBody).
+    ``raw_messages`` holds each message as SQS ``ReceiveMessage`` returns it
+    (``MessageId``, ``ReceiptHandle``, ``MD5OfBody``, ``Body``), in order.
     """
 
     def __init__(self, name: str, *, arn: str, url: str, rng: Rng) -> None:
@@ -29,6 +31,8 @@ class Queue:
         self.url = url
         self.fifo = name.endswith(".fifo")
         self._rng = rng
+        # A stream of its own, so receipt handles leave the MessageIds as they were.
+        self._handles = rng.child("receipt-handles")
         self.raw_messages: list[dict[str, str]] = []
         self.messages: list[Any] = []
 
@@ -41,19 +45,36 @@ class Queue:
         self.raw_messages.append(
             {
                 "MessageId": message_id,
-                "Body": body,
+                "ReceiptHandle": _receipt_handle(self._handles),
                 "MD5OfBody": hashlib.md5(body.encode(), usedforsecurity=False).hexdigest(),
+                "Body": body,
             }
         )
         self.messages.append(json.loads(body))
         return message_id
 
 
+def _receipt_handle(rng: Rng) -> str:
+    """
+    An opaque SQS receipt handle from the seed: base64 text starting "AQEB" as real
+    ones do, 180 characters (SQS documents only that it is opaque, up to 1024).
+    """
+    raw = bytes.fromhex(rng.hex(2 * 132))
+    return "AQEB" + base64.b64encode(raw).decode()
+
+
 class Topic:
     """
     A simulated SNS topic. ``messages`` holds the notifications as SNS delivers
-    them to a subscriber (Type, MessageId, TopicArn, Message as a JSON string,
-    Timestamp, ...), in order.
+    them to an SQS or HTTP subscriber without raw message delivery, in order:
+    ``Type``, ``MessageId``, ``TopicArn``, ``Message`` (the JSON string),
+    ``Timestamp``, ``SignatureVersion``, ``Signature``, ``SigningCertURL`` and
+    ``UnsubscribeURL``. ``Subject`` and ``MessageAttributes`` are absent, as SNS
+    leaves them out when the publisher sets none (Lambda sets neither).
+
+    Signature, certificate and subscription ids are drawn from the seed; the URLs
+    are built from the topic ARN's region as SNS formats them (SNS developer guide,
+    "HTTP/HTTPS notification JSON format").
     """
 
     def __init__(self, name: str, *, arn: str, rng: Rng) -> None:
@@ -61,6 +82,17 @@ class Topic:
         self.arn = arn
         self.fifo = name.endswith(".fifo")
         self._rng = rng
+        # Streams of their own, so signatures leave the MessageIds as they were.
+        self._signatures = rng.child("signatures")
+        partition, region = arn.split(":")[1], arn.split(":")[3]
+        host = f"sns.{region}.amazonaws.com" + (".cn" if partition == "aws-cn" else "")
+        subscription = rng.child("subscription").uuid()
+        # One signing certificate per region in a run: its id comes from the region.
+        cert = Rng(hashlib.sha256(f"sns-cert/{region}".encode()).digest()).hex(32)
+        self.signing_cert_url = f"https://{host}/SimpleNotificationService-{cert}.pem"
+        self.unsubscribe_url = (
+            f"https://{host}/?Action=Unsubscribe&SubscriptionArn={arn}:{subscription}"
+        )
         self.messages: list[dict[str, Any]] = []
 
     def __repr__(self) -> str:
@@ -69,6 +101,9 @@ class Topic:
     def publish(self, message: str, at_ms: int) -> str:
         """Publish a message; returns its MessageId."""
         message_id = self._rng.uuid()
+        # SignatureVersion 1: a base64 SHA1withRSA signature, 256 bytes for the
+        # 2048-bit key SNS signs with (344 characters); here from the seed.
+        signature = base64.b64encode(bytes.fromhex(self._signatures.hex(2 * 256))).decode()
         self.messages.append(
             {
                 "Type": "Notification",
@@ -77,6 +112,9 @@ class Topic:
                 "Message": message,
                 "Timestamp": iso_ms(at_ms),
                 "SignatureVersion": "1",
+                "Signature": signature,
+                "SigningCertURL": self.signing_cert_url,
+                "UnsubscribeURL": self.unsubscribe_url,
             }
         )
         return message_id

@@ -24,7 +24,9 @@ boto3 is not a dependency: :func:`read_stream` takes a client the caller made.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections import deque
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +42,9 @@ _EMPTY_PAGES_TO_STOP = 2
 _MAX_PAGES_PER_SHARD = 100_000
 # a bound, so a misbehaving endpoint cannot loop forever
 
+# botocore's endpoint-ruleset builtin for account-based endpoints.
+_ACCOUNT_ID_ENDPOINT_MODE = "AWS::Auth::AccountIdEndpointMode"
+
 
 # ---------------------------------------------------------------------------
 # Sources
@@ -50,30 +55,102 @@ def read_stream(client: Any, stream_arn: str) -> list[dict[str, Any]]:
     """
     Every record of a DynamoDB stream, read through boto3's ``dynamodbstreams`` client.
 
-    Pages through ``DescribeStream`` for all shards (parents before children, as
-    DynamoDB lists them), reads each from ``TRIM_HORIZON`` with ``GetRecords``
-    until the shard ends (``NextShardIterator`` is None) or an open shard runs
-    out of records, and returns the records normalised (:func:`normalize_record`)
+    Pages through ``DescribeStream`` for all shards and reads them parents first,
+    by ``ParentShardId`` lineage (spec 7.1: DescribeStream promises no order, and a
+    parent must be read before its children); shards with no listed parent keep
+    DescribeStream's order. Each shard is read from ``TRIM_HORIZON`` with
+    ``GetRecords`` until it ends (``NextShardIterator`` is None) or an open shard
+    runs out of records. Returns the records normalised (:func:`normalize_record`)
     with ``eventSourceARN`` set to ``stream_arn``.
+
+    A default boto3 client works, moto's included: where the client leaves
+    ``account_id_endpoint_mode`` at its default ("preferred"), the calls go to the
+    regional endpoint (``streams.dynamodb.<region>.amazonaws.com``), which serves
+    every account, instead of the account-based one botocore derives from the
+    stream ARN (``<account>.streams-ddb.<region>.amazonaws.com``), which moto does
+    not serve. A mode the caller set ("required", "disabled") is kept.
 
     Args:
         client: ``boto3.client("dynamodbstreams")`` (or moto's, or a stub with the
             same three methods).
         stream_arn: the stream's ARN (``LatestStreamArn`` of the table).
     """
-    shard_ids: list[str] = []
+    with _regional_endpoint(client):
+        return _read_stream(client, stream_arn)
+
+
+@contextmanager
+def _regional_endpoint(client: Any) -> Iterator[None]:
+    """Route a botocore client left in the default account-endpoint mode to the regional one."""
+    meta = getattr(client, "meta", None)
+    events = getattr(meta, "events", None)
+    mode = getattr(getattr(meta, "config", None), "account_id_endpoint_mode", None)
+    if events is None or mode not in (None, "preferred"):
+        yield
+        return
+
+    def regional(builtins: dict[str, Any], **_: Any) -> None:
+        # "preferred" allows the regional endpoint; botocore's handlers edit builtins in place.
+        builtins[_ACCOUNT_ID_ENDPOINT_MODE] = "disabled"
+
+    event = "before-endpoint-resolution.dynamodb-streams"
+    unique_id = "esm_sim.sources.read_stream"
+    events.register(event, regional, unique_id=unique_id)
+    try:
+        yield
+    finally:
+        events.unregister(event, unique_id=unique_id)
+
+
+def _lineage_order(shards: list[Mapping[str, Any]]) -> list[str]:
+    """
+    Shard ids, each parent before its children (spec 7.1).
+
+    A shard whose parent is not listed (trimmed, or never had one) is a root;
+    roots keep the listed order, and each shard's children follow it in listed
+    order, breadth first.
+    """
+    ids = [s["ShardId"] for s in shards]
+    listed = set(ids)
+    children: dict[str, list[str]] = {}
+    roots: deque[str] = deque()
+    for shard in shards:
+        parent = shard.get("ParentShardId")
+        if parent and parent in listed and parent != shard["ShardId"]:
+            children.setdefault(parent, []).append(shard["ShardId"])
+        else:
+            roots.append(shard["ShardId"])
+    out: list[str] = []
+    seen: set[str] = set()
+    while roots:
+        shard_id = roots.popleft()
+        if shard_id in seen:
+            continue
+        seen.add(shard_id)
+        out.append(shard_id)
+        roots.extend(children.get(shard_id, ()))
+    # A cycle of parents (a malformed answer) has no root: read its shards as listed.
+    for shard_id in ids:
+        if shard_id not in seen:
+            seen.add(shard_id)
+            out.append(shard_id)
+    return out
+
+
+def _read_stream(client: Any, stream_arn: str) -> list[dict[str, Any]]:
+    shards: list[Mapping[str, Any]] = []
     start: str | None = None
     while True:
         params: dict[str, Any] = {"StreamArn": stream_arn}
         if start is not None:
             params["ExclusiveStartShardId"] = start
         description = client.describe_stream(**params)["StreamDescription"]
-        shard_ids.extend(s["ShardId"] for s in description.get("Shards", []))
+        shards.extend(description.get("Shards", []))
         start = description.get("LastEvaluatedShardId")
         if not start:
             break
     out: list[dict[str, Any]] = []
-    for shard_id in shard_ids:
+    for shard_id in _lineage_order(shards):
         iterator = client.get_shard_iterator(
             StreamArn=stream_arn, ShardId=shard_id, ShardIteratorType="TRIM_HORIZON"
         ).get("ShardIterator")

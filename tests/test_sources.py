@@ -235,10 +235,10 @@ class TestReplay:
 
 class TestReadStream:
     def test_reads_every_record_of_a_moto_stream(self) -> None:
-        """read_stream reads all of a stream's records through boto3 (moto) and they replay as written."""
+        """read_stream reads all of a stream's records through a default boto3 client (moto) and they replay as written."""
         boto3 = pytest.importorskip("boto3")
         moto = pytest.importorskip("moto")
-        from botocore.config import Config
+        from botocore.exceptions import ClientError
 
         with moto.mock_aws():
             ddb = boto3.client(
@@ -260,15 +260,17 @@ class TestReadStream:
             )
             ddb.put_item(TableName="orders", Item={"pk": {"S": "a"}, "n": {"N": "2"}})
             ddb.delete_item(TableName="orders", Key={"pk": {"S": "a"}})
-            # Recent botocore sends stream calls to account-based endpoints moto does not serve.
+            # A default client: botocore would send the stream calls to the
+            # account-based endpoint of the ARN's account, which moto does not serve.
             streams = boto3.client(
                 "dynamodbstreams",
                 region_name="us-east-1",
                 aws_access_key_id="x",
                 aws_secret_access_key="x",
-                config=Config(account_id_endpoint_mode="disabled"),
             )
             records = sources.read_stream(streams, arn)
+            with pytest.raises(ClientError):  # the handler is gone after the read
+                streams.describe_stream(StreamArn=arn)
         assert ["INSERT", "MODIFY", "REMOVE"] == [r["eventName"] for r in records]
         assert {"1.1"} == {r["eventVersion"] for r in records}
         assert {"B": "AA=="} == records[0]["dynamodb"]["NewImage"]["b"]
@@ -316,3 +318,52 @@ class TestReadStream:
             r["dynamodb"]["Keys"]["pk"]["S"] for r in records
         ]
         assert ["describe None", "describe s1", "s1/0", "s1/1", "s2/0", "s2/1"] == client.calls
+
+    def test_explicit_account_endpoint_mode_is_kept(self) -> None:
+        """A client configured with account_id_endpoint_mode="required" keeps it: read_stream only changes the default."""
+        boto3 = pytest.importorskip("boto3")
+        moto = pytest.importorskip("moto")
+        from botocore.config import Config
+        from botocore.exceptions import ClientError
+
+        arn = "arn:aws:dynamodb:us-east-1:123456789012:table/orders/stream/2026-01-01T00:00:00.000"
+        with moto.mock_aws():
+            streams = boto3.client(
+                "dynamodbstreams",
+                region_name="us-east-1",
+                aws_access_key_id="x",
+                aws_secret_access_key="x",
+                config=Config(account_id_endpoint_mode="required"),
+            )
+            urls: list[str] = []
+            streams.meta.events.register(
+                "before-send", lambda request, **_: urls.append(request.url)
+            )
+            with pytest.raises(ClientError):  # moto does not serve the account endpoint
+                sources.read_stream(streams, arn)
+        assert ["https://123456789012.streams-ddb.us-east-1.amazonaws.com/"] == urls
+
+    def test_shards_are_read_parents_first_whatever_the_listed_order(self) -> None:
+        """read_stream reads each parent shard before its children, even when DescribeStream lists children first (spec 7.1)."""
+        listed = [
+            {"ShardId": "grandchild", "ParentShardId": "child"},
+            {"ShardId": "child", "ParentShardId": "root"},
+            {"ShardId": "other", "ParentShardId": "trimmed"},
+            {"ShardId": "root"},
+        ]
+
+        class Client:
+            def describe_stream(self, **kw: Any) -> dict[str, Any]:
+                return {"StreamDescription": {"Shards": listed}}
+
+            def get_shard_iterator(self, **kw: Any) -> dict[str, Any]:
+                return {"ShardIterator": kw["ShardId"]}
+
+            def get_records(self, ShardIterator: str) -> dict[str, Any]:
+                rec = _record("INSERT", ShardIterator, T0, new=_item(ShardIterator, "1"))
+                return {"Records": [rec]}  # closed shard: no NextShardIterator
+
+        records = sources.read_stream(Client(), "arn")
+        assert ["other", "root", "child", "grandchild"] == [
+            r["dynamodb"]["Keys"]["pk"]["S"] for r in records
+        ]

@@ -615,3 +615,220 @@ class TestGcFriendlyStorage:
         shard = table.shards[0]
         assert [False, False] == [gc.is_tracked(chunk) for chunk in shard._records.chunks]
         assert 5 == len(shard._records.tail)
+
+
+class TestUpdateItem:
+    """UpdateItem: set some attributes, remove others (spec 7.1, 13)."""
+
+    def test_update_sets_and_removes_as_modify(self) -> None:
+        """An update sets the named attributes and removes others, leaving one MODIFY with both images."""
+        _, t = _table()
+        t.put_item({"pk": "a", "n": 1, "note": "x", "keep": True})
+        t.update_item({"pk": "a"}, set={"n": 2, "tag": "new"}, remove=["note"])
+        record = _records(t)[-1]
+        assert "MODIFY" == record["eventName"]
+        assert {"pk": "a", "n": 2, "keep": True, "tag": "new"} == t.get_item({"pk": "a"})
+        assert {"S": "x"} == record["dynamodb"]["OldImage"]["note"]
+        assert "note" not in record["dynamodb"]["NewImage"]
+
+    def test_positional_set_none_is_null(self) -> None:
+        """The api-contract form takes the attributes to set positionally; None is NULL there, as in put_item."""
+        _, t = _table()
+        t.put_item({"pk": "a", "n": 1, "note": "x"})
+        t.update_item({"pk": "a"}, {"n": 2, "note": None})
+        assert {"pk": "a", "n": 2, "note": None} == t.get_item({"pk": "a"})
+        assert {"NULL": True} == _records(t)[-1]["dynamodb"]["NewImage"]["note"]
+
+    def test_update_of_missing_item_inserts(self) -> None:
+        """An update of a key with no item creates it from the key and the set attributes (INSERT)."""
+        _, t = _table()
+        t.update_item({"pk": "a"}, {"n": 1}, remove=["gone"])
+        assert ["INSERT"] == [r["eventName"] for r in _records(t)]
+        assert {"pk": "a", "n": 1} == t.get_item({"pk": "a"})
+
+    def test_unchanged_update_writes_no_record(self) -> None:
+        """An update that sets the same values and removes absent attributes writes no record (spec 7.1)."""
+        _, t = _table()
+        t.put_item({"pk": "a", "n": 1, "m": 2})
+        t.update_item({"pk": "a"}, {"n": 1}, remove=["absent"])
+        assert ["INSERT"] == [r["eventName"] for r in _records(t)]
+
+    @pytest.mark.parametrize(
+        ("kwargs", "name"),
+        [
+            pytest.param({"set": {"pk": "b"}}, "pk", id="set-partition-key"),
+            pytest.param({"remove": ["sk"]}, "sk", id="remove-sort-key"),
+        ],
+    )
+    def test_key_attributes_cannot_be_updated(self, kwargs: dict[str, Any], name: str) -> None:
+        """Setting or removing a key attribute is refused with DynamoDB's ValidationException text."""
+        _, t = _table(sort_key="sk")
+        t.put_item({"pk": "a", "sk": "1"})
+        with pytest.raises(ValidationException) as info:
+            t.update_item({"pk": "a", "sk": "1"}, **kwargs)
+        expected = (
+            "One or more parameter values were invalid: Cannot update attribute "
+            f"{name}. This attribute is part of the key"
+        )
+        assert expected == info.value.message
+        assert 1 == len(_records(t))
+
+    def test_set_and_remove_same_attribute_refused(self) -> None:
+        """An attribute both set and removed is refused, as DynamoDB refuses overlapping paths."""
+        _, t = _table()
+        with pytest.raises(ValidationException, match=r"Two document paths overlap"):
+            t.update_item({"pk": "a"}, {"n": 1}, remove=["n"])
+
+    def test_remove_must_be_a_list_of_names(self) -> None:
+        """A bare string for remove is refused (it would remove each character)."""
+        _, t = _table()
+        with pytest.raises(ConfigError, match=r"^remove='note' must be an iterable"):
+            t.update_item({"pk": "a"}, remove="note")  # type: ignore[arg-type]
+
+    def test_key_must_be_the_key_schema(self) -> None:
+        """A Key holding more than the key attributes is refused as GetItem refuses it."""
+        _, t = _table()
+        with pytest.raises(ValidationException, match=r"does not match the schema"):
+            t.update_item({"pk": "a", "n": 1}, {"m": 2})
+
+
+HOUR_S = 3600
+TTL_USER = {"type": "Service", "principalId": "dynamodb.amazonaws.com"}
+
+
+def _ttl_table(
+    view: str = "NEW_AND_OLD_IMAGES", delay_hours: float = 1.0
+) -> tuple[esm_sim.Simulation, Table]:
+    sim = esm_sim.Simulation(seed=0, ttl_delay_hours=delay_hours)
+    table = sim.create_table(
+        "sessions", partition_key="pk", stream_view_type=view, ttl_attribute="expires_at"
+    )
+    return sim, table
+
+
+class TestTimeToLive:
+    """Time to Live: the service deletes expired items, leaving REMOVE records (spec 7.3, 13)."""
+
+    NOW_S = T2026 // 1000
+
+    def test_expired_item_is_removed_by_the_service_after_the_delay(self) -> None:
+        """An item whose TTL number has passed is deleted ttl_delay_hours after it, as a REMOVE by dynamodb.amazonaws.com."""
+        sim, t = _ttl_table(delay_hours=1.0)
+        t.put_item({"pk": "a", "expires_at": self.NOW_S + 60})
+        sim.run_for(60 + HOUR_S - 1)
+        assert t.get_item({"pk": "a"}) is not None
+        sim.run_for(1)
+        assert t.get_item({"pk": "a"}) is None
+        record = _records(t)[-1]
+        assert "REMOVE" == record["eventName"]
+        assert TTL_USER == record["userIdentity"]
+        assert {"pk": {"S": "a"}, "expires_at": {"N": str(self.NOW_S + 60)}} == record["dynamodb"][
+            "OldImage"
+        ]
+        assert float(self.NOW_S + 60 + HOUR_S) == record["dynamodb"]["ApproximateCreationDateTime"]
+
+    def test_ttl_record_renders_plain_json(self) -> None:
+        """A TTL record's eventName is the plain string REMOVE and json_len matches its rendering."""
+        sim, t = _ttl_table(view="KEYS_ONLY", delay_hours=0)
+        t.put_item({"pk": "a", "expires_at": self.NOW_S})
+        sim.run_for(1)
+        (raw,) = [r for r in _raw(t) if r[2] == "REMOVE"]
+        rendered = t.format.render(raw)
+        assert str is type(rendered["eventName"])
+        assert "OldImage" not in rendered["dynamodb"]  # spec 7.3: per view type
+        assert len(json.dumps(rendered, separators=(",", ":"))) == t.format.record_json_len(raw)
+
+    def test_user_delete_has_no_user_identity(self) -> None:
+        """A REMOVE the user made carries no userIdentity (spec 7.3)."""
+        _, t = _ttl_table()
+        t.put_item({"pk": "a", "expires_at": self.NOW_S + 60})
+        t.delete_item({"pk": "a"})
+        assert "userIdentity" not in _records(t)[-1]
+
+    @pytest.mark.parametrize(
+        "item",
+        [
+            pytest.param({"pk": "a"}, id="no-attribute"),
+            pytest.param({"pk": "a", "expires_at": str(NOW_S)}, id="string"),
+            pytest.param({"pk": "a", "expires_at": [NOW_S]}, id="list"),
+            pytest.param(
+                {"pk": "a", "expires_at": NOW_S - 6 * 365 * 24 * HOUR_S}, id="6-years-ago"
+            ),
+        ],
+    )
+    def test_items_ttl_ignores_are_never_expired(self, item: dict[str, Any]) -> None:
+        """Items without a Number TTL attribute, or expired over five years ago, are never deleted."""
+        sim, t = _ttl_table(delay_hours=0)
+        t.put_item(item)
+        sim.run_for(7 * 24 * HOUR_S)
+        assert item == t.get_item({"pk": "a"})
+
+    def test_update_moves_the_deletion(self) -> None:
+        """Updating the TTL attribute reschedules the deletion; removing it cancels it."""
+        sim, t = _ttl_table(delay_hours=0)
+        t.put_item({"pk": "a", "expires_at": self.NOW_S + 10})
+        t.put_item({"pk": "b", "expires_at": self.NOW_S + 10})
+        t.update_item({"pk": "a"}, {"expires_at": self.NOW_S + 100})
+        t.update_item({"pk": "b"}, remove=["expires_at"])
+        sim.run_for(99)
+        assert {"pk": "a", "expires_at": self.NOW_S + 100} == t.get_item({"pk": "a"})
+        sim.run_for(1)
+        assert t.get_item({"pk": "a"}) is None
+        assert {"pk": "b"} == t.get_item({"pk": "b"})
+
+    def test_earlier_expiry_written_later_is_deleted_first(self) -> None:
+        """An item expiring before the one already scheduled is deleted at its own time."""
+        sim, t = _ttl_table(delay_hours=0)
+        t.put_item({"pk": "late", "expires_at": self.NOW_S + 100})
+        t.put_item({"pk": "early", "expires_at": self.NOW_S + 5})
+        sim.run_for(5)
+        assert t.get_item({"pk": "early"}) is None
+        assert t.get_item({"pk": "late"}) is not None
+
+    def test_one_sweep_per_table_not_one_event_per_item(self) -> None:
+        """Many items expiring at once cost one scheduled sweep, not one event per item."""
+        sim, t = _ttl_table(delay_hours=0)
+        for i in range(50):
+            t.put_item({"pk": f"k{i}", "expires_at": self.NOW_S + 10})
+        assert 1 == len([h for h in sim._scheduler._heap if h[2] == t._ttl_run])
+        sim.run_for(10)
+        assert 0 == len(t)
+        assert 50 == len([r for r in _records(t) if "userIdentity" in r])
+
+    def test_filter_on_user_identity_sees_only_ttl_deletions(self) -> None:
+        """A mapping filtering on userIdentity gets TTL deletions and not user deletions (spec 7.3, 8)."""
+        sim, t = _ttl_table(delay_hours=0)
+        seen: list[str] = []
+        sim.create_function(
+            "fn",
+            lambda event, _: seen.extend(
+                r["dynamodb"]["Keys"]["pk"]["S"] for r in event["Records"]
+            ),
+        )
+        pattern = {"userIdentity": {"type": ["Service"], "principalId": ["dynamodb.amazonaws.com"]}}
+        sim.lambda_client.create_event_source_mapping(
+            FunctionName="fn",
+            EventSourceArn=t.stream_arn,
+            StartingPosition="TRIM_HORIZON",
+            FilterCriteria={"Filters": [{"Pattern": json.dumps(pattern)}]},
+        )
+        t.put_item({"pk": "ttl", "expires_at": self.NOW_S + 30})
+        t.put_item({"pk": "user"})
+        t.delete_item({"pk": "user"})
+        sim.run_for(120)
+        assert ["ttl"] == seen
+
+    def test_replayed_ttl_deletion_keeps_its_user_identity(self) -> None:
+        """A recorded TTL deletion replays as a TTL deletion, with userIdentity; a user's REMOVE without."""
+        sim, t = _ttl_table(delay_hours=0)
+        t.put_item({"pk": "a", "expires_at": self.NOW_S})
+        t.put_item({"pk": "b"})
+        sim.run_for(1)
+        t.delete_item({"pk": "b"})
+        recorded = _records(t)
+        sim2, t2 = _ttl_table()
+        t2.replay(recorded, call_at=sim2.call_at)
+        sim2.run_for(2)
+        assert [("userIdentity" in r, r["eventName"]) for r in recorded] == [
+            ("userIdentity" in r, r["eventName"]) for r in _records(t2)
+        ]

@@ -348,6 +348,18 @@ class Behaviour:
         spec="7.1",
         doc="How long the stream keeps a record before trimming it.",
     )
+    ttl_delay_ms: int = _setting(
+        name="ttl_delay_hours",
+        kind="duration",
+        unit="hours",
+        default=48.0,
+        bounds=(0, WEEK_MS),
+        typical=(0.0, 1.0),
+        spec="7.3, 13",
+        doc="How long after its TTL time an expired item is deleted by DynamoDB's TTL "
+        "process (a REMOVE by the service); AWS: 'typically within two days' (48 hours), "
+        "'a few days'; 0: at the expiry time itself.",
+    )
     bisect_resets_retries: bool = _setting(
         name="bisect_resets_retries",
         kind="bool",

@@ -30,6 +30,26 @@ EVENT_ID: Final = 8  # the eventID, computed once at write time (a record is sen
 
 Record = tuple[int, int, str, Image, Image | None, Image | None, int, int, str]
 
+
+class ServiceRemove(str):
+    """
+    The ``eventName`` of a deletion made by DynamoDB's TTL process: equal to "REMOVE".
+
+    Only its type tells it from a user's REMOVE, so a Record keeps its nine fields
+    and the mapping layer sees an ordinary REMOVE; rendering adds ``userIdentity``
+    (spec 7.3: only TTL deletions carry it).
+    """
+
+    __slots__ = ()
+
+
+TTL_REMOVE: Final = ServiceRemove("REMOVE")
+# spec 7.3: {"type": "Service", "principalId": "dynamodb.amazonaws.com"} on TTL deletions.
+TTL_USER_IDENTITY: Final = (("type", "Service"), ("principalId", "dynamodb.amazonaws.com"))
+_USER_IDENTITY_JSON_LEN: Final = len(
+    ',"userIdentity":' + json.dumps(dict(TTL_USER_IDENTITY), separators=(",", ":"))
+)
+
 EVENT_VERSION = "1.1"  # spec 11 row 9: real events carry "1.1", the guide's samples "1.0"
 EVENT_SOURCE = "aws:dynamodb"
 
@@ -150,6 +170,8 @@ class StreamFormat:
             + image_json_len(keys)
             - 2  # "{}"
         )
+        if type(event_name) is ServiceRemove:
+            n += _USER_IDENTITY_JSON_LEN
         if new is not None:
             n += len(',"NewImage":') + image_json_len(new)
         if old is not None:
@@ -212,17 +234,21 @@ class StreamFormat:
                 ddb["SequenceNumber"] = str(seq)
                 ddb["SizeBytes"] = size_bytes
                 ddb["StreamViewType"] = view_type
-            append(
-                {
-                    "eventID": event_id,
-                    "eventName": event_name,
-                    "eventVersion": "1.1",
-                    "eventSource": "aws:dynamodb",
-                    "awsRegion": region,
-                    "dynamodb": ddb,
-                    "eventSourceARN": arn,
-                }
-            )
+            rendered = {
+                "eventID": event_id,
+                "eventName": event_name,
+                "eventVersion": "1.1",
+                "eventSource": "aws:dynamodb",
+                "awsRegion": region,
+                "dynamodb": ddb,
+                "eventSourceARN": arn,
+            }
+            if type(event_name) is ServiceRemove:
+                # spec 7.3: a TTL deletion names DynamoDB as its user; a plain str
+                # "REMOVE", so the event's JSON is what AWS sends.
+                rendered["eventName"] = "REMOVE"
+                rendered["userIdentity"] = dict(TTL_USER_IDENTITY)
+            append(rendered)
         return out
 
 

@@ -10,15 +10,18 @@ order in one shard (spec 7.1: per-item order is guaranteed).
 
 from __future__ import annotations
 
+import heapq
+import itertools
 import re
 import reprlib
 import zlib
 from bisect import bisect_right
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
+from decimal import Decimal, InvalidOperation
 from typing import Any, Literal
 
 from esm_sim._engine.rng import Rng
-from esm_sim._engine.timefmt import stream_label
+from esm_sim._engine.timefmt import MAX_MS, stream_label
 from esm_sim._streams.attributes import (
     MAX_ATTRIBUTE_NAME_BYTES,
     MAX_ITEM_SIZE_BYTES,
@@ -29,7 +32,7 @@ from esm_sim._streams.attributes import (
     serialize_item,
     triples,
 )
-from esm_sim._streams.records import Record, StreamFormat
+from esm_sim._streams.records import TTL_REMOVE, Record, StreamFormat
 from esm_sim._streams.shard import Shard
 from esm_sim.errors import ConfigError, ValidationException
 
@@ -61,6 +64,40 @@ _RANGE_KEY_TOO_LARGE = (
 )
 # KeySchema AttributeName: 1 to 255 bytes (DynamoDB API reference, KeySchemaElement).
 _MAX_KEY_NAME_BYTES = 255
+# DynamoDB's answer to an UpdateItem that sets or removes a key attribute.
+_KEY_UPDATE = (
+    "One or more parameter values were invalid: Cannot update attribute {name}. "
+    "This attribute is part of the key"
+)
+# ... and to one that sets and removes the same attribute.
+_PATHS_OVERLAP = (
+    "Invalid UpdateExpression: Two document paths overlap with each other; must remove or "
+    "rewrite one of these paths; path one: [{name}], path two: [{name}]"
+)
+# TTL ignores an item whose expiry is more than five years in the past (DynamoDB
+# Developer Guide, "Using DynamoDB Time to Live": "no more than five years in the
+# past"); five years of 365 days here (I).
+_TTL_HORIZON_MS = 5 * 365 * 24 * 3_600_000
+
+
+def _ttl_expiry_ms(image: Image, attribute: str) -> int | None:
+    """
+    The expiry of an item, epoch ms, from its TTL attribute; None if it has none.
+
+    TTL reads only a top-level Number of epoch seconds: an item without the
+    attribute, or with a String or any other type there, is never expired (DynamoDB
+    Developer Guide, "Using DynamoDB Time to Live"). A fraction of a second counts.
+    """
+    for i in range(0, len(image), 3):
+        if image[i] == attribute:
+            if image[i + 1] != "N":
+                return None
+            try:
+                seconds = Decimal(image[i + 2])
+            except InvalidOperation:
+                return None
+            return int(seconds * 1000) if seconds.is_finite() else None
+    return None
 
 
 def _key_bytes(type_code: str, value: Any) -> int:
@@ -193,6 +230,8 @@ class Table:
         call_later: Callable[..., object] | None = None,
         rollover_ms: int | None = None,
         call_at_user: Callable[..., object] | None = None,
+        ttl_attribute: str | None = None,
+        ttl_delay_ms: int = 48 * 3_600_000,
     ) -> None:
         if not isinstance(name, str) or not _TABLE_NAME.fullmatch(name):
             msg = (
@@ -252,6 +291,25 @@ class Table:
         # The simulation's user-work scheduler (epoch seconds), which run_until_idle awaits.
         self._call_at_user = call_at_user
         self._rollover_ms = rollover_ms
+        if ttl_attribute is not None and (not isinstance(ttl_attribute, str) or not ttl_attribute):
+            msg = (
+                f"ttl_attribute={ttl_attribute!r} must be an attribute name "
+                "(DynamoDB TimeToLiveSpecification AttributeName)"
+            )
+            raise ConfigError(msg)
+        if ttl_attribute is not None and call_later is None:
+            msg = f"ttl_attribute={ttl_attribute!r}: this table has no clock to expire items on"
+            raise ConfigError(msg)
+        self.ttl_attribute = ttl_attribute
+        self._ttl_delay_ms = ttl_delay_ms
+        # Time to Live (see _ttl_note): each tracked item's expiry, a heap of
+        # (due_ms, order, keys, expiry_ms) with stale entries left in place, and the
+        # one sweep scheduled, as (due_ms, token) so a superseded sweep does nothing.
+        self._ttl_expiry: dict[Image, int] = {}
+        self._ttl_heap: list[tuple[int, int, Image, int]] = []
+        self._ttl_order = itertools.count()
+        self._ttl_sweep: tuple[int, int] | None = None
+        self._ttl_tokens = itertools.count()
         for i in range(shard_count):
             self._open.append(self._new_shard(parent=None))
             self._starts.append(i * _HASH_SPACE // shard_count)
@@ -424,6 +482,8 @@ class Table:
             return  # spec 7.1: a write that changes nothing writes no record
         self._items[keys] = image
         self._emit("INSERT" if old is None else "MODIFY", keys, image, size, old)
+        if self.ttl_attribute is not None:
+            self._ttl_note(keys, image)
 
     def delete_item(self, key: Mapping[str, Any]) -> None:
         """
@@ -441,7 +501,136 @@ class Table:
         old = self._items.pop(keys, None)
         if old is None:
             return
+        self._ttl_expiry.pop(keys, None)
         self._emit("REMOVE", keys, None, 0, old)
+
+    def update_item(
+        self,
+        key: Mapping[str, Any],
+        set: Mapping[str, Any] | None = None,  # UpdateExpression's SET
+        *,
+        remove: Iterable[str] = (),
+    ) -> None:
+        """
+        Set some attributes of an item and remove others, as ``UpdateItem`` does.
+
+        ``set`` maps attribute names to plain Python values, as ``put_item`` takes
+        them: ``None`` is DynamoDB's NULL, not a removal (name the attribute in
+        ``remove`` to drop it). Both forms work::
+
+            table.update_item({"pk": "a"}, {"n": 2, "note": None})  # note is NULL
+            table.update_item({"pk": "a"}, set={"n": 2}, remove=["note"])
+
+        Like UpdateItem, it creates the item (the key plus what is set) when there is
+        none, leaving an INSERT record; otherwise a MODIFY record, or no record when
+        nothing changes (spec 7.1). Removing an attribute the item lacks is no change.
+
+        Raises:
+            ValidationException: with DynamoDB's text, for a Key that is not the key
+                schema, a key attribute in ``set`` or ``remove`` ("Cannot update
+                attribute pk. This attribute is part of the key"), an attribute both
+                set and removed, an item over 400 KB, or a value DynamoDB refuses.
+            TypeError: a value boto3 cannot serialize (a ``float``, ...).
+            ConfigError: ``key`` or ``set`` is not a mapping, ``remove`` is not an
+                iterable of attribute names, or a string holds a lone surrogate.
+        """
+        image = _image("key", key, "UpdateItem")
+        _image_size("key", key, image)
+        keys = self._keys(image, "UpdateItem")
+        _check_key_sizes(keys, "UpdateItem")
+        updates = _image("set", {} if set is None else set, "UpdateItem")
+        _image_size("set", set, updates)
+        if isinstance(remove, (str, bytes)) or not isinstance(remove, Iterable):
+            msg = f"remove={remove!r} must be an iterable of attribute names, such as a list"
+            raise ConfigError(msg)
+        removed = list(remove)
+        for name in removed:
+            if not isinstance(name, str) or not name:
+                msg = f"remove={removed!r} must hold attribute names (non-empty strings)"
+                raise ConfigError(msg)
+        key_names = {name for name, _ in self._key_specs}
+        set_names = updates[0::3]
+        for name in (*set_names, *removed):
+            if name in key_names:
+                msg = _KEY_UPDATE.format(name=name)
+                raise ValidationException(msg, operation_name="UpdateItem")
+        for name in removed:
+            if name in set_names:
+                msg = _PATHS_OVERLAP.format(name=name)
+                raise ValidationException(msg, operation_name="UpdateItem")
+        old = self._items.get(keys)
+        # Attributes keep their places, so an update that changes nothing is equal.
+        merged = {attr[0]: attr for attr in triples(keys if old is None else old)}
+        for attr in triples(updates):
+            merged[attr[0]] = attr
+        for name in removed:
+            merged.pop(name, None)
+        new = tuple(part for attr in merged.values() for part in attr)
+        if old is not None and old == new:
+            return  # spec 7.1: a write that changes nothing writes no record
+        size = image_size_bytes(new)
+        if size > MAX_ITEM_SIZE_BYTES:
+            msg = "Item size to update has exceeded the maximum allowed size"
+            raise ValidationException(msg, operation_name="UpdateItem")
+        if size > MAX_ATTRIBUTE_NAME_BYTES:
+            check_attribute_names(new, "UpdateItem")
+        self._items[keys] = new
+        self._emit("INSERT" if old is None else "MODIFY", keys, new, size, old)
+        if self.ttl_attribute is not None:
+            self._ttl_note(keys, new)
+
+    # -- time to live ------------------------------------------------------------
+
+    def _ttl_note(self, keys: Image, image: Image) -> None:
+        """
+        Track the item's expiry after a write, scheduling a sweep when it is due sooner.
+
+        One sweep is scheduled per table, at the earliest due deletion, never one
+        event per item: an item's deletion is due ``ttl_delay_ms`` after its expiry
+        (at once if that has passed). A write that changes the expiry pushes a new
+        heap entry; the old one is stale and skipped by the sweep.
+        """
+        assert self.ttl_attribute is not None
+        expiry = _ttl_expiry_ms(image, self.ttl_attribute)
+        now = self._now_ms()
+        if expiry is None or expiry < now - _TTL_HORIZON_MS:
+            self._ttl_expiry.pop(keys, None)
+            return
+        if self._ttl_expiry.get(keys) == expiry:
+            return
+        self._ttl_expiry[keys] = expiry
+        due = max(expiry + self._ttl_delay_ms, now)
+        if due > MAX_MS:
+            return  # after the clock's last instant: never in this simulation
+        heapq.heappush(self._ttl_heap, (due, next(self._ttl_order), keys, expiry))
+        self._ttl_schedule(due)
+
+    def _ttl_schedule(self, due: int) -> None:
+        if self._ttl_sweep is not None and self._ttl_sweep[0] <= due:
+            return
+        assert self._call_later is not None
+        token = next(self._ttl_tokens)
+        self._ttl_sweep = (due, token)
+        self._call_later(due - self._now_ms(), self._ttl_run, token)
+
+    def _ttl_run(self, token: int) -> None:
+        """The TTL process: delete every item due by now, as the service (spec 7.3)."""
+        if self._ttl_sweep is None or self._ttl_sweep[1] != token:
+            return  # superseded by a sooner sweep
+        self._ttl_sweep = None
+        now = self._now_ms()
+        heap = self._ttl_heap
+        while heap and heap[0][0] <= now:
+            _, _, keys, expiry = heapq.heappop(heap)
+            if self._ttl_expiry.get(keys) != expiry:
+                continue  # the item was deleted or its expiry changed since
+            del self._ttl_expiry[keys]
+            if expiry < now - _TTL_HORIZON_MS:
+                continue
+            old = self._items.pop(keys)
+            self._emit(TTL_REMOVE, keys, None, 0, old)
+        if heap:
+            self._ttl_schedule(heap[0][0])
 
     def get_item(self, key: Mapping[str, Any]) -> dict[str, Any] | None:
         """The current item as plain Python values (boto3's TypeDeserializer), or None."""
@@ -560,6 +749,9 @@ class Table:
         for event_name, keys, new, old in writes:
             if event_name == "REMOVE":
                 self._items.pop(keys, None)
+                self._ttl_expiry.pop(keys, None)
             elif new is not None:
                 self._items[keys] = new
+                if self.ttl_attribute is not None:
+                    self._ttl_note(keys, new)
             self._emit(event_name, keys, new, 0 if new is None else image_size_bytes(new), old)

@@ -22,7 +22,7 @@ from esm_sim._streams.attributes import (
     serialize_item,
     triples,
 )
-from esm_sim._streams.records import EVENT_SOURCE, EVENT_VERSION
+from esm_sim._streams.records import EVENT_SOURCE, EVENT_VERSION, TTL_REMOVE, TTL_USER_IDENTITY
 from esm_sim.errors import ConfigError
 
 _EVENT_NAMES = ("INSERT", "MODIFY", "REMOVE")
@@ -259,7 +259,12 @@ def replay_plan(
     Raises:
         ConfigError: a malformed record, or Keys that are not ``key_names``.
     """
+    records = list(records)
     parsed = [parse_record(r, f"records[{i}]") for i, r in enumerate(records)]
+    for record, p in zip(records, parsed, strict=True):
+        # A TTL deletion replays as one, userIdentity and all (spec 7.3).
+        if p["event_name"] == "REMOVE" and record.get("userIdentity") == dict(TTL_USER_IDENTITY):
+            p["event_name"] = TTL_REMOVE
     for i, p in enumerate(parsed):
         names = tuple(attr[0] for attr in triples(p["keys"]))
         if sorted(names) != sorted(key_names):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import json
 import re
 
@@ -62,6 +64,73 @@ class TestFailureRecord:
         assert (
             "RetryAttemptsExhausted" == json.loads(note["Message"])["requestContext"]["condition"]
         )
+
+    def test_sns_notification_has_every_key_a_subscriber_receives(self) -> None:
+        """An SNS notification has exactly the keys SNS sends an SQS or HTTP subscriber, no Subject or MessageAttributes when none are set (spec 3.6)."""
+        w = build(
+            failing_on("k0"),
+            MaximumRetryAttempts=0,
+            destination="arn:aws:sns:us-east-1:123456789012:alerts",
+        )
+        topic = w.sim.create_topic("alerts")
+        w.sim.run_until_idle()
+        (note,) = topic.messages
+        assert [
+            "Type",
+            "MessageId",
+            "TopicArn",
+            "Message",
+            "Timestamp",
+            "SignatureVersion",
+            "Signature",
+            "SigningCertURL",
+            "UnsubscribeURL",
+        ] == list(note)
+        assert UUID.fullmatch(note["MessageId"])
+        assert ISO_MS.fullmatch(note["Timestamp"])
+        assert "1" == note["SignatureVersion"]
+        assert 256 == len(base64.b64decode(note["Signature"], validate=True))
+        assert re.fullmatch(
+            r"https://sns\.us-east-1\.amazonaws\.com/SimpleNotificationService-[0-9a-f]{32}\.pem",
+            note["SigningCertURL"],
+        )
+        assert re.fullmatch(
+            r"https://sns\.us-east-1\.amazonaws\.com/\?Action=Unsubscribe&SubscriptionArn="
+            + re.escape(topic.arn)
+            + ":"
+            + UUID.pattern,
+            note["UnsubscribeURL"],
+        )
+
+    def test_sns_notification_values_come_from_the_seed(self) -> None:
+        """The same seed gives the same notification, signature and URLs included; another seed another signature."""
+
+        def note(seed: int) -> dict[str, str]:
+            w = build(
+                failing_on("k0"),
+                MaximumRetryAttempts=0,
+                destination="arn:aws:sns:us-east-1:123456789012:alerts",
+                seed=seed,
+            )
+            topic = w.sim.create_topic("alerts")
+            w.sim.run_until_idle()
+            return dict(topic.messages[0])
+
+        first = note(1)
+        assert first == note(1)
+        assert first["Signature"] != note(2)["Signature"]
+
+    def test_sqs_raw_message_is_what_receive_message_returns(self) -> None:
+        """A raw SQS message has ReceiveMessage's keys: MessageId, ReceiptHandle, MD5OfBody and Body (spec 3.6)."""
+        w = build(failing_on("k0"), MaximumRetryAttempts=0)
+        w.sim.run_until_idle()
+        (raw,) = w.queue.raw_messages
+        assert ["MessageId", "ReceiptHandle", "MD5OfBody", "Body"] == list(raw)
+        assert UUID.fullmatch(raw["MessageId"])
+        assert raw["ReceiptHandle"].startswith("AQEB")
+        assert 1 < len(base64.b64decode(raw["ReceiptHandle"], validate=True))
+        assert hashlib.md5(raw["Body"].encode()).hexdigest() == raw["MD5OfBody"]
+        assert w.queue.messages == [json.loads(raw["Body"])]
 
     def test_s3_object_has_payload_and_aws_key_layout(self) -> None:
         """S3 gets the record plus the invocation event as escaped JSON, under AWS's key (spec 3.6)."""

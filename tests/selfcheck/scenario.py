@@ -211,6 +211,9 @@ def _sim_kwargs(r: random.Random) -> dict[str, Any]:
         "iterator_age_at": r.choice(["send", "finish"]),
         "account_concurrency": r.choice([100, 1000]),
         "max_filters": r.choice([1, 2, 5, 5, 10]),
+        # No table here has a ttl_attribute, so the delay changes nothing; it is picked
+        # from what was drawn, not drawn, so every seed keeps the scenario it named.
+        "ttl_delay_hours": (0.0, 0.5, 48.0)[int(retention * 1000) % 3],
     }
 
 
