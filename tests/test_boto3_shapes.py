@@ -263,6 +263,28 @@ class TestErrors:
         assert parsed == info.value.response
         assert "Function does not exist" == info.value.response["message"]
 
+    @pytest.mark.parametrize(
+        "err",
+        [
+            errors.ResourceNotFoundException("m"),
+            errors.InvalidParameterValueException("m"),
+            errors.ResourceConflictException("m"),
+            errors.ResourceInUseException("m"),
+            errors.ServiceException("m"),
+            errors.TooManyRequestsException("m", reason="CallerRateLimitExceeded"),
+        ],
+        ids=lambda e: e.code,
+    )
+    def test_modeled_members_are_the_shapes(self, err: errors.ClientError) -> None:
+        """Besides Error and ResponseMetadata, the response holds the error shape's body members."""
+        shape = MODEL.shape_for_error_code(err.code)
+        body_members = {
+            name
+            for name, member in shape.members.items()  # type: ignore[attr-defined]
+            if "location" not in member.serialization
+        }
+        assert body_members == set(err.response) - {"Error", "ResponseMetadata"}
+
     def test_too_many_requests_carries_reason(self) -> None:
         """TooManyRequestsException's response has the model's Reason, as botocore parses it."""
         err = errors.TooManyRequestsException("Rate exceeded", reason="CallerRateLimitExceeded")
