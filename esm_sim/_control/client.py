@@ -103,7 +103,7 @@ class ControlPorts:
     mappings: dict[str, MappingRuntime]
     concurrency: Concurrency
     ids: Rng  # mapping UUIDs
-    rng: Rng  # each mapping's own seeded ids: rng.child(f"mapping/{uuid}")
+    rng: Rng  # seeded ids: each mapping's rng.child(f"mapping/{uuid}"), the client's request ids
     mapping_ports: MappingPorts
     lifecycle: MappingLifecycle
 
