@@ -101,8 +101,7 @@ class ClientError(Exception):
     def __reduce__(self) -> tuple[Any, ...]:
         # Pickle as the esm_sim class (a twin is not importable by name); the
         # copy becomes a twin again when botocore is loaded where it is read.
-        base = _TWIN_BASES.get(type(self), type(self))
-        return (_rebuild, (base, self.args, self.__dict__))
+        return (_rebuild, (_declared_class(self), self.args, self.__dict__))
 
 
 def _rebuild(cls: type[ClientError], args: tuple[Any, ...], state: dict[str, Any]) -> ClientError:
@@ -114,6 +113,11 @@ def _rebuild(cls: type[ClientError], args: tuple[Any, ...], state: dict[str, Any
 
 _TWINS: dict[type, type] = {}  # esm_sim class -> twin
 _TWIN_BASES: dict[type, type] = {}  # twin -> esm_sim class
+
+
+def _declared_class(exc: BaseException) -> type[BaseException]:
+    """The class ``exc`` was raised as: ``type(exc)``, or the esm_sim class of a twin."""
+    return _TWIN_BASES.get(type(exc), type(exc))
 
 
 def _botocore_twin(cls: type[ClientError]) -> type[ClientError]:

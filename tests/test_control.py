@@ -21,6 +21,7 @@ from esm_sim.errors import (
     ResourceNotFoundException,
     UnsupportedFeatureError,
     ValidationException,
+    _declared_class,
 )
 
 ACCOUNT = "123456789012"
@@ -503,7 +504,7 @@ class TestErrors:
             world.create(**params)
         expected = message.format(arn=world.table.stream_arn)
         err = info.value
-        assert type(err) is cls
+        assert cls is _declared_class(err)  # type() of a botocore twin (errors.py)
         assert expected == err.message
         assert (cls.code, expected, 400) == (
             err.response["Error"]["Code"],
