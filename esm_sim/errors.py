@@ -21,10 +21,24 @@ Two families, because esm_sim has two faces::
 
 ``ClientError.response`` is laid out as botocore's ``ClientError.response``, so
 ``err.response["Error"]["Code"]`` works as it does against AWS.
+
+Caught as botocore's ``ClientError`` too. Code written for boto3 says
+``except botocore.exceptions.ClientError``, and ``except`` checks real
+subclasses only: botocore's class has no metaclass with ``__subclasscheck__``,
+so registering esm_sim's classes as virtual subclasses would not help. And
+``import esm_sim`` must not import botocore, so the classes cannot subclass it
+when they are defined. So the choice is made when an error is *built*: if
+``botocore.exceptions`` is already in ``sys.modules``, ``ClientError.__new__``
+makes the instance of a twin class that subclasses both the esm_sim class and
+botocore's ``ClientError`` (one twin per class, cached, same name). Checking
+``sys.modules`` alone (never importing) is sound: code can only name botocore's
+class once that module is loaded, and building an error never imports anything.
+``isinstance(err, ResourceNotFoundException)`` holds either way.
 """
 
 from __future__ import annotations
 
+import sys
 from typing import Any, ClassVar
 
 __all__ = [
@@ -59,19 +73,71 @@ class ClientError(Exception):
     # (spec 1.6: lower-case for InvalidParameterValue/ResourceConflict/TooManyRequests).
     message_key: ClassVar[str] = "Message"
 
+    def __new__(cls, *args: Any, **kwargs: Any) -> ClientError:
+        return super().__new__(_botocore_twin(cls))
+
     def __init__(self, message: str, *, operation_name: str = "") -> None:
         self.message = message
         self.operation_name = operation_name
+        # botocore's keys, in its order: Error (Code and Message only), the
+        # metadata, then the modeled members of the error shape (Type, the
+        # message under the shape's own key, Reason ...), as botocore's
+        # _add_modeled_error_fields adds them. The Lambda client fills in the
+        # rest of ResponseMetadata (request id, headers) when it answers.
         self.response: dict[str, Any] = {
-            "Error": {"Code": self.code, "Message": message},
+            "Error": {"Message": message, "Code": self.code},
             "ResponseMetadata": {"HTTPStatusCode": self.http_status},
-            self.message_key: message,
             "Type": "User" if self.http_status < 500 else "Service",
+            self.message_key: message,
         }
-        super().__init__(
+        # Exception.__init__ directly: a twin's next class is botocore's
+        # ClientError, whose __init__ takes (error_response, operation_name).
+        Exception.__init__(
+            self,
             f"An error occurred ({self.code}) when calling the "
-            f"{operation_name or 'unknown'} operation: {message}"
+            f"{operation_name or 'unknown'} operation: {message}",
         )
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Pickle as the esm_sim class (a twin is not importable by name); the
+        # copy becomes a twin again when botocore is loaded where it is read.
+        return (_rebuild, (_declared_class(self), self.args, self.__dict__))
+
+
+def _rebuild(cls: type[ClientError], args: tuple[Any, ...], state: dict[str, Any]) -> ClientError:
+    err = cls.__new__(cls)
+    err.args = args
+    err.__dict__.update(state)
+    return err
+
+
+_TWINS: dict[type, type] = {}  # esm_sim class -> twin
+_TWIN_BASES: dict[type, type] = {}  # twin -> esm_sim class
+
+
+def _declared_class(exc: BaseException) -> type[BaseException]:
+    """The class ``exc`` was raised as: ``type(exc)``, or the esm_sim class of a twin."""
+    return _TWIN_BASES.get(type(exc), type(exc))
+
+
+def _botocore_twin(cls: type[ClientError]) -> type[ClientError]:
+    """``cls``, or its twin that also subclasses botocore's ClientError once botocore is loaded."""
+    botocore_exceptions = sys.modules.get("botocore.exceptions")
+    if botocore_exceptions is None:
+        return cls
+    botocore_client_error: type = botocore_exceptions.ClientError
+    if issubclass(cls, botocore_client_error):
+        return cls
+    twin = _TWINS.get(cls)
+    if twin is None:
+        twin = type(
+            cls.__name__,
+            (cls, botocore_client_error),
+            {"__module__": cls.__module__, "__qualname__": cls.__qualname__},
+        )
+        _TWINS[cls] = twin
+        _TWIN_BASES[twin] = cls
+    return twin
 
 
 class InvalidParameterValueException(ClientError):
@@ -110,11 +176,24 @@ class ResourceInUseException(ClientError):
 
 
 class TooManyRequestsException(ClientError):
-    """The request throughput or concurrency limit was exceeded (HTTP 429)."""
+    """
+    The request throughput or concurrency limit was exceeded (HTTP 429).
+
+    ``reason`` is the model's ``Reason`` (a ``ThrottleReason``, spec 10), in
+    ``err.response["Reason"]`` when given.
+    """
 
     code = "TooManyRequestsException"
     http_status = 429
     message_key = "message"
+
+    def __init__(
+        self, message: str, *, operation_name: str = "", reason: str | None = None
+    ) -> None:
+        super().__init__(message, operation_name=operation_name)
+        self.reason = reason
+        if reason is not None:
+            self.response["Reason"] = reason
 
 
 class ServiceException(ClientError):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -19,6 +20,7 @@ from esm_sim.errors import (
     ResourceInUseException,
     ResourceNotFoundException,
     ValidationException,
+    _declared_class,
 )
 
 ACCOUNT = "123456789012"
@@ -46,6 +48,11 @@ RESPONSE_KEYS = {
     "TumblingWindowInSeconds",
     "UUID",
 }
+
+
+def body(resp: dict[str, Any]) -> dict[str, Any]:
+    """An answer without its ResponseMetadata: the operation's output shape alone."""
+    return {k: v for k, v in resp.items() if k != "ResponseMetadata"}
 
 
 class World:
@@ -90,7 +97,7 @@ class TestCreateResponse:
 
     def test_exact_key_set(self, world: World) -> None:
         """The response holds exactly the keys of spec 1.3."""
-        assert RESPONSE_KEYS == set(world.create())
+        assert RESPONSE_KEYS == set(body(world.create()))
 
     def test_key_set_with_filter_and_metrics(self, world: World) -> None:
         """FilterCriteria and MetricsConfig are added only when set."""
@@ -98,7 +105,7 @@ class TestCreateResponse:
             FilterCriteria={"Filters": [{"Pattern": '{"eventName": ["INSERT"]}'}]},
             MetricsConfig={"Metrics": ["EventCount"]},
         )
-        assert RESPONSE_KEYS | {"FilterCriteria", "MetricsConfig"} == set(resp)
+        assert RESPONSE_KEYS | {"FilterCriteria", "MetricsConfig"} == set(body(resp))
         assert {"Filters": [{"Pattern": '{"eventName": ["INSERT"]}'}]} == resp["FilterCriteria"]
         assert {"Metrics": ["EventCount"]} == resp["MetricsConfig"]
 
@@ -122,7 +129,9 @@ class TestCreateResponse:
             "EventSourceArn": world.table.stream_arn,
             "FunctionArn": f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:fa",
         } == {
-            k: resp[k] for k in resp if k not in ("UUID", "EventSourceMappingArn", "LastModified")
+            k: resp[k]
+            for k in resp
+            if k not in ("UUID", "EventSourceMappingArn", "LastModified", "ResponseMetadata")
         }
 
     def test_given_values_echoed(self, world: World) -> None:
@@ -170,12 +179,12 @@ class TestCreateResponse:
             == resp["EventSourceMappingArn"]
         )
 
-    def test_last_modified_is_float_now(self, world: World) -> None:
-        """LastModified is epoch seconds as a float, the virtual time of the call."""
+    def test_last_modified_is_an_aware_datetime_now(self, world: World) -> None:
+        """LastModified is a timezone-aware datetime, as boto3 parses it: the virtual time of the call."""
         world.sim.run_for(1.25)
         resp = world.create()
-        assert float is type(resp["LastModified"])
-        assert T2026_S + 1.25 == resp["LastModified"]
+        assert datetime is type(resp["LastModified"])
+        assert datetime.fromtimestamp(T2026_S + 1.25, UTC) == resp["LastModified"]
 
     def test_response_is_a_copy(self, world: World) -> None:
         """Mutating a response does not change the mapping."""
@@ -191,7 +200,7 @@ class TestCreateResponse:
     def test_get_matches_create(self, world: World) -> None:
         """Get right after Create returns the same configuration."""
         resp = world.create()
-        assert resp == world.lam.get_event_source_mapping(UUID=resp["UUID"])
+        assert body(resp) == body(world.lam.get_event_source_mapping(UUID=resp["UUID"]))
 
 
 class TestFunctionArn:
@@ -299,16 +308,19 @@ class TestLifecycle:
         uuid = world.settled()
         world.sim.run_for(10)
         resp = world.lam.update_event_source_mapping(UUID=uuid, BatchSize=7)
-        assert T2026_S + 15 == resp["LastModified"]
+        assert datetime.fromtimestamp(T2026_S + 15, UTC) == resp["LastModified"]
         world.sim.run_for(5)
-        assert T2026_S + 20 == world.lam.get_event_source_mapping(UUID=uuid)["LastModified"]
+        assert (
+            datetime.fromtimestamp(T2026_S + 20, UTC)
+            == world.lam.get_event_source_mapping(UUID=uuid)["LastModified"]
+        )
 
     def test_delete(self, world: World) -> None:
         """Delete returns the configuration as Deleting; once settled Get raises ResourceNotFoundException."""
         uuid = world.settled()
         resp = world.lam.delete_event_source_mapping(UUID=uuid)
         assert ("Deleting", uuid) == (resp["State"], resp["UUID"])
-        assert RESPONSE_KEYS == set(resp)
+        assert RESPONSE_KEYS == set(body(resp))
         assert "Deleting" == world.state(uuid)
         world.sim.run_for(5)
         with pytest.raises(ResourceNotFoundException) as info:
@@ -491,7 +503,7 @@ class TestErrors:
             world.create(**params)
         expected = message.format(arn=world.table.stream_arn)
         err = info.value
-        assert type(err) is cls
+        assert cls is _declared_class(err)  # type() of a botocore twin (errors.py)
         assert expected == err.message
         assert (cls.code, expected, 400) == (
             err.response["Error"]["Code"],
@@ -621,7 +633,7 @@ class TestList:
     def test_unknown_is_empty_not_error(self, world: World, params: dict[str, Any]) -> None:
         """Listing an unknown function or stream returns an empty list."""
         world.create()
-        assert {"EventSourceMappings": []} == world.lam.list_event_source_mappings(**params)
+        assert {"EventSourceMappings": []} == body(world.lam.list_event_source_mappings(**params))
 
     def test_items_have_response_keys(self, world: World) -> None:
         """Each listed mapping has the same key set as a Create response."""
@@ -664,18 +676,18 @@ class TestConcurrency:
 
     def test_put_get_delete(self, world: World) -> None:
         """Put reserves, Get reads it back, Delete removes it (Get then returns {})."""
-        assert {"ReservedConcurrentExecutions": 5} == world.lam.put_function_concurrency(
-            FunctionName="fa", ReservedConcurrentExecutions=5
+        assert {"ReservedConcurrentExecutions": 5} == body(
+            world.lam.put_function_concurrency(FunctionName="fa", ReservedConcurrentExecutions=5)
         )
-        assert {"ReservedConcurrentExecutions": 5} == world.lam.get_function_concurrency(
-            FunctionName="fa"
+        assert {"ReservedConcurrentExecutions": 5} == body(
+            world.lam.get_function_concurrency(FunctionName="fa")
         )
-        assert {} == world.lam.delete_function_concurrency(FunctionName="fa")
-        assert {} == world.lam.get_function_concurrency(FunctionName="fa")
+        assert {} == body(world.lam.delete_function_concurrency(FunctionName="fa"))
+        assert {} == body(world.lam.get_function_concurrency(FunctionName="fa"))
 
     def test_get_unset_is_empty(self, world: World) -> None:
         """Get for a function with no reservation returns {}."""
-        assert {} == world.lam.get_function_concurrency(FunctionName="fb")
+        assert {} == body(world.lam.get_function_concurrency(FunctionName="fb"))
 
     def test_minimum_unreserved(self, world: World) -> None:
         """Reserving more than the account limit minus 100 is refused with AWS's message."""
@@ -686,15 +698,15 @@ class TestConcurrency:
             "Specified ReservedConcurrentExecutions for function decreases account's "
             "UnreservedConcurrentExecution below its minimum value of [100]."
         ) == info.value.message
-        assert {"ReservedConcurrentExecutions": 400} == world.lam.put_function_concurrency(
-            FunctionName="fb", ReservedConcurrentExecutions=400
+        assert {"ReservedConcurrentExecutions": 400} == body(
+            world.lam.put_function_concurrency(FunctionName="fb", ReservedConcurrentExecutions=400)
         )
 
     def test_replacing_own_reservation_counts_once(self, world: World) -> None:
         """Changing a function's own reservation does not count the old value against the limit."""
         world.lam.put_function_concurrency(FunctionName="fa", ReservedConcurrentExecutions=900)
-        assert {"ReservedConcurrentExecutions": 900} == world.lam.put_function_concurrency(
-            FunctionName="fa", ReservedConcurrentExecutions=900
+        assert {"ReservedConcurrentExecutions": 900} == body(
+            world.lam.put_function_concurrency(FunctionName="fa", ReservedConcurrentExecutions=900)
         )
 
     @pytest.mark.parametrize("op", ["put", "get", "delete"])

@@ -35,11 +35,11 @@ class TestExports:
         assert sorted([*esm_sim.__all__, "__version__"]) == sorted(dir(esm_sim))
 
     def test_optional_modules_are_imported_explicitly(self) -> None:
-        """strategies, invariants, testing and viz are not imported by `import esm_sim`."""
+        """strategies, invariants, testing, viz, boto3 and botocore are not imported by `import esm_sim`."""
         code = (
             "import sys, esm_sim; "
             "print([m for m in ('esm_sim.strategies', 'esm_sim.invariants', 'esm_sim.testing', "
-            "'esm_sim.viz', 'esm_sim.templates') if m in sys.modules])"
+            "'esm_sim.viz', 'esm_sim.templates', 'boto3', 'botocore') if m in sys.modules])"
         )
         out = subprocess.run(
             [sys.executable, "-c", code], capture_output=True, text=True, check=True

@@ -20,6 +20,11 @@ from esm_sim.errors import (
 OTHER_UUID = "00000000-0000-4000-8000-000000000000"
 
 
+def _body(response: dict[str, Any]) -> dict[str, Any]:
+    """A response without the ResponseMetadata every answer carries."""
+    return {k: v for k, v in response.items() if k != "ResponseMetadata"}
+
+
 class World:
     """A simulation with one table and one function, for tag calls."""
 
@@ -56,7 +61,7 @@ class TestTagsOnCreate:
         """Tags given to CreateEventSourceMapping come back from ListTags on the mapping's ARN."""
         created = world.create(Tags={"team": "orders", "env": ""})
         listed = world.lam.list_tags(Resource=created["EventSourceMappingArn"])
-        assert {"Tags": {"team": "orders", "env": ""}} == listed
+        assert {"team": "orders", "env": ""} == listed["Tags"]
 
     def test_create_response_has_no_tags(self, world: World) -> None:
         """The configuration in the response has no Tags member (EventSourceMappingConfiguration has none)."""
@@ -67,7 +72,7 @@ class TestTagsOnCreate:
     def test_untagged_mapping_lists_no_tags(self, world: World) -> None:
         """A mapping created without Tags lists an empty map."""
         created = world.create()
-        assert {"Tags": {}} == world.lam.list_tags(Resource=created["EventSourceMappingArn"])
+        assert {} == world.lam.list_tags(Resource=created["EventSourceMappingArn"])["Tags"]
 
     def test_reserved_prefix_on_create_is_refused(self, world: World) -> None:
         """A tag key starting with aws: (any case) is refused on create, and no mapping is made."""
@@ -106,9 +111,8 @@ Resources:
         )
         sim = templates.from_template(path, handlers={"Fn": lambda e, c: None})
         (mapping,) = sim.mappings.values()
-        assert {"Tags": {"team": "orders", "tier": "gold"}} == sim.lambda_client.list_tags(
-            Resource=mapping.fields["EventSourceMappingArn"]
-        )
+        listed = sim.lambda_client.list_tags(Resource=mapping.fields["EventSourceMappingArn"])
+        assert {"team": "orders", "tier": "gold"} == listed["Tags"]
 
 
 class TestTagResource:
@@ -117,7 +121,7 @@ class TestTagResource:
     def test_tag_adds_and_overwrites(self, world: World) -> None:
         """TagResource adds new keys and overwrites existing ones, keeping the rest; it answers {}."""
         arn = world.create(Tags={"team": "a", "env": "dev"})["EventSourceMappingArn"]
-        assert {} == world.lam.tag_resource(Resource=arn, Tags={"env": "prod", "tier": "1"})
+        assert {} == _body(world.lam.tag_resource(Resource=arn, Tags={"env": "prod", "tier": "1"}))
         assert {"team": "a", "env": "prod", "tier": "1"} == world.lam.list_tags(Resource=arn)[
             "Tags"
         ]
@@ -125,7 +129,7 @@ class TestTagResource:
     def test_untag_removes_keys_and_ignores_absent_ones(self, world: World) -> None:
         """UntagResource removes the given keys; a key the mapping lacks is no error."""
         arn = world.create(Tags={"team": "a", "env": "dev"})["EventSourceMappingArn"]
-        assert {} == world.lam.untag_resource(Resource=arn, TagKeys=["env", "absent"])
+        assert {} == _body(world.lam.untag_resource(Resource=arn, TagKeys=["env", "absent"]))
         assert {"team": "a"} == world.lam.list_tags(Resource=arn)["Tags"]
 
     def test_listed_tags_are_a_copy(self, world: World) -> None:

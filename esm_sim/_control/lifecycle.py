@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from esm_sim._engine.scheduler import Scheduler
-from esm_sim._engine.timefmt import epoch_seconds_float
+from esm_sim._engine.timefmt import ms_to_datetime
 from esm_sim._engine.trace import Trace, TraceEvent
 from esm_sim._mapping.config import MappingConfig
 from esm_sim._mapping.runtime import MappingRuntime
@@ -59,7 +59,7 @@ class MappingLifecycle:
             return
         if pending is not None:
             mapping.reconfigure(pending)
-        mapping.fields["LastModified"] = epoch_seconds_float(self._scheduler.now_ms)
+        mapping.fields["LastModified"] = ms_to_datetime(self._scheduler.now_ms)
         if mapping.enabled_intent:
             self.set_state(mapping, "Enabled")
             mapping.start()
