@@ -16,6 +16,7 @@ from typing import Any, Protocol
 
 import attrs
 
+from esm_sim import _advice
 from esm_sim._control.client import ControlPorts, LambdaClient
 from esm_sim._control.lifecycle import MappingLifecycle
 from esm_sim._engine import display
@@ -359,17 +360,15 @@ class Simulation:
             done = self._scheduler.run_until(limit, self.is_idle)
         finally:
             self._running = False
+        _advice.report_cascades(self.mappings.values())  # SelfTriggerWarning
         if not done:
-            busy = [
-                f"{m.uuid} {r.shard.shard_id} {r.state}"
-                for m in self.mappings.values()
-                for r in m.all_readers()
-                if r.state not in ("stopped", "idle")
-            ]
-            msg = (
-                f"not idle after max_seconds={max_seconds!r}: {len(busy)} shard reader(s) "
-                f"still busy ({'; '.join(busy[:5])}), {self._user_pending} user call(s) pending"
-            )
+            # What is still pending, state changes included (a mapping settling toward
+            # Enabled counts as busy), per mapping.
+            busy = [f"mapping {u}: {what}" for u, what in _advice.pending_names(self).items()]
+            if self._user_pending:
+                busy.append(f"{self._user_pending} user call(s) (call_at/call_later) pending")
+            what = "; ".join(busy) or f"{self._busy} reader(s) or state change(s) busy"
+            msg = f"not idle after max_seconds={max_seconds!r}: {what}"
             raise SimulationLimitExceeded(msg)
 
     def step(self) -> StepResult | None:
@@ -736,6 +735,7 @@ class Simulation:
             cached = self._metrics = Metrics(
                 self.trace,
                 mappings=self.mappings,
+                functions=lambda: self.functions,
                 iterator_age_at=self.behaviour.iterator_age_at,
             )
         return cached

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
+from esm_sim import _advice
 from esm_sim._control.lifecycle import MappingLifecycle
 from esm_sim._engine.rng import Rng
 from esm_sim._engine.timefmt import epoch_seconds_float
@@ -142,12 +143,14 @@ class LambdaClient:
     def _filters(self, criteria: Any, operation: str) -> FilterSet | None:
         """Compile FilterCriteria, naming ``operation`` in any error (spec 1.6, 8)."""
         try:
-            return compile_filter_criteria(criteria, max_filters=self._sim.max_filters)
+            filters = compile_filter_criteria(criteria, max_filters=self._sim.max_filters)
         except ClientError as exc:
             if exc.operation_name:
                 raise
             # The compiler does not know the operation; the caller's str() must name it.
             raise type(exc)(exc.message, operation_name=operation) from None
+        _advice.check_filters(filters, operation)  # UnmatchableFilterWarning
+        return filters
 
     def _check_unique(
         self, table: Any, fn: Function, source_arn: str, operation: str, skip: str = ""
