@@ -16,7 +16,6 @@ from typing import Any, Protocol
 
 import attrs
 
-from esm_sim import _advice
 from esm_sim._control.client import ControlPorts, LambdaClient
 from esm_sim._control.lifecycle import MappingLifecycle
 from esm_sim._engine import display
@@ -42,6 +41,7 @@ from esm_sim._lambda.function import (
     Handler,
     InvocationLog,
 )
+from esm_sim._mapping import advice
 from esm_sim._mapping.config import SETTINGS, Behaviour
 from esm_sim._mapping.fates import OUTCOMES, Fate
 from esm_sim._mapping.runtime import MappingPorts, MappingRuntime, expand_render
@@ -360,11 +360,11 @@ class Simulation:
             done = self._scheduler.run_until(limit, self.is_idle)
         finally:
             self._running = False
-        _advice.report_cascades(self.mappings.values())  # SelfTriggerWarning
+        advice.report_cascades(self.mappings.values())  # SelfTriggerWarning
         if not done:
             # What is still pending, state changes included (a mapping settling toward
             # Enabled counts as busy), per mapping.
-            busy = [f"mapping {u}: {what}" for u, what in _advice.pending_names(self).items()]
+            busy = [f"mapping {u}: {what}" for u, what in advice.pending_names(self).items()]
             if self._user_pending:
                 busy.append(f"{self._user_pending} user call(s) (call_at/call_later) pending")
             what = "; ".join(busy) or f"{self._busy} reader(s) or state change(s) busy"

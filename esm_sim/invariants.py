@@ -348,7 +348,7 @@ def check_all(sim: Simulation) -> None:
     Raises:
         AssertionError: the first invariant broken, naming the records involved.
     """
-    from esm_sim._advice import warn_pending
+    from esm_sim._mapping.advice import warn_pending
 
     warn_pending(sim, "the run (invariants.check_all)")
     check_accounted(sim)

@@ -60,7 +60,7 @@ def simulation(request: pytest.FixtureRequest) -> Generator[Simulation, None, No
     for a handler that wrote into its own source table.
     """
     from esm_sim import Simulation
-    from esm_sim._advice import warn_pending
+    from esm_sim._mapping.advice import warn_pending
 
     sim = Simulation(seed=request.config.getoption("esm_sim_seed"))
     request.node.stash[_SIM_KEY] = sim

@@ -15,12 +15,12 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
-from esm_sim import _advice
 from esm_sim._control.lifecycle import MappingLifecycle
 from esm_sim._engine.rng import Rng
 from esm_sim._engine.timefmt import epoch_seconds_float
 from esm_sim._lambda.concurrency import Concurrency
 from esm_sim._lambda.validation import check_request
+from esm_sim._mapping import advice
 from esm_sim._mapping.config import MappingConfig
 from esm_sim._mapping.filtering import FilterSet, compile_filter_criteria
 from esm_sim._mapping.runtime import MappingPorts, MappingRuntime
@@ -149,7 +149,7 @@ class LambdaClient:
                 raise
             # The compiler does not know the operation; the caller's str() must name it.
             raise type(exc)(exc.message, operation_name=operation) from None
-        _advice.check_filters(filters, operation)  # UnmatchableFilterWarning
+        advice.check_filters(filters, operation)  # UnmatchableFilterWarning
         return filters
 
     def _check_unique(
