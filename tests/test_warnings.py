@@ -235,7 +235,13 @@ class TestSelfTrigger:
         """A handler writing into its own source table warns once, with how many generations
         of records the loop produced."""
         sim, uuid = self._world(3, own_table=True)
-        caught = _caught(lambda: (sim.run_until_idle(), sim.run_until_idle()))
+
+        def run_twice() -> None:
+            sim.run_until_idle()
+            sim.tables["orders"].put_item({"pk": "again", "n": 2})  # the loop runs again
+            sim.run_until_idle()
+
+        caught = _caught(run_twice)
         assert [SelfTriggerWarning] == [w.category for w in caught]
         message = str(caught[0].message)
         assert all(s in message for s in (uuid, "'orders'", "3 generation(s)"))
