@@ -142,14 +142,14 @@ def warn_pending(sim: Simulation, where: str) -> None:
     """Warn, once per mapping, about records still pending at the end of ``where``."""
     report_cascades(sim.mappings.values())
     for uuid, mapping in sim.mappings.items():
-        if mapping.deleted:
-            continue
+        state = mapping.fields.get("State")
+        if mapping.deleted or state in ("Deleting", "Disabling", "Disabled"):
+            continue  # stopped on purpose: its records stay where they are
         pending = sim.fate_counts(uuid)["pending"]
         if pending and mapping.advice.once("pending"):
-            state = mapping.fields.get("State")
             _warn(
                 f"mapping {uuid}: {pending} record(s) still pending at the end of {where} "
-                f"(the mapping is {state}): nothing has processed them. Run "
+                f"(the mapping is {state}): the run stopped before they were done. Run "
                 "sim.run_until_idle() (or sim.run_for(seconds)) before asserting on "
                 "invocations, fates or metrics.",
                 PendingRecordsWarning,
