@@ -6,7 +6,8 @@ with boto3's parameters, run virtual hours in milliseconds, and assert on what
 AWS would have done: batches, retries, bisects, failure records, duplicates.
 
 The public names are the ones below; everything in ``_``-modules is internal.
-``esm_sim.errors`` holds the exceptions. Optional modules are imported
+``esm_sim.errors`` holds the exceptions and the warning categories
+(``SimulationWarning`` is re-exported here). Optional modules are imported
 explicitly (they pull in optional dependencies).
 """
 
@@ -28,6 +29,7 @@ from esm_sim._streams.shard import Shard as Shard
 from esm_sim._streams.table import Table as Table
 from esm_sim._sweep import sweep as sweep
 from esm_sim._views import FatesSummary as FatesSummary
+from esm_sim.errors import SimulationWarning as SimulationWarning
 
 __version__ = "0.1.0"
 
@@ -43,6 +45,7 @@ __all__ = [
     "Queue",
     "Shard",
     "Simulation",
+    "SimulationWarning",
     "StepResult",
     "Table",
     "Topic",

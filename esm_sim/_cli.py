@@ -3,11 +3,16 @@ The scenario command line: ``python -m esm_sim run scenario.yaml`` and ``validat
 
 This module owns scenario files. ``run`` builds a simulation from one, runs it
 until idle, prints the timeline and the summary of record fates (``--json``:
-one JSON object instead), and exits 1 when an invariant of
-``esm_sim.invariants`` fails (or, without that module, when a record is still
+one JSON object instead, and handlers' prints go to stderr), and gates on what
+happened: ``--fail-on dropped,destination,expired,errors,invariants`` (default
+``invariants``) exits 1 when a named outcome occurred: records dropped, sent to
+an on-failure destination or expired; function errors; an invariant of
+``esm_sim.invariants`` broken (or, without that module, a record still
 pending). ``validate`` checks every mapping and function setting of a SAM or
 CloudFormation template as AWS would and lists what AWS would refuse. Exit 2
-means the input file is wrong; the message names the field and its line.
+means the input is wrong (the message names the field and its line) or an
+optional dependency is missing (one line naming the ``pip install`` to run);
+exit 0 means nothing named happened.
 
 A scenario file (YAML, or JSON) holds::
 
@@ -40,8 +45,10 @@ directory is importable). A handler of ``null`` is a function that succeeds.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
 import json
+import re
 import sys
 from collections.abc import Callable
 from datetime import datetime
@@ -325,21 +332,59 @@ def _invariants(sim: Simulation) -> str | None:
     return None
 
 
-def run_command(path: str, *, as_json: bool) -> int:
-    """``run``: build, run until idle, print; 0 when every invariant holds, else 1."""
+FAIL_ON = ("dropped", "destination", "expired", "errors", "invariants")
+
+
+def fail_on_names(text: str) -> tuple[str, ...]:
+    """``--fail-on``'s value: a comma-separated subset of :data:`FAIL_ON` (argparse type)."""
+    names = tuple(n.strip() for n in text.split(",") if n.strip())
+    unknown = [n for n in names if n not in FAIL_ON]
+    if unknown or not names:
+        msg = f"--fail-on={text!r}: choose a comma-separated list of {', '.join(FAIL_ON)}"
+        raise argparse.ArgumentTypeError(msg)
+    return names
+
+
+def _occurred(sim: Simulation, broken: str | None) -> dict[str, int]:
+    """How often each outcome ``--fail-on`` can name occurred (invariants: 1 if broken)."""
+    counts = dict.fromkeys(FAIL_ON, 0)
+    for _uuid, fates in sim.fates().items():
+        for name in ("dropped", "destination", "expired"):
+            counts[name] += fates[name]
+    counts["errors"] = int(sim.metrics.sum("Errors"))
+    counts["invariants"] = 0 if broken is None else 1
+    return counts
+
+
+def run_command(path: str, *, as_json: bool, fail_on: tuple[str, ...] = ("invariants",)) -> int:
+    """
+    ``run``: build, run until idle, print; 1 when an outcome named in ``fail_on``
+    occurred (records dropped, sent to a destination or expired, function errors,
+    a broken invariant), else 0.
+
+    With ``as_json`` whatever handlers print goes to stderr, so stdout holds only
+    the JSON object.
+    """
     scenario = Scenario(Path(path))
-    sim = build(scenario)
-    max_seconds = scenario.get(("max_seconds",), (int, float), 2 * 86_400)
-    sim.run_until_idle(max_seconds=max_seconds)
-    broken = _invariants(sim)
+    quiet = contextlib.redirect_stdout(sys.stderr) if as_json else contextlib.nullcontext()
+    with quiet:
+        sim = build(scenario)
+        max_seconds = scenario.get(("max_seconds",), (int, float), 2 * 86_400)
+        sim.run_until_idle(max_seconds=max_seconds)
+        broken = _invariants(sim)
+        occurred = _occurred(sim, broken)
+    failed = [name for name in fail_on if occurred[name]]
     if as_json:
         out = {
             "seed": sim.seed,
             "now": sim.now.isoformat(),
             "fates": {uuid: dict(counts) for uuid, counts in sim.fates().items()},
             "invocations": sum(len(fn.invocations) for fn in sim.functions.values()),
+            "errors": occurred["errors"],
             "trace_digest": sim.trace.digest(),
             "invariants": "ok" if broken is None else broken,
+            "fail_on": list(fail_on),
+            "failed": failed,
         }
         print(json.dumps(out, indent=2, sort_keys=True))
     else:
@@ -347,8 +392,11 @@ def run_command(path: str, *, as_json: bool) -> int:
         print()
         print(sim.fates().text())
         print()
+        counts = ", ".join(f"{name}={occurred[name]}" for name in fail_on)
+        verdict = f"failed on {', '.join(failed)}" if failed else "ok"
+        print(f"fail-on {','.join(fail_on)}: {counts}: {verdict}")
         print("invariants: ok" if broken is None else f"invariant broken: {broken}")
-    return 0 if broken is None else 1
+    return 1 if failed else 0
 
 
 def validate_command(path: str) -> int:
@@ -368,6 +416,16 @@ def add_commands(commands: Any) -> None:
     run = commands.add_parser("run", help="run a scenario file: timeline, summary, invariants")
     run.add_argument("scenario", help="the scenario file (YAML or JSON; see esm_sim._cli)")
     run.add_argument("--json", action="store_true", help="print one JSON object instead")
+    run.add_argument(
+        "--fail-on",
+        type=fail_on_names,
+        default=("invariants",),
+        metavar="NAMES",
+        help=(
+            "exit 1 when one of these occurred, comma-separated: dropped, destination, "
+            "expired (records), errors (function errors), invariants (default: invariants)"
+        ),
+    )
     validate = commands.add_parser(
         "validate", help="check a SAM/CloudFormation template's mapping settings as AWS would"
     )
@@ -375,13 +433,24 @@ def add_commands(commands: Any) -> None:
 
 
 def dispatch(args: argparse.Namespace) -> int | None:
-    """Run ``run``/``validate``; None for other commands. Exit 2 on a bad input file."""
+    """
+    Run ``run``/``validate``; None for other commands. Exit 2 on a bad input file
+    or a missing optional dependency (one line on stderr naming the extra).
+    """
     try:
         if args.command == "run":
-            return run_command(args.scenario, as_json=args.json)
+            return run_command(args.scenario, as_json=args.json, fail_on=args.fail_on)
         if args.command == "validate":
             return validate_command(args.template)
     except ConfigError as exc:
         print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except ImportError as exc:
+        # A missing optional dependency: esm_sim's loaders name the extra to install.
+        extra = re.search(r"esm_sim\[(\w+)\]", str(exc))
+        if extra is None:
+            raise
+        need = str(exc).split(";")[0]
+        print(f"error: {need}: pip install 'esm_sim[{extra[1]}]'", file=sys.stderr)
         return 2
     return None

@@ -21,7 +21,7 @@ way). ``ConcurrentExecutions`` is a level: one point per change.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -96,11 +96,19 @@ class Metrics:
     """
 
     def __init__(
-        self, trace: Trace, *, mappings: dict[str, Any], iterator_age_at: str = "send"
+        self,
+        trace: Trace,
+        *,
+        mappings: dict[str, Any],
+        functions: Callable[[], Mapping[str, Any]] | None = None,
+        iterator_age_at: str = "send",
     ) -> None:
         self._trace = trace
         # uuid -> the mapping (its AWS fields and function), as the simulation keeps them.
         self._mappings = mappings
+        # The simulation's functions by name, read on each query (a template re-keys
+        # them); None: names are not checked.
+        self._functions = functions
         self._iterator_age_at = iterator_age_at
         self._seen = -1
         self._points: dict[str, list[Point]] = {}
@@ -206,6 +214,18 @@ class Metrics:
             raise ConfigError(msg)
         if function_name is not None and not isinstance(function_name, str):
             msg = f"function_name={function_name!r} must be a str"
+            raise ConfigError(msg)
+        if (
+            function_name is not None
+            and self._functions is not None
+            and function_name not in (functions := self._functions())
+        ):
+            # An unknown name would give 0 and make `assert Errors == 0` pass vacuously.
+            known = list(functions)
+            msg = (
+                f"function_name={function_name!r} is not a function of this simulation; "
+                f"one of {known}"
+            )
             raise ConfigError(msg)
         if uuid is not None and uuid not in self._mappings:
             known = list(self._mappings)

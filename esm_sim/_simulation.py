@@ -41,6 +41,7 @@ from esm_sim._lambda.function import (
     Handler,
     InvocationLog,
 )
+from esm_sim._mapping import advice
 from esm_sim._mapping.config import SETTINGS, Behaviour
 from esm_sim._mapping.fates import OUTCOMES, Fate
 from esm_sim._mapping.runtime import MappingPorts, MappingRuntime, expand_render
@@ -363,17 +364,15 @@ class Simulation:
             done = self._scheduler.run_until(limit, self.is_idle)
         finally:
             self._running = False
+        advice.report_cascades(self.mappings.values())  # SelfTriggerWarning
         if not done:
-            busy = [
-                f"{m.uuid} {r.shard.shard_id} {r.state}"
-                for m in self.mappings.values()
-                for r in m.all_readers()
-                if r.state not in ("stopped", "idle")
-            ]
-            msg = (
-                f"not idle after max_seconds={max_seconds!r}: {len(busy)} shard reader(s) "
-                f"still busy ({'; '.join(busy[:5])}), {self._user_pending} user call(s) pending"
-            )
+            # What is still pending, state changes included (a mapping settling toward
+            # Enabled counts as busy), per mapping.
+            busy = [f"mapping {u}: {what}" for u, what in advice.pending_names(self).items()]
+            if self._user_pending:
+                busy.append(f"{self._user_pending} user call(s) (call_at/call_later) pending")
+            what = "; ".join(busy) or f"{self._busy} reader(s) or state change(s) busy"
+            msg = f"not idle after max_seconds={max_seconds!r}: {what}"
             raise SimulationLimitExceeded(msg)
 
     def step(self) -> StepResult | None:
@@ -747,6 +746,7 @@ class Simulation:
             cached = self._metrics = Metrics(
                 self.trace,
                 mappings=self.mappings,
+                functions=lambda: self.functions,
                 iterator_age_at=self.behaviour.iterator_age_at,
             )
         return cached

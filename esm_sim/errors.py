@@ -233,3 +233,76 @@ class SimulationError(EsmSimError, RuntimeError):
 
 class SimulationLimitExceeded(SimulationError):
     """A bounded run (``run_until_idle``, ``max_events``) reached its bound."""
+
+
+# -- warnings -------------------------------------------------------------------------
+#
+# The usual mistakes a run does not fail on, as ``warnings.warn`` categories::
+#
+#     UserWarning
+#     └── SimulationWarning                  esm_sim.SimulationWarning: filter on this one
+#         ├── IgnoredItemFailuresWarning         batchItemFailures without ReportBatchItemFailures
+#         ├── PendingRecordsWarning              records never processed: the clock never ran
+#         ├── UnmatchableFilterWarning           a filter no DynamoDB stream record can match
+#         └── SelfTriggerWarning                 a handler writes into its own source table
+#
+# Each is emitted once per cause (per mapping, or per filter of a create/update call)
+# and its message names what to change. They are deterministic: the same simulation
+# warns the same texts in the same order.
+
+__all__ += [  # appended here, so the list above stays the exceptions
+    "IgnoredItemFailuresWarning",
+    "PendingRecordsWarning",
+    "SelfTriggerWarning",
+    "SimulationWarning",
+    "UnmatchableFilterWarning",
+]
+
+
+class SimulationWarning(UserWarning):
+    """
+    Base category of esm_sim's warnings: a likely mistake that the run does not fail on.
+
+    ``warnings.simplefilter("error", esm_sim.SimulationWarning)`` (or pytest's
+    ``filterwarnings = ["error::esm_sim.SimulationWarning"]``) turns them into errors.
+
+    .. versionadded:: 0.1.0
+    """
+
+
+class IgnoredItemFailuresWarning(SimulationWarning):
+    """
+    A handler returned ``batchItemFailures`` to a mapping without ReportBatchItemFailures.
+
+    AWS ignores the list: the batch counts as a success and the failed records as
+    processed. Add ``FunctionResponseTypes=["ReportBatchItemFailures"]`` to the mapping.
+    """
+
+
+class PendingRecordsWarning(SimulationWarning):
+    """
+    Records were still pending when the test (or ``invariants.check_all``) ended.
+
+    Usually the clock never ran (the mapping is still ``Creating``): call
+    ``sim.run_until_idle()`` before asserting.
+    """
+
+
+class UnmatchableFilterWarning(SimulationWarning):
+    """
+    A ``FilterCriteria`` pattern can never match a DynamoDB stream record (spec 8, 7.3).
+
+    Typically a rule on an attribute without its type key
+    (``{"NewImage": {"v": [...]}}`` instead of ``{"NewImage": {"v": {"S": [...]}}}``),
+    ``numeric`` on a DynamoDB value (``N`` holds a string), or a key a stream record
+    never has.
+    """
+
+
+class SelfTriggerWarning(SimulationWarning):
+    """
+    A mapping's function writes into the table whose stream feeds the mapping.
+
+    Each write is a new record for the same function: a loop. The message says how
+    many generations of records the loop produced.
+    """

@@ -7,7 +7,8 @@ module level: esm_sim (and never Hypothesis) is imported only when a test asks
 for the fixture.
 
 - ``simulation``: a fresh :class:`esm_sim.Simulation` seeded with
-  ``--esm-sim-seed`` (default 0).
+  ``--esm-sim-seed`` (default 0). At teardown it warns about records still
+  pending (``esm_sim.errors.PendingRecordsWarning``: run ``sim.run_until_idle()``).
 - When a test that used the fixture fails, the simulation's trace is added to
   the failure report as the section "esm_sim trace".
 
@@ -50,13 +51,21 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 
 @pytest.fixture
-def simulation(request: pytest.FixtureRequest) -> Simulation:
-    """A fresh ``esm_sim.Simulation`` seeded with ``--esm-sim-seed`` (default 0)."""
+def simulation(request: pytest.FixtureRequest) -> Generator[Simulation, None, None]:
+    """
+    A fresh ``esm_sim.Simulation`` seeded with ``--esm-sim-seed`` (default 0).
+
+    At the end of the test it warns ``PendingRecordsWarning`` for records still
+    pending (the test never ran the clock far enough) and ``SelfTriggerWarning``
+    for a handler that wrote into its own source table.
+    """
     from esm_sim import Simulation
+    from esm_sim._mapping.advice import warn_pending
 
     sim = Simulation(seed=request.config.getoption("esm_sim_seed"))
     request.node.stash[_SIM_KEY] = sim
-    return sim
+    yield sim
+    warn_pending(sim, "the test")
 
 
 @pytest.hookimpl(wrapper=True)

@@ -235,3 +235,95 @@ class TestModule:
             [sys.executable, "-m", "esm_sim", "--help"], capture_output=True, text=True, check=False
         )
         assert all(c in helped.stdout for c in ("demo", "run", "validate"))
+
+
+PRINTING_HANDLERS = """\
+def noisy(event, context):
+    print("handler says {not json")
+"""
+
+
+class TestFailOn:
+    @pytest.mark.parametrize(
+        ("names", "status"),
+        [
+            pytest.param("dropped", 1, id="dropped-occurred"),
+            pytest.param("errors", 1, id="errors-occurred"),
+            pytest.param("expired", 0, id="expired-did-not"),
+            pytest.param("destination", 0, id="destination-did-not"),
+            pytest.param("expired,destination,invariants", 0, id="none-occurred"),
+            pytest.param("expired,dropped", 1, id="one-of-several"),
+        ],
+    )
+    def test_exit_1_only_when_a_named_outcome_occurred(
+        self, workdir: Path, capsys: pytest.CaptureFixture[str], names: str, status: int
+    ) -> None:
+        """`run --fail-on` exits 1 when a named outcome occurred (the poison record is dropped
+        after function errors), else 0."""
+        assert status == _run(workdir, SCENARIO, "--fail-on", names)
+        line = next(x for x in capsys.readouterr().out.splitlines() if x.startswith("fail-on"))
+        last = names.rsplit(",", maxsplit=1)[-1]
+        assert line.endswith("ok" if status == 0 else f"failed on {last}")
+
+    def test_default_gates_on_invariants_only(
+        self, workdir: Path, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        """Without --fail-on a dropped record does not fail the run; invariants do."""
+        assert 0 == _run(workdir, SCENARIO, "--json")
+        out = json.loads(capsys.readouterr().out)
+        assert (["invariants"], [], 2) == (out["fail_on"], out["failed"], out["errors"])
+
+    def test_json_names_what_failed(
+        self, workdir: Path, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        """`--json` lists the named outcomes that occurred under "failed"."""
+        assert 1 == _run(workdir, SCENARIO, "--json", "--fail-on", "errors,dropped,expired")
+        assert ["errors", "dropped"] == json.loads(capsys.readouterr().out)["failed"]
+
+    def test_unknown_name_exits_2(self, workdir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+        """An unknown --fail-on name is bad input: exit 2, naming the choices."""
+        with pytest.raises(SystemExit) as exited:
+            _run(workdir, SCENARIO, "--fail-on", "dropped,oops")
+        assert 2 == exited.value.code
+        assert "dropped, destination, expired, errors, invariants" in capsys.readouterr().err
+
+    def test_handler_prints_do_not_corrupt_json(
+        self, workdir: Path, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        """With --json what handlers print goes to stderr; stdout stays one JSON object."""
+        (workdir / "cli_noisy.py").write_text(PRINTING_HANDLERS)
+        text = SCENARIO.replace("cli_handlers:ok", "cli_noisy:noisy")
+        _run(workdir, text, "--json")
+        captured = capsys.readouterr()
+        assert 1 == json.loads(captured.out)["seed"]
+        assert "handler says {not json" in captured.err
+
+
+class TestMissingExtra:
+    @pytest.mark.parametrize("module", ["yaml", "cfn_tools"])
+    def test_one_line_naming_the_install(
+        self,
+        workdir: Path,
+        capsys: pytest.CaptureFixture[str],
+        monkeypatch: pytest.MonkeyPatch,
+        module: str,
+    ) -> None:
+        """`validate` without PyYAML or cfn-flip prints one line naming the pip install, exit 2."""
+        (workdir / "template.yaml").write_text(TEMPLATE)
+        monkeypatch.setitem(sys.modules, module, None)  # import fails: ModuleNotFoundError
+        monkeypatch.delitem(sys.modules, "cfn_tools.yaml_loader", raising=False)
+        assert 2 == main(["validate", "template.yaml"])
+        err = capsys.readouterr().err
+        assert 1 == len(err.splitlines()), err
+        assert "pip install 'esm_sim[templates]'" in err
+        assert "Traceback" not in err
+
+    def test_run_without_pyyaml(
+        self, workdir: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """`run` without PyYAML says the same, exit 2."""
+        monkeypatch.setitem(sys.modules, "yaml", None)
+        assert 2 == _run(workdir, SCENARIO)
+        assert "error: reading YAML needs PyYAML: pip install 'esm_sim[templates]'\n" == (
+            capsys.readouterr().err
+        )

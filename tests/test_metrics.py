@@ -256,6 +256,7 @@ class TestQueries:
         """function_name and uuid select the points of one function or mapping."""
         sim, _fn, uuid = world(records=2)
         sim.run_until_idle()
+        sim.create_function("other", lambda event, context: None)
         assert 1 == sim.metrics.sum("Invocations", function_name="fn", uuid=uuid)
         assert 0 == sim.metrics.sum("Invocations", function_name="other")
 

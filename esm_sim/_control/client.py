@@ -28,6 +28,7 @@ from esm_sim._engine.rng import Rng, UuidSequence
 from esm_sim._engine.timefmt import ms_to_datetime
 from esm_sim._lambda.concurrency import Concurrency
 from esm_sim._lambda.validation import MAX_TAGS, check_request
+from esm_sim._mapping import advice
 from esm_sim._mapping.config import MappingConfig
 from esm_sim._mapping.filtering import FilterSet, compile_filter_criteria
 from esm_sim._mapping.runtime import MappingPorts, MappingRuntime
@@ -177,12 +178,14 @@ class LambdaClient:
     def _filters(self, criteria: Any, operation: str) -> FilterSet | None:
         """Compile FilterCriteria, naming ``operation`` in any error (spec 1.6, 8)."""
         try:
-            return compile_filter_criteria(criteria, max_filters=self._sim.max_filters)
+            filters = compile_filter_criteria(criteria, max_filters=self._sim.max_filters)
         except ClientError as exc:
             if exc.operation_name:
                 raise
             # The compiler does not know the operation; the caller's str() must name it.
             raise type(exc)(exc.message, operation_name=operation) from None
+        advice.check_filters(filters, operation)  # UnmatchableFilterWarning
+        return filters
 
     def _check_unique(
         self, table: Any, fn: Function, source_arn: str, operation: str, skip: str = ""

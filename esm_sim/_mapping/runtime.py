@@ -26,6 +26,7 @@ from esm_sim._engine.timefmt import iso_ms, iso_seconds
 from esm_sim._engine.trace import Trace
 from esm_sim._lambda.concurrency import Concurrency
 from esm_sim._lambda.function import Context, Function, Invocation, InvocationLog, run_handler
+from esm_sim._mapping import advice
 from esm_sim._mapping.config import Behaviour, MappingConfig
 from esm_sim._mapping.fates import Ledger
 from esm_sim._mapping.lanes import LaneTable, LaneView
@@ -110,6 +111,7 @@ class MappingRuntime:
         self.deleted = False
         self.destination_failures = 0
         self.duplicates: dict[str, int] = ports.duplicates
+        self.advice = advice.Advice()  # what it warned about (esm_sim._mapping.advice)
         table.on_new_shard(self._on_new_shard)
 
     def _repr_html_(self) -> str:
@@ -407,7 +409,9 @@ class MappingRuntime:
         if records:
             info += ("iterator_age_ms", now - records[-1][CREATED_MS])
         self.trace.add(head + info + data)
+        mark = advice.handler_mark(self.table)
         duration_ms = run_handler(invocation, fn, render(), context)
+        advice.after_handler(self, records, mark)  # writes into its own source table
         invocation.ended_ms = now + duration_ms
         if judge_as is None:
             verdict = Verdict(outcome=SUCCESS, reason=DUPLICATE_REASON)
@@ -426,6 +430,7 @@ class MappingRuntime:
             )
         invocation.verdict = verdict
         invocation.outcome, invocation.reason = verdict.outcome, verdict.reason
+        advice.after_verdict(self, verdict.reason)
         self.invocations.append_row(fn.invocations.append(invocation), fn.invocations)
         return invocation
 
