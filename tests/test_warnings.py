@@ -261,6 +261,40 @@ class TestSelfTrigger:
             sim.run_until_idle(max_seconds=60)
 
 
+class TestEndlessSelfTrigger:
+    """A handler that always writes into its own source table cannot wedge the simulation."""
+
+    @staticmethod
+    def _looping() -> tuple[Simulation, str]:
+        sim = Simulation(seed=1)
+        table = sim.create_table("orders", partition_key="pk")
+        count = [0]
+
+        def handler(event: dict[str, Any], context: Any) -> None:
+            count[0] += 1
+            table.put_item({"pk": "a", "v": count[0]})  # every record writes another
+
+        sim.create_function("fn", handler)  # no virtual time: the loop stays at one instant
+        uuid = sim.lambda_client.create_event_source_mapping(
+            FunctionName="fn", EventSourceArn=table.stream_arn, StartingPosition="TRIM_HORIZON"
+        )["UUID"]
+        table.put_item({"pk": "a", "v": 0})
+        return sim, uuid
+
+    def test_a_loop_with_no_end_raises_and_stays_consistent(self) -> None:
+        """1000 generations of self-written records raise SimulationLimitExceeded, and the run resumes."""
+        sim, uuid = self._looping()
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            with pytest.raises(esm_sim.errors.SimulationLimitExceeded, match="1000 generations"):
+                sim.run_until_idle(max_seconds=60)
+            with pytest.raises(esm_sim.errors.SimulationLimitExceeded, match="2000 generations"):
+                sim.run_until_idle(max_seconds=60)
+        counts = sim.fate_counts(uuid)
+        assert sum(counts.values()) == len(sim.tables["orders"].shards[0])
+        assert all(v >= 0 for v in counts.values())
+
+
 class TestUnknownNames:
     def test_metrics_refuse_an_unknown_function_name(self) -> None:
         """sim.metrics with an unknown function_name raises ConfigError listing the known

@@ -27,13 +27,13 @@ from esm_sim.errors import (
     IgnoredItemFailuresWarning,
     PendingRecordsWarning,
     SelfTriggerWarning,
+    SimulationLimitExceeded,
     SimulationWarning,
     UnmatchableFilterWarning,
 )
 
 if TYPE_CHECKING:
     from esm_sim._mapping.filtering import FilterSet
-    from esm_sim._streams.shard import Shard
     from esm_sim._streams.table import Table
 
 # A MappingRuntime, and the Simulation (typed loosely: the runtime imports this
@@ -54,6 +54,10 @@ def _warn(message: str, category: type[SimulationWarning]) -> None:
         frame = frame.f_back  # type: ignore[assignment]
         level += 1
     warnings.warn(message, category, stacklevel=level)
+
+
+# Generations of self-written records after which a cascade is taken for a loop.
+MAX_CASCADE_DEPTH = 1000
 
 
 class Advice:
@@ -98,25 +102,45 @@ def after_verdict(mapping: MappingRuntime, reason: str | None) -> None:
 # -- a handler writing into its own source table ------------------------------------------
 
 
-def handler_mark(table: Table) -> list[tuple[Shard, int]]:
-    """Where each open shard of ``table`` ends, before a handler runs."""
-    return [(shard, shard.end) for shard in table.open_shards]
+def handler_mark(table: Table) -> int:
+    """Where ``table``'s stream stands before a handler runs (its last sequence number)."""
+    return table.last_sequence
 
 
 def after_handler(
-    mapping: MappingRuntime, records: Sequence[Record], mark: list[tuple[Shard, int]]
-) -> None:
-    """Give the records the handler wrote into its own source table their generation."""
-    written = [(shard, start) for shard, start in mark if shard.end > start]
-    if not written:
-        return
+    mapping: MappingRuntime, records: Sequence[Record], mark: int
+) -> SimulationLimitExceeded | None:
+    """
+    Give the records the handler wrote into its own source table their generation.
+
+    Returns an error to raise once the invocation's end is scheduled when the
+    cascade reaches each further ``MAX_CASCADE_DEPTH`` generations: a handler
+    that always writes into its own source table, with no stop, would otherwise
+    run forever (at one instant when it takes no virtual time).
+    """
+    table = mapping.table
+    if table.last_sequence == mark:
+        return None  # the usual case: the handler did not write to its own source table
     advice = mapping.advice
     parent = max((advice.generations.get(r[SEQ], 0) for r in records), default=0)
-    for shard, start in written:
-        for record in shard.slice(start, shard.end):
+    for shard in table.open_shards:
+        i = shard.end
+        while i > 0 and shard.at(i - 1)[SEQ] > mark:
+            i -= 1
+        for record in shard.slice(i, shard.end):
             advice.generations[record[SEQ]] = parent + 1
             advice.self_writes += 1
-    advice.depth = max(advice.depth, parent + 1)
+    if parent + 1 > advice.depth:
+        advice.depth = parent + 1
+        if advice.depth % MAX_CASCADE_DEPTH == 0:
+            msg = (
+                f"mapping {mapping.uuid}: function {mapping.function.name!r} wrote into its own "
+                f"source table {table.name!r} {advice.depth} generations deep "
+                f"({advice.self_writes} records): a loop with no end. Stop writing to the "
+                "table that triggers the function, or add a condition that ends the cascade."
+            )
+            return SimulationLimitExceeded(msg)
+    return None
 
 
 def report_cascades(mappings: Iterable[MappingRuntime]) -> None:

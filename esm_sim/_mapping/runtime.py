@@ -411,7 +411,9 @@ class MappingRuntime:
         self.trace.add(head + info + data)
         mark = advice.handler_mark(self.table)
         duration_ms = run_handler(invocation, fn, render(), context)
-        advice.after_handler(self, records, mark)  # writes into its own source table
+        runaway = advice.after_handler(self, records, mark)  # writes into its own source table
+        if runaway is not None and invocation._pending is None:
+            invocation._pending = (runaway, None)  # raised once the end is scheduled
         invocation.ended_ms = now + duration_ms
         if judge_as is None:
             verdict = Verdict(outcome=SUCCESS, reason=DUPLICATE_REASON)

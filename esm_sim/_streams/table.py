@@ -280,6 +280,7 @@ class Table:
         self._items: dict[Image, Image] = {}
         self.shards: list[Shard] = []
         self.shards_by_id: dict[str, Shard] = {}
+        self.last_sequence = 0  # of the last record written (0: none yet)
         # The open shards, each owning the hash range [start, next start) of
         # partition-key hashes; a child takes over its parent's range, so one
         # item's records always follow one line of shards (spec 7.1).
@@ -664,7 +665,7 @@ class Table:
             size += new_size
         if old_kept is not None:
             size += image_size_bytes(old_kept)
-        seq = self._next_sequence()
+        seq = self.last_sequence = self._next_sequence()
         fmt = self._format
         record: Record = (
             seq,
