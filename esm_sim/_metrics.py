@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 
 from esm_sim._engine.timefmt import datetime_to_ms, ms_to_datetime, seconds_to_ms
 from esm_sim._engine.trace import TraceEvent
+from esm_sim._lambda import concurrency
 from esm_sim.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -54,15 +55,7 @@ STATISTICS = ("SampleCount", "Sum", "Average", "Minimum", "Maximum")
 
 # spec 10: the TooManyRequestsException reasons. Other refusals before
 # invocation (an injected ServiceException) are not Throttles (spec 9.1).
-THROTTLE_REASONS = (
-    "TooManyRequestsException",
-    "ConcurrentInvocationLimitExceeded",
-    "FunctionInvocationRateLimitExceeded",
-    "ReservedFunctionConcurrentInvocationLimitExceeded",
-    "ReservedFunctionInvocationRateLimitExceeded",
-    "CallerRateLimitExceeded",
-    "ConcurrentSnapshotCreateLimitExceeded",
-)
+THROTTLE_REASONS = ("TooManyRequestsException", *concurrency.THROTTLE_REASONS)
 
 # One data point: (at_ms, value, function name, mapping uuid).
 Point = tuple[int, float, str, str]
