@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 from datetime import UTC, datetime
 from pathlib import Path
+from urllib.parse import urlsplit
 from typing import Any
 
 import pytest
@@ -261,16 +263,28 @@ class TestReadStream:
             ddb.put_item(TableName="orders", Item={"pk": {"S": "a"}, "n": {"N": "2"}})
             ddb.delete_item(TableName="orders", Key={"pk": {"S": "a"}})
             # A default client: botocore would send the stream calls to the
-            # account-based endpoint of the ARN's account, which moto does not serve.
+            # account-based endpoint of the ARN's account, which older moto
+            # releases do not serve; the read goes to the regional one.
             streams = boto3.client(
                 "dynamodbstreams",
                 region_name="us-east-1",
                 aws_access_key_id="x",
                 aws_secret_access_key="x",
             )
+            hosts: list[str] = []
+
+            def note_host(request: Any, **_: Any) -> None:
+                hosts.append(urlsplit(request.url).hostname or "")
+
+            streams.meta.events.register("before-send.dynamodb-streams", note_host)
             records = sources.read_stream(streams, arn)
-            with pytest.raises(ClientError):  # the handler is gone after the read
+            read_hosts = set(hosts)
+            hosts.clear()
+            with contextlib.suppress(ClientError):  # served or not, by moto's version
                 streams.describe_stream(StreamArn=arn)
+        # The read used the regional endpoint; the client's own routing is back after it.
+        assert {"streams.dynamodb.us-east-1.amazonaws.com"} == read_hosts
+        assert 1 == len(hosts) and hosts[0] != "streams.dynamodb.us-east-1.amazonaws.com"
         assert ["INSERT", "MODIFY", "REMOVE"] == [r["eventName"] for r in records]
         assert {"1.1"} == {r["eventVersion"] for r in records}
         assert {"B": "AA=="} == records[0]["dynamodb"]["NewImage"]["b"]
