@@ -84,7 +84,7 @@ def _x(ms: int) -> float:
     """Epoch milliseconds as a matplotlib date number (days since 1970, UTC)."""
     from matplotlib.dates import date2num
 
-    return float(date2num(ms_to_datetime(ms)))
+    return float(date2num(ms_to_datetime(ms)))  # type: ignore[no-untyped-call]
 
 
 def _time_range(sim: Simulation, uuid: str | None) -> tuple[int, int]:
@@ -107,9 +107,9 @@ def _time_axis(ax: Axes, lo: int, hi: int, *, label: bool = True) -> None:
 
     from matplotlib.dates import AutoDateLocator, ConciseDateFormatter
 
-    locator = AutoDateLocator(tz=UTC)
+    locator = AutoDateLocator(tz=UTC)  # type: ignore[no-untyped-call]
     ax.xaxis.set_major_locator(locator)
-    ax.xaxis.set_major_formatter(ConciseDateFormatter(locator, tz=UTC))
+    ax.xaxis.set_major_formatter(ConciseDateFormatter(locator, tz=UTC))  # type: ignore[no-untyped-call]
     pad = (hi - lo) * 0.02
     ax.set_xlim(_x(lo) - pad / _DAY_MS, _x(hi) + pad / _DAY_MS)
     if label:

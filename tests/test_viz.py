@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import pytest
 
 pytest.importorskip("matplotlib")
@@ -58,7 +60,7 @@ class TestFigures:
     @pytest.mark.parametrize(
         "draw",
         [
-            lambda sim: viz.plot_timeline(sim),
+            viz.plot_timeline,
             lambda sim: viz.plot_timeline(sim, metrics=["IteratorAge", "Throttles"]),
             lambda sim: viz.plot_metric(sim, "Invocations"),
             lambda sim: viz.plot_metric(sim, "ConcurrentExecutions"),
@@ -232,7 +234,7 @@ class TestPlotMetric:
         assert 6 == sum(heights)  # the six throttles
         assert 0 in heights
         xs = [p.get_x() for p in ax.patches]
-        gaps = {round((b - a) * DAY_MS) for a, b in zip(xs, xs[1:], strict=False)}
+        gaps = {round((b - a) * DAY_MS) for a, b in itertools.pairwise(xs)}
         assert {1000} == gaps  # no period is skipped
 
     def test_throttles_are_bars_from_zero(self) -> None:
