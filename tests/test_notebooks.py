@@ -11,6 +11,7 @@ nbclient = pytest.importorskip("nbclient")
 pytest.importorskip("ipykernel")
 pytest.importorskip("matplotlib")
 
+PLOTS = ("plot_timeline", "plot_metric", "viz.")
 NOTEBOOKS = sorted((Path(__file__).resolve().parent.parent / "notebooks").glob("*.ipynb"))
 
 
@@ -26,7 +27,10 @@ class TestNotebooks:
 
     @pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
     def test_notebook_runs_and_asserts_its_conclusion(self, path: Path) -> None:
-        """The notebook executes without error, and its last cell asserts what it showed."""
+        """
+        The notebook executes without error, each cell that plots shows an image,
+        and its last cell asserts what it showed.
+        """
         nb = nbformat.read(path, as_version=4)
         last = nb.cells[-1]
         assert "code" == last.cell_type
@@ -38,6 +42,15 @@ class TestNotebooks:
             resources={"metadata": {"path": str(path.parent)}},
         )
         client.execute()  # raises CellExecutionError on any error, failed asserts included
+        # A cell that plots shows its figure as an image (not "<Figure size ...>" text).
+        blind = [
+            c.source
+            for c in nb.cells
+            if c.cell_type == "code"
+            and any(p in c.source for p in PLOTS)
+            and not any("image/png" in o.get("data", {}) for o in c.outputs)
+        ]
+        assert [] == blind
 
     @pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
     def test_notebook_is_saved_without_outputs(self, path: Path) -> None:

@@ -2,17 +2,24 @@
 
 from __future__ import annotations
 
+import itertools
+
 import pytest
 
 pytest.importorskip("matplotlib")
 
 from matplotlib.colors import to_hex
+from matplotlib.dates import date2num
+from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
 
 import esm_sim
 from esm_sim import viz
 from esm_sim._demo import build_demo
+from esm_sim._engine.timefmt import ms_to_datetime
 from esm_sim.errors import ConfigError
+
+DAY_MS = 86_400_000
 
 
 @pytest.fixture(scope="module")
@@ -22,8 +29,62 @@ def demo() -> esm_sim.Simulation:
 
 
 def bars(fig: object) -> list[Rectangle]:
-    (ax,) = fig.axes  # type: ignore[attr-defined]
+    """The invocation bars of a timeline (its first axes)."""
+    ax = fig.axes[0]  # type: ignore[attr-defined]
     return [p for p in ax.patches if isinstance(p, Rectangle) and p.get_gid()]
+
+
+def at(ms: int) -> float:
+    """Epoch milliseconds as the x of a clock-time axis."""
+    return float(date2num(ms_to_datetime(ms)))
+
+
+def throttled() -> esm_sim.Simulation:
+    """Reserved concurrency 0: six throttles at 5, 6, 8, 12, 20 and 36 s, then a discard."""
+    sim = esm_sim.Simulation(seed=1)
+    table = sim.create_table("orders", partition_key="pk")
+    sim.create_function("fn", lambda event, context: None)
+    sim.lambda_client.create_event_source_mapping(
+        FunctionName="fn",
+        EventSourceArn=table.stream_arn,
+        StartingPosition="TRIM_HORIZON",
+        MaximumRecordAgeInSeconds=60,
+    )
+    sim.lambda_client.put_function_concurrency(FunctionName="fn", ReservedConcurrentExecutions=0)
+    table.put_item({"pk": "k0"})
+    sim.run_until_idle()
+    return sim
+
+
+class TestFigures:
+    @pytest.mark.parametrize(
+        "draw",
+        [
+            viz.plot_timeline,
+            lambda sim: viz.plot_timeline(sim, metrics=["IteratorAge", "Throttles"]),
+            lambda sim: viz.plot_metric(sim, "Invocations"),
+            lambda sim: viz.plot_metric(sim, "ConcurrentExecutions"),
+        ],
+        ids=["timeline", "timeline+metrics", "count", "gauge"],
+    )
+    def test_shows_as_png_and_svg_and_is_a_figure(
+        self, demo: esm_sim.Simulation, draw: object
+    ) -> None:
+        """Every viz result is a matplotlib Figure whose PNG and SVG reprs Jupyter displays."""
+        fig = draw(demo)  # type: ignore[operator]
+        assert isinstance(fig, Figure)
+        assert fig._repr_png_().startswith(b"\x89PNG\r\n\x1a\n")
+        svg = fig._repr_svg_()
+        assert isinstance(svg, str)
+        assert "<svg" in svg
+
+    def test_leaves_no_pyplot_figures(self, demo: esm_sim.Simulation) -> None:
+        """Plots are made without pyplot, so no figure piles up in its global registry."""
+        import matplotlib.pyplot as plt
+
+        before = plt.get_fignums()
+        viz.plot_timeline(demo, metrics=["Invocations"])._repr_png_()
+        assert before == plt.get_fignums()
 
 
 class TestPlotTimeline:
@@ -38,11 +99,10 @@ class TestPlotTimeline:
         fig = viz.plot_timeline(demo)
         results = {e.get("request_id"): e for e in demo.trace.events(kind="result")}
         invokes = demo.trace.events(kind="invoke")
-        t0 = invokes[0].at_ms
         for bar, sent in zip(bars(fig), invokes, strict=True):
             done = results[sent.get("request_id")]
-            assert (sent.at_ms - t0) / 1000 == pytest.approx(bar.get_x())
-            assert (done.at_ms - sent.at_ms) / 1000 == pytest.approx(bar.get_width())
+            assert at(sent.at_ms) == pytest.approx(bar.get_x(), abs=1e-9)
+            assert (done.at_ms - sent.at_ms) / DAY_MS == pytest.approx(bar.get_width())
             colour = viz.COLOURS["error" if done.get("error") else "ok"]
             assert colour == to_hex(bar.get_facecolor())
 
@@ -51,7 +111,7 @@ class TestPlotTimeline:
         fig = viz.plot_timeline(demo)
         (ax,) = fig.axes
         labels = [t.get_text() for t in ax.get_legend().get_texts()]
-        assert ["ok", "error", "bisect split", "to destination"] == labels
+        assert ["ok", "error", "redelivery", "bisect split", "to destination"] == labels
         splits = [ln for ln in ax.lines if ln.get_marker() == "v"]
         assert len(demo.trace.events(kind="split")) == len(splits)
 
@@ -96,6 +156,51 @@ class TestPlotTimeline:
         colours = [to_hex(b.get_facecolor()) for b in bars(viz.plot_timeline(sim))]
         assert viz.COLOURS["rejected"] == colours[0]
 
+    def test_redeliveries_are_hatched(self, demo: esm_sim.Simulation) -> None:
+        """A bar that re-delivers records sent before is hatched; a first delivery is not."""
+        from esm_sim._views import invocation_spans
+
+        redelivered = [s.redelivery for s in invocation_spans(demo.trace)]
+        assert any(redelivered)
+        assert redelivered == [bool(b.get_hatch()) for b in bars(viz.plot_timeline(demo))]
+
+    def test_throttles_are_marked(self) -> None:
+        """Each throttle of the trace has a marker on its row, labelled in the legend."""
+        sim = throttled()
+        (ax,) = viz.plot_timeline(sim).axes
+        ticks = [ln for ln in ax.lines if ln.get_marker() == "|"]
+        assert len(sim.trace.events(kind="throttle")) == len(ticks)
+        assert "throttled" in [t.get_text() for t in ax.get_legend().get_texts()]
+
+    def test_rows_are_named_function_shard_lane(self, demo: esm_sim.Simulation) -> None:
+        """A row is labelled `function / shard (last 8) / lane`, not by mapping UUID."""
+        (ax,) = viz.plot_timeline(demo).axes
+        (shard,) = {e.shard for e in demo.trace.events(kind="invoke")}
+        labels = [t.get_text() for t in ax.get_yticklabels()]
+        assert [f"process-orders / {shard[-8:]} / lane 0"] == labels
+
+    def test_x_axis_is_utc_clock_time(self, demo: esm_sim.Simulation) -> None:
+        """The time axis is labelled UTC and spans the first to the last invocation."""
+        (ax,) = viz.plot_timeline(demo).axes
+        spans = demo.trace.events(kind="invoke")
+        lo, hi = ax.get_xlim()
+        assert "time (UTC)" == ax.get_xlabel()
+        assert lo <= at(spans[0].at_ms) < at(spans[-1].at_ms) <= hi
+
+    def test_metrics_stack_under_the_timeline_on_one_time_axis(
+        self, demo: esm_sim.Simulation
+    ) -> None:
+        """`metrics=[...]` adds one panel per metric under the timeline, sharing its x axis."""
+        fig = viz.plot_timeline(demo, metrics=["IteratorAge", "Throttles"])
+        timeline, age, throttles = fig.axes
+        assert timeline.get_xlim() == age.get_xlim() == throttles.get_xlim()
+        assert timeline.get_shared_x_axes().joined(timeline, throttles)
+        assert ["IteratorAge", "Throttles (Sum per 1 s)"] == [
+            age.get_title(),
+            throttles.get_title(),
+        ]
+        assert "time (UTC)" == throttles.get_xlabel()
+
     def test_renders_to_png(self, demo: esm_sim.Simulation, tmp_path: object) -> None:
         """The figure saves as a PNG without a display."""
         path = tmp_path / "timeline.png"  # type: ignore[operator]
@@ -112,12 +217,88 @@ class TestPlotMetric:
         assert [v for _, v in demo.metrics.series("Duration")] == list(line.get_ydata())
 
     def test_statistics_per_period(self, demo: esm_sim.Simulation) -> None:
-        """With period_seconds the plot shows one statistic per bucket."""
+        """With period_seconds a count shows one bar per bucket, its height the statistic."""
         fig = viz.plot_metric(demo, "Invocations", period_seconds=1, stat="Sum")
-        (line,) = fig.axes[0].lines
-        assert [v for _, v in demo.metrics.statistics("Invocations", 1, "Sum")] == list(
-            line.get_ydata()
+        (ax,) = fig.axes
+        heights = {round(p.get_x(), 9): p.get_height() for p in ax.patches}
+        for start, value in demo.metrics.statistics("Invocations", 1, "Sum"):
+            assert value == heights[round(float(date2num(start)), 9)]
+
+    def test_empty_periods_are_zero_height_bars(self) -> None:
+        """A count draws every period from first to last event, zero where nothing happened."""
+        sim = throttled()
+        (ax,) = viz.plot_metric(sim, "Throttles", period_seconds=1).axes
+        heights = [p.get_height() for p in ax.patches]
+        widths = {round(p.get_width() * DAY_MS) for p in ax.patches}
+        assert {900} == widths  # one bar per 1 s period (90 % wide)
+        assert 6 == sum(heights)  # the six throttles
+        assert 0 in heights
+        xs = [p.get_x() for p in ax.patches]
+        gaps = {round((b - a) * DAY_MS) for a, b in itertools.pairwise(xs)}
+        assert {1000} == gaps  # no period is skipped
+
+    def test_throttles_are_bars_from_zero(self) -> None:
+        """Throttles is drawn as bars on a count axis from 0, not dots on a zoomed axis."""
+        sim = throttled()
+        (ax,) = viz.plot_metric(sim, "Throttles").axes
+        assert [] == list(ax.lines)
+        assert list(ax.patches)
+        assert 0 == ax.get_ylim()[0]
+        assert ax.get_ylim()[1] >= 1
+
+    @pytest.mark.parametrize(
+        ("name", "unit"),
+        [
+            ("Invocations", "count"),
+            ("Errors", "count"),
+            ("Throttles", "count"),
+            ("ConcurrentExecutions", "count"),
+            ("Duration", "duration (ms)"),
+            ("IteratorAge", "age (s)"),  # the demo's ages reach 10 s
+        ],
+    )
+    def test_y_axis_starts_at_zero_and_names_its_unit(
+        self, demo: esm_sim.Simulation, name: str, unit: str
+    ) -> None:
+        """Every metric's y axis starts at 0 and is labelled with its unit."""
+        (ax,) = viz.plot_metric(demo, name).axes
+        assert 0 == ax.get_ylim()[0]
+        assert unit == ax.get_ylabel()
+        assert "time (UTC)" == ax.get_xlabel()
+
+    def test_iterator_age_is_in_ms_or_s(self) -> None:
+        """IteratorAge is drawn in ms below 10 s and in seconds from 10 s, and the axis says which."""
+        short = TestPlotTimeline._reporting(fail_index=1)
+        assert "age (ms)" == viz.plot_metric(short, "IteratorAge").axes[0].get_ylabel()
+        sim = esm_sim.Simulation(seed=1)
+        table = sim.create_table("orders", partition_key="pk")
+        sim.create_function("fn", lambda event, context: None)
+        table.put_item({"pk": "k0"})
+        sim.run_for(30_000)  # the record waits 30 s before a mapping reads it
+        sim.lambda_client.create_event_source_mapping(
+            FunctionName="fn", EventSourceArn=table.stream_arn, StartingPosition="TRIM_HORIZON"
         )
+        sim.run_until_idle()
+        (ages_ms,) = [v for _, v in sim.metrics.series("IteratorAge")]
+        (ax,) = viz.plot_metric(sim, "IteratorAge").axes
+        assert "age (s)" == ax.get_ylabel()
+        assert [ages_ms / 1000] == list(ax.lines[0].get_ydata())
+
+    def test_gauges_are_steps(self, demo: esm_sim.Simulation) -> None:
+        """ConcurrentExecutions and IteratorAge are drawn as post-steps through their points."""
+        for name in viz.GAUGES:
+            (ax,) = viz.plot_metric(demo, name).axes
+            (line,) = ax.lines
+            assert "steps-post" == line.get_drawstyle()
+
+    def test_same_clock_time_as_the_timeline(self, demo: esm_sim.Simulation) -> None:
+        """A metric plot's x axis is the timeline's: same span, same instant at the same x."""
+        timeline = viz.plot_timeline(demo).axes[0]
+        (ax,) = viz.plot_metric(demo, "IteratorAge").axes
+        assert timeline.get_xlim() == ax.get_xlim()
+        first_bar = bars(timeline.figure)[0]
+        (line,) = ax.lines
+        assert first_bar.get_x() == pytest.approx(line.get_xdata()[0], abs=1e-9)
 
     def test_unknown_metric_raises(self, demo: esm_sim.Simulation) -> None:
         """An unknown metric name raises ConfigError."""
