@@ -87,7 +87,13 @@ def open_bar(progress: object, **options: Any) -> Any:
         options["delay"] = AUTO_DELAY_S  # wall-clock-ok: tqdm draws once the run lasts that long
     elif progress is not True:
         options["file"] = progress
-    return tqdm(**options)
+    try:
+        return tqdm(**options)
+    except ImportError as error:  # a notebook bar without ipywidgets
+        if progress is None:
+            return None
+        msg = f"progress={progress!r}: tqdm cannot draw here ({error}); pass a stream or False"
+        raise ConfigError(msg) from None
 
 
 def run_with_bar(

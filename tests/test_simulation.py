@@ -204,6 +204,22 @@ class TestProgressWithoutTqdm:
         sim.run_until_idle()
         assert ("", True) == (terminal.getvalue(), sim.is_idle())
 
+    def test_automatic_progress_skips_a_bar_tqdm_cannot_draw(
+        self, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """progress=None runs without a bar when tqdm cannot draw one (a notebook without widgets)."""
+        pytest.importorskip("tqdm")
+
+        def no_widgets(**options: Any) -> None:
+            raise ImportError("IProgress not found")
+
+        monkeypatch.setattr("tqdm.auto.tqdm", no_widgets)
+        monkeypatch.delenv("CI", raising=False)
+        monkeypatch.setattr(sys, "stdout", _Terminal())
+        sim = _busy()
+        sim.run_until_idle()
+        assert sim.is_idle()
+
     def test_a_bad_progress_value_is_refused(self) -> None:
         """progress= other than None, a bool or a stream raises ConfigError naming it."""
         with pytest.raises(ConfigError, match=r"progress='yes' must be None"):
