@@ -16,6 +16,7 @@ from typing import Any, Protocol
 
 import attrs
 
+from esm_sim import _progress
 from esm_sim._control.client import ControlPorts, LambdaClient
 from esm_sim._control.lifecycle import MappingLifecycle
 from esm_sim._engine import display
@@ -316,26 +317,84 @@ class Simulation:
             raise SimulationError(msg)
         self._running = True
 
-    def run_for(self, seconds: float) -> None:
-        """Advance the virtual clock by ``seconds``, running everything due on the way."""
+    def _run_clock(
+        self,
+        limit: int,
+        stop: Callable[[], bool] | None,
+        progress: object,
+        *,
+        bounded: bool = True,
+    ) -> bool:
+        """
+        The scheduler's ``run_until(limit, stop)``, with a progress bar when one is shown.
+
+        With a bar the run goes in slices of ``_progress.EVERY`` events (the same
+        events in the same order) and the bar is updated between slices; without
+        one, the scheduler's loop runs untouched.
+        """
+        start = self.now_ms
+        bar = _progress.open_bar(
+            progress,
+            total=(limit - start) / 1000 if bounded else None,
+            unit="s",
+            desc="virtual",
+            bar_format=None if bounded else "{desc}: {n:.0f}{unit} [{elapsed}{postfix}]",
+        )
+        if bar is None:
+            return self._scheduler.run_until(limit, stop)
+        seen: dict[str, int] = {}  # invocations counted so far, per function
+        totals = [0, 0]  # records, invocations
+
+        def postfix() -> str:
+            for name, fn in self.functions.items():
+                log = fn.invocations
+                before = seen.get(name, 0)
+                totals[0] += log.records_from(before)
+                totals[1] += len(log) - before
+                seen[name] = len(log)
+            return f"t={iso_ms(self.now_ms)}, records={totals[0]}, invocations={totals[1]}"
+
+        scheduler, every = self._scheduler, _progress.EVERY
+        return _progress.run_with_bar(
+            bar,
+            lambda: scheduler.run_events(limit, stop, every),
+            seconds=lambda: (scheduler.now_ms - start) / 1000,
+            postfix=postfix,
+        )
+
+    def run_for(self, seconds: float, *, progress: object = None) -> None:
+        """
+        Advance the virtual clock by ``seconds``, running everything due on the way.
+
+        ``progress``: None (a bar in a notebook or terminal once the run lasts
+        over 2 wall seconds, never in CI), True (always; needs tqdm,
+        ``pip install 'esm_sim[progress]'``), False (never), or a text stream to
+        draw the bar on. It never changes what the run does.
+        """
         limit = self._later_ms("seconds", seconds)
+        _progress.check(progress)
         self._enter()
         try:
-            self._scheduler.run_until(limit)
+            self._run_clock(limit, None, progress)
         finally:
             self._running = False
 
-    def run_until(self, when: datetime | float) -> None:
-        """Advance the virtual clock to ``when`` (datetime or epoch seconds); never backwards."""
+    def run_until(self, when: datetime | float, *, progress: object = None) -> None:
+        """
+        Advance the virtual clock to ``when`` (datetime or epoch seconds); never backwards.
+
+        ``progress`` as for :meth:`run_for`.
+        """
         limit = instant_arg_ms("when", when)
         if limit < self.now_ms:
             msg = (
                 f"when={iso_ms(limit)} is before now={iso_ms(self.now_ms)}: time can't go backwards"
             )
             raise ConfigError(msg)
+        _progress.check(progress)
         self._enter()
         try:
-            self._scheduler.run_until(limit)
+            self._run_clock(limit, None, progress)
         finally:
             self._running = False
 
@@ -347,9 +406,12 @@ class Simulation:
         """
         return self._busy == 0 and self._user_pending == 0
 
-    def run_until_idle(self, max_seconds: float = 2 * 86_400) -> None:
+    def run_until_idle(self, max_seconds: float = 2 * 86_400, *, progress: object = None) -> None:
         """
         Run until :meth:`is_idle`, at most ``max_seconds`` of virtual time.
+
+        ``progress`` as for :meth:`run_for` (the bar counts virtual seconds, with
+        no total: the run usually ends long before ``max_seconds``).
 
         Raises:
             SimulationLimitExceeded: still busy after ``max_seconds`` (for example a
@@ -357,11 +419,12 @@ class Simulation:
                 record leaves the stream, 24 hours later).
         """
         limit = self._later_ms("max_seconds", max_seconds)
+        _progress.check(progress)
         if self.is_idle():
             return
         self._enter()
         try:
-            done = self._scheduler.run_until(limit, self.is_idle)
+            done = self._run_clock(limit, self.is_idle, progress, bounded=False)
         finally:
             self._running = False
         advice.report_cascades(self.mappings.values())  # SelfTriggerWarning

@@ -13,8 +13,9 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from concurrent.futures import Executor, ProcessPoolExecutor
-from typing import TypeVar
+from typing import Any, TypeVar
 
+from esm_sim import _progress
 from esm_sim.errors import ConfigError
 
 S = TypeVar("S")
@@ -24,7 +25,11 @@ DEFAULT_MAX_WORKERS = 2
 
 
 def sweep(
-    scenarios: Iterable[S], run: Callable[[S], R], *, executor: Executor | None = None
+    scenarios: Iterable[S],
+    run: Callable[[S], R],
+    *,
+    executor: Executor | None = None,
+    progress: object = None,
 ) -> list[R]:
     """
     ``[run(s) for s in scenarios]``, computed in parallel on a ``concurrent.futures`` executor.
@@ -39,6 +44,10 @@ def sweep(
             a ``ProcessPoolExecutor``, Dask's ``distributed.Client(...).get_executor()``.
             The caller keeps ownership (it is not shut down). Default: a
             ``ProcessPoolExecutor`` with 2 workers, shut down afterwards.
+        progress: a bar counting finished scenarios: None (in a notebook or
+            terminal once the sweep lasts over 2 wall seconds, never in CI),
+            True (always; needs ``pip install 'esm_sim[progress]'``), False
+            (never), or a text stream to draw it on.
 
     Returns:
         The summaries in scenario order, whatever order they finished in.
@@ -48,6 +57,7 @@ def sweep(
         Exception: the first (in scenario order) exception a ``run`` raised.
 
     .. versionadded:: 0.1.0
+    .. versionchanged:: 0.1.0 ``progress``.
     """
     if not callable(run):
         msg = f"run={run!r} must be a callable taking one scenario"
@@ -56,21 +66,33 @@ def sweep(
         # Dask's ClientExecutor subclasses Executor; anything else is a mistake.
         msg = f"executor={executor!r} must be a concurrent.futures.Executor"
         raise ConfigError(msg)
+    _progress.check(progress)
     items = list(scenarios)
     if not items:
         return []
-    if executor is None:
-        with ProcessPoolExecutor(max_workers=DEFAULT_MAX_WORKERS) as pool:
-            return _gather(pool, run, items)
-    return _gather(executor, run, items)
+    bar = _progress.open_bar(progress, total=len(items), unit="scenario", desc="sweep")
+    try:
+        if executor is None:
+            with ProcessPoolExecutor(max_workers=DEFAULT_MAX_WORKERS) as pool:
+                return _gather(pool, run, items, bar)
+        return _gather(executor, run, items, bar)
+    finally:
+        if bar is not None:
+            bar.close()
 
 
-def _gather(executor: Executor, run: Callable[[S], R], items: list[S]) -> list[R]:
+def _gather(executor: Executor, run: Callable[[S], R], items: list[S], bar: Any) -> list[R]:
     # submit + result in submission order, not as_completed: the order of the
-    # results must not depend on which worker finished first.
+    # results must not depend on which worker finished first (the bar, too,
+    # counts them in scenario order).
     futures = [executor.submit(run, item) for item in items]
     try:
-        return [future.result() for future in futures]
+        results = []
+        for future in futures:
+            results.append(future.result())
+            if bar is not None:
+                bar.update(1)
+        return results
     finally:
         for future in futures:
             future.cancel()  # after a failure, don't leave the rest queued

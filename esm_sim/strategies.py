@@ -25,6 +25,7 @@ faults cause), runs it until idle and returns the finished simulation.
 
 from __future__ import annotations
 
+import base64
 import functools
 from collections.abc import Sequence
 from datetime import timedelta
@@ -153,6 +154,43 @@ def _windows(high: int) -> st.SearchStrategy[int]:
     return st.integers(0, high) | st.integers(1, min(high, 60))
 
 
+_KEY_TYPES = ("S", "N", "B")
+
+
+def _key_name(key: str | tuple[str, str]) -> str:
+    return key if isinstance(key, str) else key[0]
+
+
+def _check_sort_key(value: object) -> tuple[str, str] | None:
+    return None if value is None else _check_key("sort_key", value, optional=True)
+
+
+def _check_key(name: str, value: object, *, optional: bool = False) -> tuple[str, str]:
+    """A key schema argument as (attribute name, type); a bare name is type "S"."""
+    if isinstance(value, str) and value:
+        return value, "S"
+    if (
+        isinstance(value, tuple)
+        and len(value) == 2
+        and isinstance(value[0], str)
+        and value[0]
+        and value[1] in _KEY_TYPES
+    ):
+        return value[0], value[1]
+    expected = "a non-empty str or a (name, type) pair with type 'S', 'N' or 'B'"
+    msg = f"Expected {expected}{' or None' if optional else ''} but got {name}={value!r}"
+    raise InvalidArgument(msg)
+
+
+def _key_values(prefix: str, kind: str, count: int) -> tuple[Any, ...]:
+    """``count`` key values of DynamoDB type ``kind``: k0, k1... (S), 0, 1... (N), b"k0"... (B)."""
+    if kind == "N":
+        return tuple(range(count))
+    if kind == "B":
+        return tuple(f"{prefix}{i}".encode() for i in range(count))
+    return tuple(f"{prefix}{i}" for i in range(count))
+
+
 # ---------------------------------------------------------------------------
 # Value objects
 # ---------------------------------------------------------------------------
@@ -243,10 +281,25 @@ class FaultPlan:
         return f"FaultPlan({', '.join(parts)})"
 
 
-def _record_key(record: dict[str, Any]) -> str:
-    # The partition key's value as text (the first attribute of Keys, spec 7.3).
-    value = next(iter(record["dynamodb"]["Keys"].values()))
+def _record_key(record: dict[str, Any], partition_key: str = "pk") -> str:
+    # The partition key's value as text, as the stream record has it (spec 7.3):
+    # S as is, N as its decimal text, B as base64 (see _key_text).
+    keys = record["dynamodb"]["Keys"]
+    value = keys.get(partition_key) or next(iter(keys.values()))
     return str(next(iter(value.values())))
+
+
+def _item_key_text(record: dict[str, Any]) -> str:
+    # The record's whole item key, e.g. "pk=k0 sk=s1" (partition key first, spec 7.3).
+    keys = record["dynamodb"]["Keys"]
+    return " ".join(f"{name}={next(iter(v.values()))}" for name, v in keys.items())
+
+
+def _key_text(value: Any) -> str:
+    """A key value as a stream record's Keys show it: what :class:`Fault` ``keys`` hold."""
+    if isinstance(value, bytes | bytearray):
+        return base64.b64encode(bytes(value)).decode()
+    return str(value)
 
 
 class _Harness:
@@ -260,8 +313,10 @@ class _Harness:
         report_batch_item_failures: bool,
         timeout_s: float,
         only: frozenset[int] | None = None,
+        partition_key: str = "pk",
     ) -> None:
         self.handler = handler
+        self.partition_key = partition_key
         self.plan = plan
         self.rbif = report_batch_item_failures
         self.timeout_s = timeout_s
@@ -270,9 +325,10 @@ class _Harness:
         self.fired = [0] * len(plan.faults)
         self.timed_out: set[str] = set()
         self.seen: set[int] = set()  # sequence numbers the user's handler was given
+        self.item_keys: dict[int, str] = {}  # sequence number -> "pk=k0 sk=s1"
 
     def _pick(self, records: list[dict[str, Any]]) -> tuple[Fault, int] | None:
-        keys = [_record_key(r) for r in records]
+        keys = [_record_key(r, self.partition_key) for r in records]
         for i, fault in enumerate(self.plan.faults):
             if fault.times is not None and self.fired[i] >= fault.times:
                 continue
@@ -299,6 +355,8 @@ class _Harness:
     def __call__(self, event: dict[str, Any], context: Context) -> Any:
         self.calls += 1
         records = list(event["Records"])
+        for r in records:
+            self.item_keys[int(r["dynamodb"]["SequenceNumber"])] = _item_key_text(r)
         picked = self._pick(records)
         if picked is None:
             return self._call(event, context, records)
@@ -350,8 +408,11 @@ class Scenario:
         settings: keyword arguments for :class:`~esm_sim.Simulation`, the
             behaviour choices where AWS is silent (see :func:`simulation_settings`);
             empty: every default.
+        partition_key, sort_key: the table's key schema, as
+            ``Simulation.create_table`` takes it: a name, or a (name, type) pair
+            with type "S", "N" or "B"; no sort key by default.
 
-    .. versionchanged:: 0.1.0 ``settings``.
+    .. versionchanged:: 0.1.0 ``settings``, ``partition_key``, ``sort_key``.
     """
 
     seed: int = 0
@@ -361,13 +422,38 @@ class Scenario:
     faults: FaultPlan = FaultPlan()
     timeout: float = 3.0
     settings: dict[str, Any] = attrs.field(factory=dict)
+    partition_key: str | tuple[str, str] = "pk"
+    sort_key: str | tuple[str, str] | None = None
+
+    def _shown(self, name: str) -> bool:
+        # Fields at their defaults that older scenarios lacked are not printed, so a
+        # scenario on the default table reads as it did before they existed.
+        if name == "settings":
+            return bool(self.settings)
+        if name == "partition_key":
+            return self.partition_key != "pk"
+        if name == "sort_key":
+            return self.sort_key is not None
+        return True
+
+    @property
+    def key_names(self) -> tuple[str, ...]:
+        """The key attribute names: (partition,) or (partition, sort)."""
+        names = [_key_name(self.partition_key)]
+        if self.sort_key is not None:
+            names.append(_key_name(self.sort_key))
+        return tuple(names)
 
     def __repr__(self) -> str:
-        settings = f", settings={self.settings!r}" if self.settings else ""
+        extra = "".join(
+            f", {name}={getattr(self, name)!r}"
+            for name in ("settings", "partition_key", "sort_key")
+            if self._shown(name)
+        )
         return (
             f"Scenario(seed={self.seed!r}, shard_count={self.shard_count!r}, "
             f"writes={self.writes!r}, mapping={self.mapping!r}, faults={self.faults!r}"
-            f"{settings})"
+            f"{extra})"
         )
 
     def _repr_pretty_(self, p: Any, cycle: bool) -> None:
@@ -377,11 +463,7 @@ class Scenario:
         if cycle:
             p.text("Scenario(...)")
             return
-        names = [
-            a.name
-            for a in attrs.fields(Scenario)
-            if a.init and (a.name != "settings" or self.settings)
-        ]
+        names = [a.name for a in attrs.fields(Scenario) if a.init and self._shown(a.name)]
         with p.group(1, "Scenario(", ")"):
             for i, name in enumerate(names):
                 if i:
@@ -395,7 +477,7 @@ class Scenario:
         Run the scenario with ``handler`` (wrapped in the fault plan) until idle.
 
         The simulation is ``Simulation(seed=seed, **settings)``. The table is
-        ``esm-sim-table`` (partition key ``pk``), the function
+        ``esm-sim-table`` (keyed by :attr:`partition_key` and :attr:`sort_key`), the function
         ``esm-sim-handler``, and an SQS queue ``esm-sim-dlq`` exists for an
         on-failure destination. Writes and throttles run on the virtual clock
         from the simulation's start.
@@ -419,7 +501,12 @@ class Scenario:
     ) -> tuple[Simulation, _Harness]:
         plan = self.faults if faults is None else faults
         sim = Simulation(seed=self.seed, **self.settings)
-        table = sim.create_table(_TABLE, partition_key="pk", shard_count=self.shard_count)
+        table = sim.create_table(
+            _TABLE,
+            partition_key=self.partition_key,
+            sort_key=self.sort_key,
+            shard_count=self.shard_count,
+        )
         sim.create_queue(_QUEUE)
         harness = _Harness(
             handler,
@@ -428,15 +515,17 @@ class Scenario:
             in self.mapping.get("FunctionResponseTypes", ()),
             timeout_s=self.timeout,
             only=only,
+            partition_key=_key_name(self.partition_key),
         )
         sim.create_function(_FUNCTION, harness, timeout=self.timeout, duration=harness.duration)
         sim.lambda_client.create_event_source_mapping(
             FunctionName=_FUNCTION, EventSourceArn=table.stream_arn, **self.mapping
         )
         start = sim.now
+        key_names = self.key_names
         for write in self.writes:
             target = table.put_item if write.op == "put" else table.delete_item
-            item = write.item if write.op == "put" else {"pk": write.item["pk"]}
+            item = write.item if write.op == "put" else {k: write.item[k] for k in key_names}
             sim.call_at(start + timedelta(milliseconds=write.at_ms), target, item)
         client = sim.lambda_client
         for throttle in plan.throttles:
@@ -516,29 +605,91 @@ def items(
     return item
 
 
+_default_items = items  # the parameter named ``items`` below shadows the strategy
+_SORT_KEYS = 3  # sort-key values drawn per partition-key type: s0..s2, 0..2, b"s0"..
+
+
+@st.composite
+def _keyed_items(
+    draw: st.DrawFn,
+    *,
+    names: tuple[str, ...],
+    pools: tuple[st.SearchStrategy[Any], ...],
+    rest: st.SearchStrategy[dict[str, Any]],
+) -> dict[str, Any]:
+    # Key attributes first (readable examples), then the non-key attributes drawn.
+    item = {name: draw(pool) for name, pool in zip(names, pools, strict=True)}
+    attributes = draw(rest)
+    if not isinstance(attributes, dict):
+        msg = f"items must draw dicts of non-key attributes, but drew {attributes!r}"
+        raise InvalidArgument(msg)
+    item.update((k, v) for k, v in attributes.items() if k not in item)
+    return item
+
+
+def _check_items(value: object) -> st.SearchStrategy[dict[str, Any]] | None:
+    if value is not None and not isinstance(value, st.SearchStrategy):
+        msg = (
+            f"Expected a strategy of attribute dicts (or None) but got "
+            f"items={value!r} (type={type(value).__name__})"
+        )
+        raise InvalidArgument(msg)
+    return value
+
+
+# Non-key attributes of the default items: an int ``v`` and at most one more.
+_DEFAULT_ATTRIBUTES = _default_items(keys=("-",), max_attributes=1).map(
+    lambda item: {k: v for k, v in item.items() if k != "pk"}
+)
+
+
 @st.composite
 def writes(
     draw: st.DrawFn,
     *,
-    keys: Sequence[str] = (),
+    keys: Sequence[Any] = (),
     max_keys: int = 4,
     min_size: int = 0,
     max_size: int = 20,
     max_gap_seconds: int = 120,
     allow_deletes: bool = True,
+    partition_key: str | tuple[str, str] = "pk",
+    sort_key: str | tuple[str, str] | None = None,
+    items: st.SearchStrategy[dict[str, Any]] | None = None,
 ) -> tuple[Write, ...]:
     """
     Timed write schedules: inserts, modifies and deletes on a few hot keys, in bursts.
 
-    Keys come from ``keys`` or from ``k0``..``k{max_keys-1}``; repeated writes
-    to a key give MODIFY records, deletes give REMOVE records (a write that
-    changes nothing gives none, spec 7.1). Gaps between writes are often 0
-    (a burst at one instant), often under a second, and up to
-    ``max_gap_seconds``.
+    Keys come from ``keys`` or from ``k0``..``k{max_keys-1}`` (``0``.. for an
+    N partition key, ``b"k0"``.. for B); repeated writes to a key give MODIFY
+    records, deletes give REMOVE records (a write that changes nothing gives
+    none, spec 7.1). Gaps between writes are often 0 (a burst at one
+    instant), often under a second, and up to ``max_gap_seconds``.
+
+    Args:
+        partition_key, sort_key: the table's key schema, as
+            ``Simulation.create_table`` takes it: a name, or (name, type) with
+            type "S", "N" or "B". A sort key takes one of three values of its
+            type (``s0``..``s2``, ``0``..``2``, ``b"s0"``..).
+        items: a strategy of dicts of the non-key attributes (e.g.
+            ``st.fixed_dictionaries({"amount": st.integers(0, 100)})``); key
+            attributes it draws are replaced. None: an int ``v`` and at most
+            one more attribute.
 
     Shrinks toward few writes, all ``put`` on ``k0`` at time 0.
+
+    .. versionchanged:: 0.1.0 ``partition_key``, ``sort_key``, ``items``.
     """
-    key_values = _check_strings("keys", keys)
+    pk_name, pk_type = _check_key("partition_key", partition_key)
+    sort = _check_sort_key(sort_key)
+    rest = _check_items(items)
+    if pk_type == "S":
+        key_values: tuple[Any, ...] = _check_strings("keys", keys)
+    elif isinstance(keys, str | bytes) or not isinstance(keys, Sequence):
+        msg = f"Expected a sequence of key values but got keys={keys!r}"
+        raise InvalidArgument(msg)
+    else:
+        key_values = tuple(keys)
     _check_int("max_keys", max_keys, 1)
     _check_int("min_size", min_size, 0)
     _check_int("max_size", max_size, 0)
@@ -547,7 +698,20 @@ def writes(
     if not isinstance(allow_deletes, bool):
         msg = f"Expected bool but got allow_deletes={allow_deletes!r}"
         raise InvalidArgument(msg)
-    pool = key_values or tuple(f"k{i}" for i in range(max_keys))
+    pool = key_values or _key_values("k", pk_type, max_keys)
+    if sort is None and rest is None and pk_type == "S":
+        # The original draw, choice for choice: shrunk examples stay as documented.
+        per_write = _default_items(keys=pool, partition_key=pk_name, max_attributes=1)
+    else:
+        names = (pk_name,) if sort is None else (pk_name, sort[0])
+        pools = [st.sampled_from(pool)]
+        if sort is not None:
+            pools.append(st.sampled_from(_key_values("s", sort[1], _SORT_KEYS)))
+        per_write = _keyed_items(
+            names=names,
+            pools=tuple(pools),
+            rest=_DEFAULT_ATTRIBUTES if rest is None else rest,
+        )
     gap_ms = st.one_of(
         st.just(0),
         st.integers(0, min(1000, max_gap_seconds * 1000)),
@@ -560,7 +724,7 @@ def writes(
     for _ in range(n):
         at += draw(gap_ms)
         op = draw(ops)
-        item = draw(items(keys=pool, max_attributes=1))
+        item = draw(per_write)
         out.append(Write(at_ms=at, op=op, item=item))
     return tuple(out)
 
@@ -826,6 +990,9 @@ def scenarios(
     allow_permanent_faults: bool = False,
     max_throttles: int = 1,
     settings: st.SearchStrategy[dict[str, Any]] | None = None,
+    partition_key: str | tuple[str, str] = "pk",
+    sort_key: str | tuple[str, str] | None = None,
+    items: st.SearchStrategy[dict[str, Any]] | None = None,
 ) -> Scenario:
     """
     Whole scenarios: a seed, a table of 1..``max_shards`` shards, writes on up to
@@ -845,8 +1012,16 @@ def scenarios(
     stream's 24-hour retention (spec 3.1), about 1,440 invocations, which is
     realistic but slow for a property test's default deadline.
 
+    ``partition_key``, ``sort_key`` and ``items`` describe your table (see
+    :func:`writes`): e.g. ``scenarios(partition_key="order_id", sort_key=("line",
+    "N"), items=st.fixed_dictionaries({"qty": st.integers(1, 5)}))``. The
+    scenario records the key schema and creates its table with it; faults
+    target partition-key values as the stream's Keys show them (text).
+
     Shrinks toward seed 0, one shard, few writes, the simplest mapping and no
     fault. Run one with :meth:`Scenario.run`.
+
+    .. versionchanged:: 0.1.0 ``partition_key``, ``sort_key``, ``items``.
     """
     _check_int("max_shards", max_shards, 1, 16)
     _check_int("min_writes", min_writes, 0)
@@ -859,11 +1034,22 @@ def scenarios(
             f"settings={settings!r} (type={type(settings).__name__})"
         )
         raise InvalidArgument(msg)
-    pool = tuple(f"k{i}" for i in range(max_keys))
+    pk_name, pk_type = _check_key("partition_key", partition_key)
+    _check_sort_key(sort_key)
+    _check_items(items)
+    pool = _key_values("k", pk_type, max_keys)
     seed = draw(st.integers(0, 2**32 - 1))
     shard_count = draw(st.integers(1, max_shards))
     write_schedule = draw(
-        writes(keys=pool, min_size=min_writes, max_size=max_writes, max_gap_seconds=60)
+        writes(
+            keys=pool,
+            min_size=min_writes,
+            max_size=max_writes,
+            max_gap_seconds=60,
+            partition_key=partition_key,
+            sort_key=sort_key,
+            items=items,
+        )
     )
     mapping = draw(
         mapping_configs(
@@ -875,7 +1061,7 @@ def scenarios(
             destination_arns=(_DEFAULT_DESTINATION,),
         )
     )
-    used = tuple(dict.fromkeys(w.item["pk"] for w in write_schedule))
+    used = tuple(dict.fromkeys(_key_text(w.item[pk_name]) for w in write_schedule))
     plan = draw(
         fault_plans(
             keys=used,
@@ -898,4 +1084,6 @@ def scenarios(
         mapping=mapping,
         faults=plan,
         settings=drawn,
+        partition_key=partition_key,
+        sort_key=sort_key,
     )

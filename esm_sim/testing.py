@@ -264,11 +264,17 @@ def check_idempotent(
         for seq in inv.sequence_numbers:
             counts[seq] = counts.get(seq, 0) + 1
     repeated = sorted(seq for seq, n in counts.items() if n > 1)
+    # Each named by its item key too ("pk=k0 sk=s1"): the key is what a reader
+    # matches against the scenario's writes and the handler's side effects.
+    named = [
+        f"{seq} ({harness.item_keys[seq]})" if seq in harness.item_keys else str(seq)
+        for seq in repeated[:10]
+    ]
     msg = (
         "the handler is not idempotent: its side effects after the scenario's "
         f"redeliveries differ from a single clean pass\n  with redeliveries: {after_faults!r}\n"
         f"  single pass:       {single!r}\n  records delivered more than once: "
-        f"{', '.join(map(str, repeated[:10])) or 'none'}"
+        f"{', '.join(named) or 'none'}"
     )
     raise AssertionError(msg)
 

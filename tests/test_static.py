@@ -29,10 +29,11 @@ def test_mypy_strict_is_clean() -> None:
 
 
 def test_import_is_light() -> None:
-    """`import esm_sim` loads neither hypothesis, matplotlib nor pandas."""
+    """`import esm_sim` loads neither hypothesis, matplotlib, pandas nor tqdm."""
     code = (
         "import sys, esm_sim; "
-        "heavy = [m for m in ('hypothesis', 'matplotlib', 'pandas') if m in sys.modules]; "
+        "heavy = [m for m in ('hypothesis', 'matplotlib', 'pandas', 'tqdm') "
+        "if m in sys.modules]; "
         "print(','.join(heavy))"
     )
     result = subprocess.run(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import inspect
 import itertools
+import re
 from typing import Any
 
 import attrs
@@ -525,3 +526,163 @@ class TestTumblingWindows:
             settings=MIN,
         )
         assert 1 == found["ParallelizationFactor"]
+
+
+def _counting_factory(*names: str) -> Any:
+    """A non-idempotent handler counting deliveries per item key (the attributes ``names``)."""
+
+    def make() -> tuple[Any, Any]:
+        counts: dict[tuple[str, ...], int] = {}
+
+        def handler(event: dict[str, Any], context: Any) -> None:
+            for record in event["Records"]:
+                keys = record["dynamodb"]["Keys"]
+                key = tuple(str(next(iter(keys[n].values()))) for n in names)
+                counts[key] = counts.get(key, 0) + 1
+
+        return handler, lambda: dict(counts)
+
+    return make
+
+
+class TestUserTables:
+    @FAST
+    @given(
+        ess.writes(
+            partition_key="order_id",
+            sort_key=("line", "N"),
+            items=st.fixed_dictionaries({"qty": st.integers(1, 5)}),
+            min_size=1,
+        )
+    )
+    def test_writes_carry_the_key_schema_and_the_drawn_attributes(
+        self, schedule: tuple[Write, ...]
+    ) -> None:
+        """Each write's item has the partition key (S), the sort key (N) and the attributes drawn."""
+        for write in schedule:
+            assert ["order_id", "line", "qty"] == list(write.item)
+            assert write.item["order_id"] in ("k0", "k1", "k2", "k3")
+            assert write.item["line"] in (0, 1, 2)
+
+    @FAST
+    @given(ess.writes(partition_key=("id", "B"), min_size=1))
+    def test_binary_partition_keys_are_bytes(self, schedule: tuple[Write, ...]) -> None:
+        """A B partition key draws bytes values, with the default attributes (an int ``v``)."""
+        for write in schedule:
+            assert isinstance(write.item["id"], bytes)
+            assert isinstance(write.item["v"], int)
+
+    @FAST
+    @given(
+        ess.scenarios(
+            partition_key=("id", "N"),
+            sort_key="sk",
+            items=st.fixed_dictionaries({"amount": st.integers(0, 9)}),
+            max_writes=4,
+        )
+    )
+    def test_scenarios_record_and_create_the_key_schema(self, scenario: Scenario) -> None:
+        """A scenario keeps the key schema, and its run's table and records use it."""
+        assert (("id", "N"), "sk") == (scenario.partition_key, scenario.sort_key)
+        seen: list[dict[str, Any]] = []
+        sim = scenario.run(lambda event, context: seen.extend(event["Records"]))
+        table = sim.tables["esm-sim-table"]
+        assert ("id", "sk") == (table.partition_key, table.sort_key)
+        for record in seen:
+            assert ["id", "sk"] == sorted(record["dynamodb"]["Keys"])
+            assert "N" in record["dynamodb"]["Keys"]["id"]
+
+    @FAST
+    @given(ess.scenarios(partition_key=("id", "N"), min_writes=1, max_faults=2))
+    def test_drawn_faults_target_written_number_keys_as_text(self, scenario: Scenario) -> None:
+        """Faults drawn for an N partition key target written values, as the stream's text."""
+        written = {str(w.item["id"]) for w in scenario.writes}
+        for fault in scenario.faults.faults:
+            assert set(fault.keys) <= written
+
+    def test_a_fault_on_a_number_key_redelivers_that_key(self) -> None:
+        """A fault aimed at an N partition-key value (as text) fires on that key's record."""
+        plan = FaultPlan(faults=(Fault(kind="raise_after", keys=("7",), times=1),))
+        scenario = Scenario(
+            writes=(
+                Write(at_ms=0, op="put", item={"id": 7, "sk": "s0", "qty": 1}),
+                Write(at_ms=0, op="put", item={"id": 8, "sk": "s0", "qty": 1}),
+            ),
+            mapping={"StartingPosition": "TRIM_HORIZON", "BatchSize": 1},
+            faults=plan,
+            partition_key=("id", "N"),
+            sort_key="sk",
+        )
+        delivered: list[str] = []
+        scenario.run(
+            lambda event, context: delivered.extend(
+                r["dynamodb"]["Keys"]["id"]["N"] for r in event["Records"]
+            )
+        )
+        assert ["7", "7", "8"] == delivered
+
+    def test_a_delete_uses_the_whole_item_key(self) -> None:
+        """A delete write removes the item named by partition and sort key (a REMOVE record)."""
+        scenario = Scenario(
+            writes=(
+                Write(at_ms=0, op="put", item={"pk": "a", "sk": "s1", "v": 1}),
+                Write(at_ms=1, op="delete", item={"pk": "a", "sk": "s1", "v": 1}),
+            ),
+            sort_key="sk",
+        )
+        names: list[str] = []
+        scenario.run(lambda event, context: names.extend(r["eventName"] for r in event["Records"]))
+        assert ["INSERT", "REMOVE"] == names
+
+    def test_the_failure_names_repeated_records_by_item_key(self) -> None:
+        """check_idempotent's message names each record delivered twice by its item key."""
+        from esm_sim.testing import check_idempotent
+
+        plan = FaultPlan(faults=(Fault(kind="raise_after", keys=("k0",), times=1),))
+        scenario = Scenario(
+            writes=(Write(at_ms=0, op="put", item={"pk": "k0", "sk": "s1", "v": 0}),),
+            faults=plan,
+            sort_key="sk",
+        )
+        with pytest.raises(AssertionError) as caught:
+            check_idempotent(_counting_factory("pk", "sk"), scenario)
+        assert str(caught.value).endswith(
+            "records delivered more than once: 100000000000000000100 (pk=k0 sk=s1)"
+        )
+
+    def test_a_default_scenario_prints_as_before(self) -> None:
+        """The key schema is left out of a default scenario's repr, and shown otherwise."""
+        assert "_key" not in repr(Scenario())
+        assert "_key" not in pretty(Scenario())
+        assert repr(Scenario(sort_key="sk")).endswith(", sort_key='sk')")
+        assert "partition_key=('id', 'N')" in pretty(Scenario(partition_key=("id", "N")))
+
+    @pytest.mark.parametrize(
+        ("strategy", "message"),
+        [
+            pytest.param(
+                ess.scenarios(partition_key=("id", "X")),
+                "Expected a non-empty str or a (name, type) pair",
+                id="partition_key=('id', 'X')",
+            ),
+            pytest.param(
+                ess.writes(sort_key=""),
+                "but got sort_key=''",
+                id="sort_key=''",
+            ),
+            pytest.param(
+                ess.scenarios(items={"qty": 1}),  # type: ignore[arg-type]
+                "Expected a strategy of attribute dicts",
+                id="items={'qty': 1}",
+            ),
+            pytest.param(
+                ess.writes(items=st.just(3), min_size=1),  # type: ignore[arg-type]
+                "items must draw dicts of non-key attributes",
+                id="items=st.just(3)",
+            ),
+        ],
+    )
+    def test_bad_key_arguments_raise_when_drawn(self, strategy: Any, message: str) -> None:
+        """A bad key schema or items argument raises InvalidArgument naming it, when drawn."""
+        with pytest.raises(InvalidArgument, match=re.escape(message)):
+            find(strategy, lambda _: True, settings=MIN)

@@ -112,3 +112,27 @@ class TestSweepOnDask:
             executor: Executor = client.get_executor()
             on_dask = esm_sim.sweep(SCENARIOS, run_scenario, executor=executor)
         assert [run_scenario(s) for s in SCENARIOS] == on_dask
+
+
+def _square(x: int) -> int:
+    return x * x
+
+
+class TestSweepProgress:
+    def test_sweep_progress_counts_finished_scenarios(self, fake_tqdm: list[Any]) -> None:
+        """sweep(progress=True) counts every scenario on one bar and closes it."""
+        with ThreadPoolExecutor(2) as executor:
+            results = esm_sim.sweep(range(4), _square, executor=executor, progress=True)
+        (bar,) = fake_tqdm
+        assert ([0, 1, 4, 9], 4, 4, True) == (results, bar.options["total"], bar.n, bar.closed)
+
+    def test_sweep_progress_false_makes_no_bar(self, fake_tqdm: list[Any]) -> None:
+        """sweep(progress=False) builds no bar."""
+        with ThreadPoolExecutor(2) as executor:
+            esm_sim.sweep(range(4), _square, executor=executor, progress=False)
+        assert [] == fake_tqdm
+
+    def test_sweep_progress_true_without_tqdm_names_the_extra(self, no_tqdm: None) -> None:
+        """sweep(progress=True) without tqdm raises ConfigError naming the install command."""
+        with pytest.raises(ConfigError, match=r"pip install 'esm_sim\[progress\]'"):
+            esm_sim.sweep([1], _square, progress=True)

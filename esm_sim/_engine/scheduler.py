@@ -155,6 +155,46 @@ class Scheduler:
         self.now_ms = max(self.now_ms, limit_ms)
         return False
 
+    def run_events(
+        self, limit_ms: int, stop: Callable[[], bool] | None, max_events: int
+    ) -> bool | None:
+        """
+        :meth:`run_until`, in slices: at most ``max_events`` calls, then None.
+
+        Returns True (``stop`` held) or False (nothing left due by ``limit_ms``;
+        the clock is then at ``limit_ms``) as :meth:`run_until` does, or None
+        when the slice ran out first, leaving the clock at the last call's time.
+        Slices run exactly the calls, in the order, that one :meth:`run_until`
+        would: a progress bar updates between them at no cost per event to
+        runs without one (they keep :meth:`run_until`'s loop).
+        """
+        heap, ready = self._heap, self._ready
+        heappop, popleft = heapq.heappop, ready.popleft
+        n = 0
+        try:
+            while n < max_events:
+                if heap and heap[0][0] <= (self.now_ms if ready else limit_ms):
+                    entry = heappop(heap)
+                elif ready:
+                    entry = popleft()
+                else:
+                    break
+                cancelled = self._cancelled
+                if cancelled and entry[1] in cancelled:
+                    cancelled.discard(entry[1])
+                    continue
+                self.now_ms = entry[0]
+                n += 1
+                entry[2](*entry[3])
+                if stop is not None and stop():
+                    return True
+            else:
+                return None
+        finally:
+            self.events_run += n
+        self.now_ms = max(self.now_ms, limit_ms)
+        return False
+
     def pending(self) -> int:
         """How many live calls are scheduled (cancelled ones and stale handles not counted)."""
         cancelled = self._cancelled

@@ -380,6 +380,7 @@ _ROW_FIELDS = (
     "reason",
 )
 _FRAMES = len(_ROW_FIELDS)
+_SEQS = _ROW_FIELDS.index("_seqs")
 
 Row = tuple[Any, ...]
 Expand = Callable[[tuple[Any, ...]], Callable[[], dict[str, Any]]]
@@ -470,6 +471,16 @@ class InvocationLog(Sequence[Invocation]):
 
     def __len__(self) -> int:
         return len(self._rows)
+
+    def records_from(self, start: int) -> int:
+        """How many records the invocations from index ``start`` on carried."""
+        rows = self._rows
+        total = 0
+        for i in range(start, len(rows)):
+            seqs = rows[i][_SEQS]
+            # Sequence numbers not kept in the row are read from its batch.
+            total += len(seqs) if seqs is not None else len(self._make(rows[i]).sequence_numbers)
+        return total
 
     @overload
     def __getitem__(self, index: int) -> Invocation: ...
