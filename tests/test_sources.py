@@ -6,8 +6,8 @@ import contextlib
 import json
 from datetime import UTC, datetime
 from pathlib import Path
-from urllib.parse import urlsplit
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 
