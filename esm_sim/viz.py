@@ -46,7 +46,7 @@ if TYPE_CHECKING:
 
     from esm_sim._simulation import Simulation
 
-__all__ = ["COLOURS", "GAUGES", "MARKS", "plot_metric", "plot_timeline"]
+__all__ = ["COLOURS", "GAUGES", "MARKS", "figure", "plot_metric", "plot_timeline"]
 
 COLOURS = {
     "ok": "#2ca02c",
@@ -78,6 +78,21 @@ def _figure(width: float, height: float) -> Figure:
         msg = "esm_sim.viz needs matplotlib; install 'esm_sim[notebook]'"
         raise ImportError(msg) from None
     return PlotFigure(width=width, height=height)
+
+
+def figure(*, width: float = 8, height: float = 3) -> Figure:
+    """
+    An empty Figure for a plot of your own that shows itself in Jupyter, as the viz plots do.
+
+    A matplotlib ``Figure`` made without pyplot prints as ``<Figure size ...>``
+    in a notebook unless ``%matplotlib inline`` ran; this one has PNG and SVG
+    reprs. Draw on it as on any Figure: ``ax = fig.subplots()``.
+    """
+    for name, value in (("width", width), ("height", height)):
+        if isinstance(value, bool) or not isinstance(value, int | float) or not 0 < value <= 100:
+            msg = f"{name}={value!r} must be inches, a number in (0, 100]"
+            raise ConfigError(msg)
+    return _figure(float(width), float(height))
 
 
 def _x(ms: int) -> float:

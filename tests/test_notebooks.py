@@ -11,7 +11,7 @@ nbclient = pytest.importorskip("nbclient")
 pytest.importorskip("ipykernel")
 pytest.importorskip("matplotlib")
 
-PLOTS = ("plot_timeline", "plot_metric", "viz.")
+PLOTS = ("plot_timeline", "plot_metric", "viz.", "subplots(")
 NOTEBOOKS = sorted((Path(__file__).resolve().parent.parent / "notebooks").glob("*.ipynb"))
 
 

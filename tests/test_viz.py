@@ -64,8 +64,9 @@ class TestFigures:
             lambda sim: viz.plot_timeline(sim, metrics=["IteratorAge", "Throttles"]),
             lambda sim: viz.plot_metric(sim, "Invocations"),
             lambda sim: viz.plot_metric(sim, "ConcurrentExecutions"),
+            lambda sim: _drawn_on(viz.figure(width=4, height=2)),
         ],
-        ids=["timeline", "timeline+metrics", "count", "gauge"],
+        ids=["timeline", "timeline+metrics", "count", "gauge", "own-figure"],
     )
     def test_shows_as_png_and_svg_and_is_a_figure(
         self, demo: esm_sim.Simulation, draw: object
@@ -85,6 +86,21 @@ class TestFigures:
         before = plt.get_fignums()
         viz.plot_timeline(demo, metrics=["Invocations"])._repr_png_()
         assert before == plt.get_fignums()
+
+    def test_an_own_figure_has_the_size_asked(self) -> None:
+        """viz.figure(width=, height=) is a Figure of that size in inches, for the user's own plots."""
+        assert [5.0, 2.5] == list(viz.figure(width=5, height=2.5).get_size_inches())
+
+    @pytest.mark.parametrize("bad", [0, -1, "3", True, 1000])
+    def test_an_own_figure_refuses_a_size_that_is_not_inches(self, bad: object) -> None:
+        """viz.figure refuses a width that is not a positive number of inches, naming it."""
+        with pytest.raises(ConfigError, match="width="):
+            viz.figure(width=bad, height=2)  # type: ignore[arg-type]
+
+
+def _drawn_on(fig: Figure) -> Figure:
+    fig.subplots().plot([0, 1], [1, 0])
+    return fig
 
 
 class TestPlotTimeline:
