@@ -248,6 +248,15 @@ def plot_timeline(
         functions.setdefault((s.mapping, s.shard, s.lane), s.function)
     for e in events:
         rows.setdefault((e.mapping, e.shard, e.lane), len(rows))
+    # Rows grouped by mapping, then shard (each in order of first appearance),
+    # lanes counted up within a shard.
+    first_mapping: dict[str, int] = {}
+    first_shard: dict[str, int] = {}
+    for mapping, shard, _ in rows:
+        first_mapping.setdefault(mapping, len(first_mapping))
+        first_shard.setdefault(shard, len(first_shard))
+    ordered = sorted(rows, key=lambda k: (first_mapping[k[0]], first_shard[k[1]], k[2]))
+    rows = {key: i for i, key in enumerate(ordered)}
     n_rows = max(len(rows), 1)
     timeline_h = 1.0 + 0.5 * n_rows
     fig = _figure(11, timeline_h + 2.2 * len(metrics) + 0.6)

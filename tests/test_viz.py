@@ -195,6 +195,32 @@ class TestPlotTimeline:
         labels = [t.get_text() for t in ax.get_yticklabels()]
         assert [f"process-orders / {shard[-8:]} / lane 0"] == labels
 
+    def test_rows_are_grouped_by_shard_with_lanes_in_order(self) -> None:
+        """Rows of one shard sit together, lanes counted up, whichever lane acted first."""
+        sim = esm_sim.Simulation(seed=7)
+        table = sim.create_table("orders", partition_key="pk", shard_count=2)
+        sim.create_function("fn", lambda e, c: None, duration=0.5)
+        sim.lambda_client.put_function_concurrency(
+            FunctionName="fn", ReservedConcurrentExecutions=3
+        )
+        sim.lambda_client.create_event_source_mapping(
+            FunctionName="fn",
+            EventSourceArn=table.stream_arn,
+            StartingPosition="TRIM_HORIZON",
+            BatchSize=10,
+            ParallelizationFactor=4,
+        )
+        sim.run_for(10)
+        for i in range(120):  # throttled lanes act in an order of their own
+            sim.call_later(i / 60, table.put_item, {"pk": f"customer-{i % 101}"})
+        sim.run_until_idle()
+        labels = [t.get_text() for t in viz.plot_timeline(sim).axes[0].get_yticklabels()]
+        keys = [(label.split(" / ")[1], int(label.rsplit(" ", 1)[1])) for label in labels]
+        shards = [shard for shard, _ in keys]
+        assert 8 == len(keys)
+        assert shards == sorted(shards, key=shards.index)  # each shard's rows together
+        assert [0, 1, 2, 3, 0, 1, 2, 3] == [lane for _, lane in keys]
+
     def test_x_axis_is_utc_clock_time(self, demo: esm_sim.Simulation) -> None:
         """The time axis is labelled UTC and spans the first to the last invocation."""
         (ax,) = viz.plot_timeline(demo).axes
