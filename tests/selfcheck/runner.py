@@ -321,9 +321,17 @@ def _delete(world: World, action: Action) -> None:
     world.deleted.add(action.target)
 
 
+# Seconds from the write to the item's expiry, by version: already past (the
+# service deletes it after ttl_delay_hours), soon, or later.
+TTL_OFFSETS = (-3600, 30, 600)
+
+
 def _write(world: World, action: Action) -> None:
     table = world.tables[action.target]
     op, item = action.args["op"], action.args["item"]
+    if table.ttl_attribute is not None and op != "delete":
+        now_s = int(world.sim.now.timestamp())
+        item = {**item, "exp": now_s + TTL_OFFSETS[int(item["v"]) % len(TTL_OFFSETS)]}
     if op == "delete":
         table.delete_item(item)
     elif op == "update" and hasattr(table, "update_item"):
@@ -387,6 +395,7 @@ def build(spec: Spec) -> World:
             sort_key="sk" if t.sort_key else None,
             stream_view_type=t.view_type,
             shard_count=t.shard_count,
+            ttl_attribute="exp" if t.ttl else None,
         )
     for label, (kind, name) in SINKS.items():
         if kind == "queue":

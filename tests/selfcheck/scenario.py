@@ -78,6 +78,9 @@ class TableSpec:
     view_type: str
     keys: tuple[str, ...]
     poison: tuple[str, ...]
+    # Time to Live on attribute "exp": puts and updates carry an expiry, some
+    # already past, so the service deletes items (REMOVE records) mid-run.
+    ttl: bool = False
 
 
 @dataclass(frozen=True)
@@ -211,7 +214,7 @@ def _sim_kwargs(r: random.Random) -> dict[str, Any]:
         "iterator_age_at": r.choice(["send", "finish"]),
         "account_concurrency": r.choice([100, 1000]),
         "max_filters": r.choice([1, 2, 5, 5, 10]),
-        # No table here has a ttl_attribute, so the delay changes nothing; it is picked
+        # Only tables drawn with ttl use it; it is picked
         # from what was drawn, not drawn, so every seed keeps the scenario it named.
         "ttl_delay_hours": (0.0, 0.5, 48.0)[int(retention * 1000) % 3],
     }
@@ -222,14 +225,17 @@ def _tables(r: random.Random) -> tuple[TableSpec, ...]:
     for i in range(r.choice([1, 1, 2])):
         keys = tuple(f"k{j}" for j in range(r.randint(2, 8)))
         poison = (r.choice(keys),) if r.random() < 0.2 else ()
+        shard_count = r.randint(1, 3)
         out.append(
             TableSpec(
                 name=f"t{i}-table",
                 sort_key=r.random() < 0.3,
-                shard_count=r.randint(1, 3),
+                shard_count=shard_count,
                 view_type=r.choice(VIEW_TYPES),
                 keys=keys,
                 poison=poison,
+                # from what was drawn, not drawn: every seed keeps the scenario it named
+                ttl=(len(keys) + shard_count) % 3 == 0,
             )
         )
     return tuple(out)
@@ -502,7 +508,8 @@ def describe(spec: Spec, *, writes: bool = False) -> str:
         n = sum(1 for a in spec.actions if a.kind == "write" and a.target == t.name)
         splits = sum(1 for a in spec.actions if a.kind == "split" and a.target == t.name)
         lines.append(
-            f"{t.name}: {'pk+sk' if t.sort_key else 'pk'} shards={t.shard_count} "
+            f"{t.name}: {'pk+sk' if t.sort_key else 'pk'}{' ttl=exp' if t.ttl else ''} "
+            f"shards={t.shard_count} "
             f"{t.view_type} keys={len(t.keys)} poison={list(t.poison)} writes={n} splits={splits}"
         )
     for f in spec.functions:
@@ -555,6 +562,8 @@ def features(spec: Spec) -> frozenset[str]:
         tags.add("callbacks")
     if any(t.sort_key for t in spec.tables):
         tags.add("sort-key")
+    if any(t.ttl for t in spec.tables):
+        tags.add("ttl")
     if any(t.poison for t in spec.tables):
         tags.add("poison")
     if len(spec.tables) > 1:
