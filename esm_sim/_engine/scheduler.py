@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import heapq
 import itertools
+import sys
 from collections import deque
 from collections.abc import Callable
 from typing import Any
@@ -129,31 +130,7 @@ class Scheduler:
         With ``stop``, check it after each call and return True as soon as it holds,
         leaving the clock at that call's time.
         """
-        # pop() inlined: one event costs one heap or deque operation and the call.
-        heap, ready = self._heap, self._ready
-        heappop, popleft = heapq.heappop, ready.popleft
-        n = 0
-        try:
-            while True:
-                if heap and heap[0][0] <= (self.now_ms if ready else limit_ms):
-                    entry = heappop(heap)
-                elif ready:
-                    entry = popleft()
-                else:
-                    break
-                cancelled = self._cancelled
-                if cancelled and entry[1] in cancelled:
-                    cancelled.discard(entry[1])
-                    continue
-                self.now_ms = entry[0]
-                n += 1
-                entry[2](*entry[3])
-                if stop is not None and stop():
-                    return True
-        finally:
-            self.events_run += n
-        self.now_ms = max(self.now_ms, limit_ms)
-        return False
+        return self.run_events(limit_ms, stop, sys.maxsize) is True
 
     def run_events(
         self, limit_ms: int, stop: Callable[[], bool] | None, max_events: int
@@ -165,9 +142,9 @@ class Scheduler:
         the clock is then at ``limit_ms``) as :meth:`run_until` does, or None
         when the slice ran out first, leaving the clock at the last call's time.
         Slices run exactly the calls, in the order, that one :meth:`run_until`
-        would: a progress bar updates between them at no cost per event to
-        runs without one (they keep :meth:`run_until`'s loop).
+        would, so a progress bar can update between them.
         """
+        # pop() inlined: one event costs one heap or deque operation and the call.
         heap, ready = self._heap, self._ready
         heappop, popleft = heapq.heappop, ready.popleft
         n = 0
