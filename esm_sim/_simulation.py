@@ -8,7 +8,6 @@ concurrency) and the destinations, and it is the only object users hold.
 
 from __future__ import annotations
 
-import bisect
 import re
 from collections.abc import Callable, ItemsView, Iterator, Mapping
 from datetime import UTC, datetime
@@ -755,11 +754,7 @@ class Simulation:
             )
             raise ConfigError(msg)
         mapping = candidates[0]
-        deliveries = tuple(
-            inv
-            for inv in mapping.invocations
-            if inv.shard_id == shard.shard_id and _contains(inv.sequence_numbers, seq)
-        )
+        deliveries = mapping.invocations.delivering(shard.shard_id, seq)
         entry = mapping.ledger.entries.get(seq)
         if entry is not None:
             outcome, reason, destination = entry
@@ -829,8 +824,3 @@ class Simulation:
 
     def _repr_html_(self) -> str:
         return display.html_of("simulation", self)
-
-
-def _contains(sorted_seqs: tuple[int, ...], seq: int) -> bool:
-    i = bisect.bisect_left(sorted_seqs, seq)
-    return i < len(sorted_seqs) and sorted_seqs[i] == seq

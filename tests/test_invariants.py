@@ -83,10 +83,19 @@ class TestCheckAccounted:
             invariants.check_accounted(sim)
 
 
+class _TamperedLog(list[esm_sim.Invocation]):
+    """A mapping's invocation log as a plain list of objects a test can change."""
+
+    def delivering(self, shard_id: str, sequence_number: int) -> tuple[esm_sim.Invocation, ...]:
+        return tuple(
+            i for i in self if i.shard_id == shard_id and sequence_number in i.sequence_numbers
+        )
+
+
 def _tamperable_invocations(sim: esm_sim.Simulation) -> list[esm_sim.Invocation]:
     # The mapping's log builds fresh objects on read; to fake a bug, swap in a list.
     mapping = _mapping(sim)
-    mapping.invocations = list(mapping.invocations)  # type: ignore[assignment]
+    mapping.invocations = _TamperedLog(mapping.invocations)  # type: ignore[assignment]
     return mapping.invocations  # type: ignore[return-value]
 
 

@@ -381,6 +381,7 @@ _ROW_FIELDS = (
 )
 _FRAMES = len(_ROW_FIELDS)
 _SEQS = _ROW_FIELDS.index("_seqs")
+_SHARD = _ROW_FIELDS.index("shard_id")
 
 Row = tuple[Any, ...]
 Expand = Callable[[tuple[Any, ...]], Callable[[], dict[str, Any]]]
@@ -402,7 +403,7 @@ class InvocationLog(Sequence[Invocation]):
     handler's run filled in. Slices are lists.
     """
 
-    __slots__ = ("_exceptions", "_expand", "_rows")
+    __slots__ = ("_exceptions", "_expand", "_indexed", "_rows", "_seq_index")
 
     def __init__(
         self, expand: Expand | None = None, exceptions: ExceptionStore | None = None
@@ -412,6 +413,10 @@ class InvocationLog(Sequence[Invocation]):
         # Exceptions are objects the collector always tracks: with a store, a row
         # holds an int reference to it instead.
         self._exceptions = exceptions
+        # Which rows carried each sequence number: built only when asked
+        # (delivering), extended by the rows added since (_indexed of them done).
+        self._seq_index: dict[int, list[int]] = {}
+        self._indexed = 0
 
     def append(self, invocation: Invocation) -> Row:
         """Keep a finished handler run (its fields no longer change); returns its row."""
@@ -481,6 +486,28 @@ class InvocationLog(Sequence[Invocation]):
             # Sequence numbers not kept in the row are read from its batch.
             total += len(seqs) if seqs is not None else len(self._make(rows[i]).sequence_numbers)
         return total
+
+    def delivering(self, shard_id: str, sequence_number: int) -> tuple[Invocation, ...]:
+        """
+        The invocations, in order, whose batch carried ``sequence_number`` of ``shard_id``.
+
+        The first call indexes the rows by sequence number and later calls index
+        only the rows added since, so asking for every record's deliveries costs
+        one pass over the log, not one per record.
+        """
+        rows, index = self._rows, self._seq_index
+        for i in range(self._indexed, len(rows)):
+            row = rows[i]
+            seqs = row[_SEQS]
+            if seqs is None:
+                seqs = self._make(row).sequence_numbers
+            for seq in seqs:
+                index.setdefault(seq, []).append(i)
+        self._indexed = len(rows)
+        make = self._make
+        return tuple(
+            make(rows[i]) for i in index.get(sequence_number, ()) if rows[i][_SHARD] == shard_id
+        )
 
     @overload
     def __getitem__(self, index: int) -> Invocation: ...

@@ -35,6 +35,24 @@ class TestFates:
         assert w.fn.invocations == list(fate.deliveries)
         assert "RetryAttemptsExhausted" == fate.reason
 
+    def test_fate_lists_deliveries_made_after_an_earlier_call(self) -> None:
+        """fate.deliveries counts every carrying invocation, those made after a first fate() too."""
+        w = build(
+            failing_on("k3"),
+            records=12,
+            BatchSize=4,
+            MaximumRetryAttempts=2,
+            BisectBatchOnFunctionError=True,
+        )
+        w.sim.run_for(6)  # the first attempts only
+        early = {s: len(w.sim.fate(s).deliveries) for s in w.seqs}
+        w.sim.run_until_idle()
+        for seq in w.seqs:
+            carried = [i for i in w.fn.invocations if int(seq) in i.sequence_numbers]
+            assert carried == list(w.sim.fate(seq).deliveries)
+            assert early[seq] <= len(carried)
+        assert sum(early.values()) < sum(len(w.sim.fate(s).deliveries) for s in w.seqs)
+
     def test_pending_before_processing(self) -> None:
         """A record not yet processed is 'pending' (not final)."""
         w = build(lambda e, c: None)
