@@ -701,6 +701,199 @@ def bench_scaling_parallelization(scale: str) -> Bench:
     return Bench("scaling_parallelization", runs, checks)
 
 
+# -- issue 18: lanes at scale, Hypothesis draws, and moto ------------------------------
+
+
+def bench_lanes(scale: str) -> Bench:
+    """Cost per record at 100 shards x factor 10 against 10 shards x factor 1."""
+    n = 100_000 if scale == "full" else 20_000
+    items = make_items(n)
+    runs = [
+        Run("esm_sim_100x10", lambda: esm_subject(items, 100, factor=10), n),
+        Run("esm_sim_10x1", lambda: esm_subject(items, 10, factor=1), n),
+    ]
+    checks = [
+        Check(
+            "lanes_100x10_vs_10x1",
+            "esm_sim_100x10",
+            "esm_sim_10x1",
+            "cost",
+            1.3,
+            equal=("processed", "discarded"),
+            gated=False,
+            note="ns/record; issue 18 target, informational until its work lands",
+        )
+    ]
+    return Bench("lanes", runs, checks)
+
+
+def _noop_handler(event: dict[str, Any], context: Any) -> None:
+    return None
+
+
+def _drawn_scenarios(n: int) -> list[Any]:
+    """``n`` examples of ``scenarios()`` as Hypothesis draws them in a property test."""
+    from hypothesis import HealthCheck, Phase, given, settings
+
+    from esm_sim.strategies import scenarios
+
+    drawn: list[Any] = []
+
+    @settings(
+        max_examples=n,
+        derandomize=True,
+        database=None,
+        deadline=None,
+        phases=[Phase.generate],
+        suppress_health_check=list(HealthCheck),
+    )
+    @given(scenarios())
+    def collect(scenario: Any) -> None:
+        drawn.append(scenario)
+
+    collect()
+    return drawn
+
+
+def bench_draw_vs_run(scale: str) -> Bench:
+    """Hypothesis drawing scenarios() against running the drawn scenarios (no-op handler)."""
+    n = 300 if scale == "full" else 60
+    fixed = _drawn_scenarios(n)
+
+    def draw() -> tuple[float, dict[str, Any]]:
+        t0 = time.perf_counter()
+        got = _drawn_scenarios(n)
+        return time.perf_counter() - t0, {"examples": len(got)}
+
+    def run() -> tuple[float, dict[str, Any]]:
+        t0 = time.perf_counter()
+        for scenario in fixed:
+            scenario.run(_noop_handler)
+        return time.perf_counter() - t0, {"examples": len(fixed)}
+
+    checks = [
+        Check(
+            "draw_vs_run",
+            "draw",
+            "run",
+            "cost",
+            1.0,
+            equal=("examples",),
+            gated=False,
+            note="issue 18 target, informational until its work lands",
+        )
+    ]
+    return Bench("draw_vs_run", [Run("draw", draw), Run("run", run)], checks)
+
+
+SMALL_ITEMS = 10
+
+
+def _small_esm() -> tuple[float, dict[str, Any]]:
+    """The small scenario on esm_sim: a table, a function, a mapping, 10 writes, delivered."""
+    seen: list[int] = []
+
+    def consume(event: dict[str, Any], context: Any) -> None:
+        seen.append(len(event["Records"]))
+
+    t0 = time.perf_counter()
+    sim = Simulation(seed=0)
+    table = sim.create_table("orders", partition_key="pk")
+    sim.create_function("consumer", consume)
+    sim.lambda_client.create_event_source_mapping(
+        FunctionName="consumer",
+        EventSourceArn=table.stream_arn,
+        StartingPosition="TRIM_HORIZON",
+        BatchSize=100,
+    )
+    for i in range(SMALL_ITEMS):
+        table.put_item({"pk": f"k{i}", "v": "ok"})
+    sim.run_until_idle()
+    return time.perf_counter() - t0, {"records": sum(seen)}
+
+
+def _small_moto_runner() -> Callable[[], tuple[float, dict[str, Any]]] | None:
+    """The same scenario as a moto user writes it: one shared mock, boto3 writes, a stream read."""
+    try:
+        import boto3
+        import moto
+    except ImportError:
+        return None
+    # One mock for the whole benchmark and clients made once, as a moto fixture
+    # shared by a test module does: each round pays only for its own calls.
+    mock = moto.mock_aws()
+    mock.start()
+    keys = {"aws_access_key_id": "x", "aws_secret_access_key": "x", "region_name": "us-east-1"}
+    ddb = boto3.client("dynamodb", **keys)
+    streams = boto3.client("dynamodbstreams", **keys)
+    rounds = iter(range(1 << 30))
+
+    def run() -> tuple[float, dict[str, Any]]:
+        name = f"orders-{next(rounds)}"
+        t0 = time.perf_counter()
+        arn = ddb.create_table(
+            TableName=name,
+            KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+            AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+            BillingMode="PAY_PER_REQUEST",
+            StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"},
+        )["TableDescription"]["LatestStreamArn"]
+        for i in range(SMALL_ITEMS):
+            ddb.put_item(TableName=name, Item={"pk": {"S": f"k{i}"}, "v": {"S": "ok"}})
+        seen = 0
+        for shard in streams.describe_stream(StreamArn=arn)["StreamDescription"]["Shards"]:
+            iterator = streams.get_shard_iterator(
+                StreamArn=arn, ShardId=shard["ShardId"], ShardIteratorType="TRIM_HORIZON"
+            )["ShardIterator"]
+            records = streams.get_records(ShardIterator=iterator, Limit=100)["Records"]
+            _noop_handler({"Records": records}, None)
+            seen += len(records)
+        ddb.delete_table(TableName=name)
+        return time.perf_counter() - t0, {"records": seen}
+
+    return run
+
+
+def bench_vs_moto(scale: str) -> Bench:
+    """The small scenario against moto with a shared mock, the tool users would otherwise pick."""
+    repeat = 20 if scale == "full" else 5
+    moto_run = _small_moto_runner()
+
+    def esm() -> tuple[float, dict[str, Any]]:
+        total, counters = 0.0, {}
+        for _ in range(repeat):
+            seconds, counters = _small_esm()
+            total += seconds
+        return total, counters
+
+    runs = [Run("esm_sim", esm)]
+    checks: list[Check] = []
+    if moto_run is not None:
+        run_moto = moto_run
+
+        def moto_rounds() -> tuple[float, dict[str, Any]]:
+            total, counters = 0.0, {}
+            for _ in range(repeat):
+                seconds, counters = run_moto()
+                total += seconds
+            return total, counters
+
+        runs.append(Run("moto", moto_rounds))
+        checks.append(
+            Check(
+                "vs_moto",
+                "esm_sim",
+                "moto",
+                "speed",
+                300.0,
+                equal=("records",),
+                gated=False,
+                note="issue 18 target, informational until its work lands",
+            )
+        )
+    return Bench("vs_moto", runs, checks)
+
+
 BENCHES: dict[str, Callable[[str], Bench]] = {
     "sched_classic": bench_sched_classic,
     "esm_backlog_bisect": bench_esm_backlog,
@@ -708,6 +901,9 @@ BENCHES: dict[str, Callable[[str], Bench]] = {
     "memory": bench_memory,
     "scaling_shards": bench_scaling_shards,
     "scaling_parallelization": bench_scaling_parallelization,
+    "lanes": bench_lanes,
+    "draw_vs_run": bench_draw_vs_run,
+    "vs_moto": bench_vs_moto,
 }
 
 # ---------------------------------------------------------------------------
