@@ -54,7 +54,7 @@ __all__ = [
 def from_template(
     path: str | Path,
     *,
-    handlers: Mapping[str, Handler],
+    handlers: Mapping[str, Handler] | None = None,
     seed: int = 0,
     parameters: Mapping[str, Any] | None = None,
     stack_name: str = "esm-sim",
@@ -66,21 +66,23 @@ def from_template(
 
     Args:
         path: the template, YAML or JSON.
-        handlers: the Python handler of every function, by logical id.
+        handlers: Python handlers by function logical id; a function without one
+            runs the handler its ``Handler`` names in its ``CodeUri`` folder.
         seed: the simulation's seed.
         parameters: values for the template's Parameters (else their Default).
         stack_name: what ``AWS::StackName`` resolves to.
         sim_kwargs: passed to :class:`~esm_sim.Simulation` (start, region, ...).
 
     Raises:
-        ConfigError: a handler missing (or extra) for a function logical id, a
-            table without StreamSpecification, an intrinsic esm_sim cannot resolve.
+        ConfigError: a handler for a logical id that is no function, a handler
+            that cannot be imported, SAM refusing the template, an unsupported
+            property or an intrinsic esm_sim cannot resolve (naming the line).
         ClientError, ParamValidationError: a setting AWS would refuse, with AWS's
             message (and a note naming the resource).
     """
     return Simulation.from_template(
         path,
-        handlers=dict(handlers),
+        handlers=dict(handlers or {}),
         seed=seed,
         parameters=parameters,
         stack_name=stack_name,
@@ -94,9 +96,11 @@ def validate_template(
     """
     Every problem AWS (or esm_sim) would find in a template's mappings and functions.
 
-    Builds the template with a do-nothing handler per function and collects every
-    refused control-plane call, one line each naming the resource and its line;
-    an empty list means every mapping's settings were accepted.
+    Expands SAM with AWS's translator (its refusals are the problems), builds the
+    template with a do-nothing handler per function and collects every refused
+    control-plane call and every handler whose module is not in its CodeUri
+    folder (looked up, never imported), one line each naming the resource and
+    its line; an empty list means AWS would accept it all.
 
     Raises:
         ConfigError: a template esm_sim cannot read (the first such problem).

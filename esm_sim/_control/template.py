@@ -40,9 +40,9 @@ _SAM_TRANSFORM = "AWS::Serverless-2016-10-31"
 _NO_VALUE = object()  # AWS::NoValue: the property is left out
 # CloudFormation's AWS::Lambda::EventSourceMapping names that differ from the API's.
 _CFN_RENAMES = {"KmsKeyArn": "KMSKeyArn"}
-# SAM's DynamoDB event property names that the translator renames (SAM
-# specification, "DynamoDB" event source type), to name the user's own in errors.
-_SAM_EVENT_NAMES = {"EventSourceArn": "Stream"}
+# The SAM event property the translator makes EventSourceArn of, by event type
+# (SAM specification, event source types), to name the user's own in errors.
+_SAM_SOURCE_NAMES = {"DynamoDB": "Stream", "Kinesis": "Stream", "MSK": "Stream", "SQS": "Queue"}
 # A placeholder S3 location for local code: SAM's translator wants S3 (as after
 # `sam package`); esm_sim keeps the local folder itself.
 _CODE_BUCKET = "esm-sim-local-code"
@@ -421,17 +421,16 @@ class _Sam:
                     self.origins[(*own, *at)] = ("Globals", "Function", *at)
         events = props.get("Events") or {}
         if isinstance(events, dict):
-            for event_id in events:
+            for event_id, spec in events.items():
                 event = ("Resources", logical_id, "Properties", "Events", str(event_id))
                 generated = ("Resources", f"{logical_id}{event_id}")
                 self.origins[generated] = event
                 self.origins[(*generated, "Properties")] = (*event, "Properties")
-                for cfn_name, sam_name in _SAM_EVENT_NAMES.items():
-                    self.origins[(*generated, "Properties", cfn_name)] = (
-                        *event,
-                        "Properties",
-                        sam_name,
-                    )
+                kind = spec.get("Type") if isinstance(spec, dict) else None
+                source = _SAM_SOURCE_NAMES.get(kind) if isinstance(kind, str) else None
+                if source is not None:
+                    at = (*generated, "Properties", "EventSourceArn")
+                    self.origins[at] = (*event, "Properties", source)
 
     def translate(
         self, parameters: Mapping[str, Any], region: str, account_id: str
