@@ -422,15 +422,15 @@ class _Sam:
         events = props.get("Events") or {}
         if isinstance(events, dict):
             for event_id, spec in events.items():
-                event = ("Resources", logical_id, "Properties", "Events", str(event_id))
-                generated = ("Resources", f"{logical_id}{event_id}")
+                event: Path_ = ("Resources", logical_id, "Properties", "Events", str(event_id))
+                generated: Path_ = ("Resources", f"{logical_id}{event_id}")
                 self.origins[generated] = event
                 self.origins[(*generated, "Properties")] = (*event, "Properties")
                 kind = spec.get("Type") if isinstance(spec, dict) else None
                 source = _SAM_SOURCE_NAMES.get(kind) if isinstance(kind, str) else None
                 if source is not None:
-                    at = (*generated, "Properties", "EventSourceArn")
-                    self.origins[at] = (*event, "Properties", source)
+                    arn_at = (*generated, "Properties", "EventSourceArn")
+                    self.origins[arn_at] = (*event, "Properties", source)
 
     def translate(
         self, parameters: Mapping[str, Any], region: str, account_id: str

@@ -29,6 +29,8 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         except (KeyError, ArithmeticError):
             failures.append({"itemIdentifier": record["dynamodb"]["SequenceNumber"]})
             continue
-        sign = -1 if record["eventName"] == "REMOVE" else 1 if record["eventName"] == "INSERT" else 0
+        sign = (
+            -1 if record["eventName"] == "REMOVE" else 1 if record["eventName"] == "INSERT" else 0
+        )
         totals[customer] = totals.get(customer, 0) + sign * cents
     return {"batchItemFailures": failures}
