@@ -8,8 +8,9 @@ happened: ``--fail-on dropped,destination,expired,errors,invariants`` (default
 ``invariants``) exits 1 when a named outcome occurred: records dropped, sent to
 an on-failure destination or expired; function errors; an invariant of
 ``esm_sim.invariants`` broken (or, without that module, a record still
-pending). ``validate`` checks every mapping and function setting of a SAM or
-CloudFormation template as AWS would and lists what AWS would refuse. Exit 2
+pending). ``validate`` checks a SAM or CloudFormation template as AWS would
+(SAM's own translator, then every function and mapping setting) and lists what
+AWS would refuse, and handlers whose module is missing from their CodeUri. Exit 2
 means the input is wrong (the message names the field and its line) or an
 optional dependency is missing (one line naming the ``pip install`` to run);
 exit 0 means nothing named happened.
@@ -18,9 +19,10 @@ A scenario file (YAML, or JSON) holds::
 
     seed: 7                                   # default 0
     start: "2026-01-01T00:00:00Z"             # default the Simulation's
-    # Either a template, with a handler per function logical id ...
+    # Either a template (its functions' handlers are imported from their
+    # CodeUri folder and Handler, unless named here by logical id) ...
     template: template.yaml                   # relative to the scenario file
-    handlers: {ProcessFn: "my_pkg.app:handler"}
+    handlers: {ProcessFn: "my_pkg.app:handler"}   # optional
     # ... or the resources themselves:
     tables:
       - {name: orders, partition_key: pk, sort_key: null,
@@ -195,7 +197,7 @@ def build(scenario: Scenario) -> Simulation:
             if sc.data.get("tables") or sc.data.get("functions") or sc.data.get("mappings"):
                 raise sc.error(("template",), "give a template or tables/functions/mappings")
             handlers = {
-                lid: wrap(_handler(sc, ("handlers", lid), spec))
+                lid: _handler(sc, ("handlers", lid), spec)
                 for lid, spec in sc.get(("handlers",), dict, {}).items()
             }
             from esm_sim.templates import from_template
@@ -206,6 +208,8 @@ def build(scenario: Scenario) -> Simulation:
                 )
             except ConfigError as exc:
                 raise sc.error(("template",), str(exc)) from None
+            for fn in sim.functions.values():  # given or imported from CodeUri alike
+                fn.handler = wrap(fn.handler)
         else:
             sim = Simulation(seed, **kwargs)
             _resources(sc, sim, wrap)

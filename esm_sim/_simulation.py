@@ -267,7 +267,7 @@ class Simulation:
     def from_template(
         cls,
         path: Any,
-        handlers: Mapping[str, Handler],
+        handlers: Mapping[str, Handler] | None = None,
         seed: int = 0,
         *,
         parameters: Mapping[str, Any] | None = None,
@@ -277,9 +277,11 @@ class Simulation:
         """
         A simulation built from a SAM or CloudFormation template (see ``esm_sim.templates``).
 
-        ``handlers`` maps each function's logical id to its Python handler; tables
-        and functions are then reachable as ``sim.tables[logical_id]`` and
-        ``sim.functions[logical_id]``. Needs the ``esm_sim[templates]`` extra for YAML.
+        ``handlers`` maps a function's logical id to its Python handler; a function
+        without one runs the handler its ``Handler`` names in its ``CodeUri``
+        folder. Tables and functions are then reachable as
+        ``sim.tables[logical_id]`` and ``sim.functions[logical_id]``. Needs the
+        ``esm_sim[templates]`` extra for YAML and SAM.
         """
         from esm_sim._control.template import build_into  # reads files: imported on use
 
@@ -487,12 +489,12 @@ class Simulation:
         *,
         partition_key: str | tuple[str, str],
         sort_key: str | tuple[str, str] | None = None,
-        stream_view_type: str = "NEW_AND_OLD_IMAGES",
+        stream_view_type: str | None = "NEW_AND_OLD_IMAGES",
         shard_count: int = 1,
         ttl_attribute: str | None = None,
     ) -> Table:
         """
-        A table with its stream enabled.
+        A table with its stream enabled (``stream_view_type=None``: without a stream).
 
         ``partition_key``/``sort_key`` are attribute names, or (name, type) pairs
         with type "S", "N" or "B" to have writes checked against it.
@@ -524,7 +526,8 @@ class Simulation:
         table.on_new_shard(self._trace_shard_opened)
         table.on_shard_closed(self._trace_shard_closed)
         self.tables[name] = table
-        self.tables_by_stream_arn[table.stream_arn] = table
+        if table.has_stream:
+            self.tables_by_stream_arn[table.stream_arn] = table
         return table
 
     def _trace_shard_opened(self, shard: Any) -> None:
@@ -551,13 +554,15 @@ class Simulation:
         timeout: float = 3,
         duration: Duration = 0.0,
         memory_size: int = 128,
+        environment: Mapping[str, str] | None = None,
     ) -> Function:
         """
         A Lambda function running ``handler(event, context)``.
 
         ``timeout`` is Lambda's Timeout in seconds (default 3); ``duration`` the
         virtual seconds each invocation takes, or a callable(event, context)
-        returning them.
+        returning them; ``environment`` Lambda's ``Environment.Variables``
+        (kept as ``fn.environment``, a dict of strings).
         """
         if not isinstance(name, str) or not _FUNCTION_NAME.fullmatch(name):
             msg = f"name={name!r} must be 1-64 letters, digits, '-' or '_' (Lambda FunctionName)"
@@ -572,6 +577,7 @@ class Simulation:
             timeout=timeout,
             duration=duration,
             memory_size=memory_size,
+            environment=environment,
         )
         fn.invocations = InvocationLog(self._expand_render, self._exceptions)
         self.functions[name] = fn

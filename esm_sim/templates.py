@@ -1,33 +1,54 @@
 """
 SAM and CloudFormation templates: build a simulation from the template a user deploys.
 
-This module owns the reading of templates. It understands:
+This module owns the reading of templates. SAM templates are expanded to
+CloudFormation by AWS's own ``aws-sam-translator`` (offline, with the managed
+policy map it bundles), so ``Globals`` merge and ``Events`` become mappings as
+in a deploy. From the result esm_sim builds:
 
 * ``AWS::DynamoDB::Table``: ``TableName``, ``KeySchema`` with the key types from
-  ``AttributeDefinitions``, and ``StreamSpecification.StreamViewType`` (required:
-  esm_sim simulates tables with streams);
-* ``AWS::Lambda::Function`` and ``AWS::Serverless::Function``: ``FunctionName``,
-  ``Timeout``, ``MemorySize`` (SAM ``Globals.Function`` too) and
+  ``AttributeDefinitions``, ``StreamSpecification.StreamViewType`` (without it,
+  a plain table: items, no stream) and ``TimeToLiveSpecification`` (the TTL);
+* ``AWS::Lambda::Function`` (SAM functions included): ``FunctionName``,
+  ``Timeout``, ``MemorySize``, ``Environment`` (``fn.environment``) and
   ``ReservedConcurrentExecutions`` (set through ``PutFunctionConcurrency``);
-* ``AWS::Lambda::EventSourceMapping`` and SAM ``Events`` of ``Type: DynamoDB``,
-  created through ``sim.lambda_client.create_event_source_mapping``, so settings
-  the template gets wrong are refused with AWS's own messages;
+  a function with no stream event is built with no mapping;
+* ``AWS::Lambda::EventSourceMapping`` (SAM ``Events`` of ``Type: DynamoDB``
+  become these), created through ``sim.lambda_client.create_event_source_mapping``,
+  so settings the template gets wrong are refused with AWS's own messages;
 * ``AWS::SQS::Queue``, ``AWS::SNS::Topic`` and ``AWS::S3::Bucket``, the on-failure
   destinations.
 
-Other resources (roles, policies, ...) are ignored. ``Ref``, ``Fn::GetAtt``,
-``Fn::Sub`` and ``Fn::Join`` (short ``!`` tags or long ``Fn::`` forms) are resolved
-as far as they name resources, parameters (their ``Default``, or ``parameters=``)
-and pseudo parameters of the template; anything else is refused with a
-:class:`~esm_sim.errors.ConfigError` naming where it is.
+Properties that change nothing in a simulation (``Role``, ``Runtime``,
+``Layers``, ``BillingMode``, ...) are accepted without being resolved; a
+property the resource type does not have, or one esm_sim does not model
+(``ImportSourceSpecification``), is refused. Other resource types (roles, APIs,
+permissions, ...) are ignored. Resources whose ``Condition`` is false are left
+out; ``Ref``, ``Fn::GetAtt``, ``Fn::Sub``, ``Fn::Join``, ``Fn::If``,
+``Fn::Select``, ``Fn::Split``, ``Fn::GetAZs``, ``Fn::FindInMap``,
+``Fn::Base64`` and ``AWS::NoValue`` (short ``!`` tags or long forms) resolve
+against built resources, ``Parameters`` (their ``Default``, or ``parameters=``),
+``Mappings`` and pseudo parameters; anything else is refused with a
+:class:`~esm_sim.errors.ConfigError` naming the resource, the property and its
+line in the user's template (a property SAM took from ``Globals`` is named there).
+
+A function's handler is ``handlers[logical_id]`` when given; otherwise it is
+imported from the function's local ``CodeUri`` folder (relative to the
+template's; ``Code`` as a folder for CloudFormation functions) and ``Handler``
+(``app.handler``: module ``app``, attribute ``handler``), with the function's
+environment in ``os.environ`` while it imports and the folder first on
+``sys.path`` while it runs, as Lambda does. Each function keeps its own modules,
+in ``sys.modules`` only while it runs, so templates that each have an ``app.py``
+do not meet.
 
 Physical names are the template's ``TableName``/``FunctionName``/... or, when
 absent, the logical id. ``sim.tables`` and ``sim.functions`` also answer
 ``[logical_id]`` for resources whose physical name differs; iteration, ``len``,
 ``in`` and ``.get`` see physical names only, as the Lambda API does.
 
-YAML templates need the ``templates`` extra (PyYAML and cfn-flip, whose loader
-reads CloudFormation's tags); JSON templates need nothing.
+Templates need the ``templates`` extra (PyYAML, whose loader esm_sim extends
+with CloudFormation's tags, and aws-sam-translator for SAM); JSON CloudFormation
+templates need nothing.
 
 .. versionadded:: 0.1.0
 """
@@ -54,7 +75,7 @@ __all__ = [
 def from_template(
     path: str | Path,
     *,
-    handlers: Mapping[str, Handler],
+    handlers: Mapping[str, Handler] | None = None,
     seed: int = 0,
     parameters: Mapping[str, Any] | None = None,
     stack_name: str = "esm-sim",
@@ -66,21 +87,23 @@ def from_template(
 
     Args:
         path: the template, YAML or JSON.
-        handlers: the Python handler of every function, by logical id.
+        handlers: Python handlers by function logical id; a function without one
+            runs the handler its ``Handler`` names in its ``CodeUri`` folder.
         seed: the simulation's seed.
         parameters: values for the template's Parameters (else their Default).
         stack_name: what ``AWS::StackName`` resolves to.
         sim_kwargs: passed to :class:`~esm_sim.Simulation` (start, region, ...).
 
     Raises:
-        ConfigError: a handler missing (or extra) for a function logical id, a
-            table without StreamSpecification, an intrinsic esm_sim cannot resolve.
+        ConfigError: a handler for a logical id that is no function, a handler
+            that cannot be imported, SAM refusing the template, an unsupported
+            property or an intrinsic esm_sim cannot resolve (naming the line).
         ClientError, ParamValidationError: a setting AWS would refuse, with AWS's
             message (and a note naming the resource).
     """
     return Simulation.from_template(
         path,
-        handlers=dict(handlers),
+        handlers=dict(handlers or {}),
         seed=seed,
         parameters=parameters,
         stack_name=stack_name,
@@ -94,9 +117,11 @@ def validate_template(
     """
     Every problem AWS (or esm_sim) would find in a template's mappings and functions.
 
-    Builds the template with a do-nothing handler per function and collects every
-    refused control-plane call, one line each naming the resource and its line;
-    an empty list means every mapping's settings were accepted.
+    Expands SAM with AWS's translator (its refusals are the problems), builds the
+    template with a do-nothing handler per function and collects every refused
+    control-plane call and every handler whose module is not in its CodeUri
+    folder (looked up, never imported), one line each naming the resource and
+    its line; an empty list means AWS would accept it all.
 
     Raises:
         ConfigError: a template esm_sim cannot read (the first such problem).

@@ -48,6 +48,8 @@ Resources:
   Fn:
     Type: AWS::Serverless::Function
     Properties:
+      Runtime: python3.12
+      Handler: cli_handlers.ok
       Events:
         S:
           Type: DynamoDB
@@ -208,7 +210,7 @@ class TestValidate:
         (workdir / "template.yaml").write_text(TEMPLATE.replace("BatchSize: 5", "BatchSize: 10001"))
         assert 1 == main(["validate", "template.yaml"])
         out = capsys.readouterr().out
-        assert out.startswith("Resources.Fn.Properties.Events.S (line 11): ")
+        assert out.startswith("Resources.Fn.Properties.Events.S (line 13): ")
         assert "ValidationException" in out
 
     def test_unreadable_template_exits_2(
@@ -300,7 +302,7 @@ class TestFailOn:
 
 
 class TestMissingExtra:
-    @pytest.mark.parametrize("module", ["yaml", "cfn_tools"])
+    @pytest.mark.parametrize("module", ["yaml", "samtranslator"])
     def test_one_line_naming_the_install(
         self,
         workdir: Path,
@@ -308,10 +310,11 @@ class TestMissingExtra:
         monkeypatch: pytest.MonkeyPatch,
         module: str,
     ) -> None:
-        """`validate` without PyYAML or cfn-flip prints one line naming the pip install, exit 2."""
+        """`validate` without PyYAML or aws-sam-translator prints one line naming the pip install, exit 2."""
         (workdir / "template.yaml").write_text(TEMPLATE)
         monkeypatch.setitem(sys.modules, module, None)  # import fails: ModuleNotFoundError
-        monkeypatch.delitem(sys.modules, "cfn_tools.yaml_loader", raising=False)
+        for name in [n for n in sys.modules if n.startswith("samtranslator.")]:
+            monkeypatch.delitem(sys.modules, name)
         assert 2 == main(["validate", "template.yaml"])
         err = capsys.readouterr().err
         assert 1 == len(err.splitlines()), err

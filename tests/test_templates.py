@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -12,7 +13,8 @@ import esm_sim
 from esm_sim import templates
 from esm_sim.errors import ConfigError, InvalidParameterValueException
 
-pytest.importorskip("cfn_tools")
+pytest.importorskip("yaml")
+pytest.importorskip("samtranslator")
 
 SAM = """\
 AWSTemplateFormatVersion: "2010-09-09"
@@ -99,6 +101,8 @@ Resources:
 def _write(tmp_path: Path, text: str, name: str = "template.yaml") -> Path:
     path = tmp_path / name
     path.write_text(text)
+    # The module SAM's ProcessFn names (Handler: app.handler, CodeUri: the template's folder).
+    (tmp_path / "app.py").write_text("def handler(event, context):\n    return None\n")
     return path
 
 
@@ -211,13 +215,6 @@ class TestTemplateErrors:
                 id="batch-size-too-big",
             ),
             pytest.param(
-                "            StartingPosition: TRIM_HORIZON\n",
-                "",
-                InvalidParameterValueException,
-                r"Value null at 'startingPosition' failed to satisfy constraint",
-                id="no-starting-position",
-            ),
-            pytest.param(
                 "            BatchSize: 10\n",
                 "            BatchSize: 10\n            MaximumBatchingWindowInSeconds: 301\n",
                 esm_sim.errors.ValidationException,
@@ -252,9 +249,17 @@ class TestTemplateErrors:
             pytest.param(
                 "      StreamSpecification:\n        StreamViewType: NEW_AND_OLD_IMAGES\n",
                 "",
-                r"Resources\.OrdersTable\.Properties\.StreamSpecification \(line 9\): table "
-                r"'OrdersTable' needs StreamSpecification\.StreamViewType",
-                id="no-stream",
+                r"Resources\.ProcessFn\.Properties\.Events\.Stream\.Properties\.Stream \(line 32\): "
+                r"Fn::GetAtt OrdersTable\.StreamArn: table 'OrdersTable' has no stream",
+                id="stream-of-a-plain-table",
+            ),
+            pytest.param(
+                "            StartingPosition: TRIM_HORIZON\n",
+                "",
+                r"Resources\.ProcessFn\.Properties\.Events\.Stream \(line 31\): SAM: Resource with id "
+                r"\[ProcessFnStream\] is "
+                r"invalid\. Missing required property 'StartingPosition'",
+                id="sam-refuses",
             ),
             pytest.param(
                 "!GetAtt OrdersTable.StreamArn",
@@ -277,7 +282,14 @@ class TestTemplateErrors:
             pytest.param(
                 "Timeout: 10",
                 "Timeout: !If [C, 1, 2]",
-                r"Globals\.Function\.Timeout \(line 5\): Fn::If is not resolved by esm_sim",
+                r"Globals\.Function\.Timeout \(line 5\): Condition 'C' is not in the template's "
+                r"Conditions",
+                id="unknown-condition",
+            ),
+            pytest.param(
+                "Timeout: 10",
+                "Timeout: !ImportValue Other",
+                r"Globals\.Function\.Timeout \(line 5\): Fn::ImportValue is not resolved by esm_sim",
                 id="unsupported-intrinsic",
             ),
         ],
@@ -291,10 +303,16 @@ class TestTemplateErrors:
         with pytest.raises(ConfigError, match=pattern):
             templates.from_template(path, handlers={"ProcessFn": _ok})
 
-    def test_missing_handler_is_named(self, tmp_path: Path) -> None:
-        """A function logical id without a handler raises ConfigError naming it."""
-        with pytest.raises(ConfigError, match=r"has no handler for function\(s\) \['ProcessFn'\]"):
-            templates.from_template(_write(tmp_path, SAM), handlers={})
+    def test_a_handler_that_cannot_be_imported_is_named(self, tmp_path: Path) -> None:
+        """A function without handlers= whose module is not in CodeUri: ConfigError with its line."""
+        path = _write(tmp_path, SAM)
+        (tmp_path / "app.py").unlink()
+        with pytest.raises(
+            ConfigError,
+            match=r"Resources\.ProcessFn\.Properties\.Handler \(line 26\): Handler 'app\.handler': "
+            r"Unable to import module 'app'",
+        ):
+            templates.from_template(path)
 
     def test_extra_handler_is_named(self, tmp_path: Path) -> None:
         """A handler for a logical id that is no function of the template is refused."""
@@ -326,3 +344,265 @@ class TestValidateTemplate:
         )
         assert problems[1].startswith("Resources.ProcessFn.Properties.Events.Stream (line 31): ")
         assert "Invalid value for parameter BatchSize, value: 0" in problems[1]
+
+
+APP = Path(__file__).parent / "apps" / "orders"
+
+STACK = """\
+Transform: AWS::Serverless-2016-10-31
+Parameters:
+  Stage: {Type: String, Default: dev}
+Conditions:
+  IsProd: !Equals [!Ref Stage, prod]
+Globals:
+  Function:
+    Runtime: python3.12
+    Handler: app.handler
+    Environment:
+      Variables: {SHARED: g, OVERRIDDEN: g}
+Resources:
+  Plain:
+    Type: AWS::DynamoDB::Table
+    Properties:
+      KeySchema: [{AttributeName: pk, KeyType: HASH}]
+      TimeToLiveSpecification: {AttributeName: ttl, Enabled: true}
+  Fn:
+    Type: AWS::Serverless::Function
+    Properties:
+      CodeUri: code/
+      Layers: [arn:aws:lambda:us-east-1:123456789012:layer:x:1]
+      Tracing: Active
+      Policies: [AWSLambdaBasicExecutionRole]
+      Environment:
+        Variables:
+          OVERRIDDEN: f
+          PICKED: !If [IsProd, p, d]
+          DROPPED: !If [IsProd, x, !Ref "AWS::NoValue"]
+          SECOND: !Select [1, !Split [",", "a,b,c"]]
+          ZONE: !Select [2, !GetAZs ""]
+      Events:
+        Api: {Type: HttpApi, Properties: {Path: /, Method: get}}
+  ProdOnly:
+    Type: AWS::SQS::Queue
+    Condition: IsProd
+"""
+
+CODE = """\
+import os
+
+AT_IMPORT = os.environ.get("SHARED")
+
+
+def handler(event, context):
+    import helper  # imported while running: the code folder is on sys.path
+
+    return {"module": __name__, "tag": helper.TAG, "at_import": AT_IMPORT}
+"""
+
+
+def _stack(tmp_path: Path, text: str = STACK, tag: str = "one") -> Path:
+    (tmp_path / "code").mkdir(exist_ok=True)
+    (tmp_path / "code" / "app.py").write_text(CODE)
+    (tmp_path / "code" / "helper.py").write_text(f"TAG = {tag!r}\n")
+    path = tmp_path / "template.yaml"
+    path.write_text(text)
+    return path
+
+
+def _call(sim: esm_sim.Simulation, name: str) -> Any:
+    return sim.functions[name].handler({}, None)
+
+
+class TestRealStacks:
+    def test_table_without_stream_is_a_plain_table(self, tmp_path: Path) -> None:
+        """A table without StreamSpecification is built without a stream: it keeps items only."""
+        sim = templates.from_template(_stack(tmp_path))
+        table = sim.tables["Plain"]
+        table.put_item({"pk": "a", "n": 1})
+        assert (False, [], {"pk": "a", "n": 1}) == (
+            table.has_stream,
+            table.shards,
+            table.get_item({"pk": "a"}),
+        )
+        with pytest.raises(ConfigError, match=r"table 'Plain' has no stream"):
+            _ = table.stream_arn
+
+    def test_time_to_live_specification_sets_the_ttl(self, tmp_path: Path) -> None:
+        """TimeToLiveSpecification (Enabled) makes AttributeName the table's TTL attribute."""
+        sim = templates.from_template(_stack(tmp_path))
+        assert "ttl" == sim.tables["Plain"].ttl_attribute
+        off = STACK.replace("Enabled: true", "Enabled: false")
+        assert None is templates.from_template(_stack(tmp_path, off)).tables["Plain"].ttl_attribute
+
+    def test_function_without_stream_events_has_no_mapping(self, tmp_path: Path) -> None:
+        """A function whose events are not streams (HttpApi) is built, with no mapping."""
+        sim = templates.from_template(_stack(tmp_path))
+        assert (["Fn"], {}) == (list(sim.functions), dict(sim.mappings))
+
+    def test_properties_that_change_nothing_are_accepted(self, tmp_path: Path) -> None:
+        """Role, Runtime, Layers, Tracing, Policies, ...: accepted without being resolved."""
+        text = CFN.replace(
+            "      Timeout: 30\n",
+            "      Timeout: 30\n      Role: !GetAtt NotBuilt.Arn\n      Runtime: python3.12\n"
+            "      Architectures: [arm64]\n      TracingConfig: {Mode: Active}\n",
+        )
+        sim = templates.from_template(_write(tmp_path, text), handlers={"Fn": _ok})
+        assert 1 == len(sim.mappings)
+
+    def test_unknown_property_is_refused_with_its_line(self, tmp_path: Path) -> None:
+        """A property the resource type does not have is refused, naming resource, property, line."""
+        text = CFN.replace("      Timeout: 30\n", "      Timeout: 30\n      Timout: 31\n")
+        with pytest.raises(
+            ConfigError,
+            match=r"Resources\.Fn\.Properties\.Timout \(line 21\): Encountered unsupported "
+            r"property Timout",
+        ):
+            templates.from_template(_write(tmp_path, text), handlers={"Fn": _ok})
+
+    def test_unsupported_property_is_refused_with_why(self, tmp_path: Path) -> None:
+        """A known property esm_sim does not model (ImportSourceSpecification) is refused."""
+        text = CFN.replace(
+            "      StreamSpecification: {StreamViewType: NEW_IMAGE}\n",
+            "      StreamSpecification: {StreamViewType: NEW_IMAGE}\n"
+            "      ImportSourceSpecification: {InputFormat: CSV}\n",
+        )
+        with pytest.raises(
+            ConfigError,
+            match=r"Table\.Properties\.ImportSourceSpecification \(line 16\): .* is not supported",
+        ):
+            templates.from_template(_write(tmp_path, text), handlers={"Fn": _ok})
+
+    def test_environment_merges_globals_and_the_function_as_sam_does(self, tmp_path: Path) -> None:
+        """Globals' variables apply, the function's own win, and intrinsics resolve."""
+        sim = templates.from_template(_stack(tmp_path))
+        assert {
+            "SHARED": "g",
+            "OVERRIDDEN": "f",
+            "PICKED": "d",
+            "SECOND": "b",
+            "ZONE": "us-east-1c",
+        } == sim.functions["Fn"].environment
+
+    def test_conditions_choose_values_and_resources(self, tmp_path: Path) -> None:
+        """Conditions evaluate with parameters: Fn::If picks, a false Condition leaves a resource out."""
+        sim = templates.from_template(_stack(tmp_path), parameters={"Stage": "prod"})
+        env = sim.functions["Fn"].environment
+        assert ("p", "x", ["ProdOnly"]) == (env["PICKED"], env["DROPPED"], list(sim.queues))
+        dev = templates.from_template(_stack(tmp_path))
+        assert ({}, "DROPPED") == (dict(dev.queues), "DROPPED")
+        assert "DROPPED" not in dev.functions["Fn"].environment
+
+    def test_environment_from_globals_is_named_at_its_line(self, tmp_path: Path) -> None:
+        """A bad variable that came from Globals is named where Globals has it."""
+        text = STACK.replace("{SHARED: g, OVERRIDDEN: g}", "{SHARED: [1], OVERRIDDEN: g}")
+        with pytest.raises(
+            ConfigError, match=r"Globals\.Function\.Environment\.Variables\.SHARED \(line 11\)"
+        ):
+            templates.from_template(_stack(tmp_path, text))
+
+    def test_handler_is_imported_from_code_uri_and_handler(self, tmp_path: Path) -> None:
+        """Without handlers=, CodeUri + Handler name the handler; it imports with its environment."""
+        sim = templates.from_template(_stack(tmp_path))
+        assert {"module": "app", "tag": "one", "at_import": "g"} == _call(sim, "Fn")
+
+    def test_imports_do_not_leak_between_templates(self, tmp_path: Path) -> None:
+        """Two templates each with app.py and helper.py keep their own; sys.path/modules are restored."""
+        import sys
+
+        before_path = list(sys.path)
+        sentinel = type(sys)("app")
+        sys.modules["app"] = sentinel
+        try:
+            (tmp_path / "one").mkdir()
+            (tmp_path / "two").mkdir()
+            one = templates.from_template(_stack(tmp_path / "one"))
+            two = templates.from_template(_stack(tmp_path / "two", tag="two"))
+            assert ("one", "two", "one") == (
+                _call(one, "Fn")["tag"],
+                _call(two, "Fn")["tag"],
+                _call(one, "Fn")["tag"],
+            )
+            assert sys.modules["app"] is sentinel
+            assert "helper" not in sys.modules
+            assert before_path == sys.path
+        finally:
+            del sys.modules["app"]
+
+    def test_validate_names_a_missing_handler_module(self, tmp_path: Path) -> None:
+        """validate lists a handler whose module is not in its CodeUri folder, without importing."""
+        path = _stack(tmp_path)
+        (tmp_path / "code" / "app.py").unlink()
+        (problem,) = templates.validate_template(path)
+        assert problem.startswith(
+            "Globals.Function.Handler (line 9): Handler 'app.handler': no module"
+        )
+
+    def test_validate_lists_what_sam_refuses(self, tmp_path: Path) -> None:
+        """validate lists SAM's translator's refusals, each at the user's own line."""
+        text = STACK.replace("    Runtime: python3.12\n", "").replace(
+            "    Handler: app.handler\n", ""
+        )
+        (problem,) = templates.validate_template(_stack(tmp_path, text))
+        assert problem.startswith("Resources.Fn (line 16): SAM: Resource with id [Fn] is invalid.")
+
+    def test_stream_mappings_on_other_sources_are_refused(self, tmp_path: Path) -> None:
+        """A mapping on an SQS queue (an SQS event) is refused: esm_sim simulates DynamoDB streams."""
+        text = STACK.replace(
+            "        Api: {Type: HttpApi, Properties: {Path: /, Method: get}}\n",
+            "        Q: {Type: SQS, Properties: {Queue: !GetAtt Q.Arn}}\n",
+        ).replace("  ProdOnly:\n", "  Q:\n    Type: AWS::SQS::Queue\n  ProdOnly:\n")
+        with pytest.raises(
+            ConfigError,
+            match=r"Resources\.Fn\.Properties\.Events\.Q\.Properties\.Queue \(line 33\): .*"
+            r"DynamoDB streams only",
+        ):
+            templates.from_template(_stack(tmp_path, text))
+
+
+class TestPlainTables:
+    def test_plain_table_writes_leave_no_records_and_refuse_stream_reads(self) -> None:
+        """A table made with stream_view_type=None keeps items, writes no records, has no stream."""
+        sim = esm_sim.Simulation()
+        table = sim.create_table("plain", partition_key="pk", stream_view_type=None)
+        table.put_item({"pk": "a"})
+        table.update_item({"pk": "a"}, {"n": 1})
+        table.delete_item({"pk": "a"})
+        assert (0, [], [], 0) == (len(table), table.shards, table.open_shards, table.last_sequence)
+        for read in (lambda: table.stream_arn, lambda: table.format, lambda: table.replay([])):
+            with pytest.raises(ConfigError, match=r"table 'plain' has no stream"):
+                read()
+
+
+class TestOrdersApp:
+    def test_orders_app_runs_from_its_template(self) -> None:
+        """The orders app's template builds and runs with handlers imported from src/."""
+        sim = esm_sim.Simulation.from_template(APP / "template.yaml")
+        orders = sim.tables["OrdersTable"]
+        assert (True, False, "expires_at") == (
+            orders.has_stream,
+            sim.tables["TotalsTable"].has_stream,
+            orders.ttl_attribute,
+        )
+        assert "esm-sim-totals" == sim.functions["TotalsFunction"].environment["TOTALS_TABLE"]
+        assert "INFO" == sim.functions["HealthFunction"].environment["LOG_LEVEL"]
+        sim.run_for(6)
+        orders.put_item({"order_id": "o1", "customer_id": "c1", "amount": Decimal("12.5")})
+        orders.put_item({"order_id": "o2", "customer_id": "c1", "amount": Decimal("1")})
+        orders.put_item({"order_id": "bad", "customer_id": "c2"})
+        sim.run_until_idle()
+        invocations = list(sim.functions["TotalsFunction"].invocations)
+        assert all(inv.error is None for inv in invocations)
+        assert 0 == len(sim.functions["HealthFunction"].invocations)
+        ((fates),) = sim.fates().values()
+        assert 1 == fates["destination"]
+
+    def test_orders_app_validates_and_runs_from_the_cli(
+        self, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        """`validate` accepts the orders template; `run` its scenario ends with invariants ok."""
+        from esm_sim.__main__ import main
+
+        assert 0 == main(["validate", str(APP / "template.yaml")])
+        assert 0 == main(["run", str(APP / "scenario.yaml"), "--json"])
+        out = json.loads(capsys.readouterr().out.split("\n", 1)[1])
+        assert ("ok", 4, 0) == (out["invariants"], out["invocations"], out["errors"])

@@ -14,7 +14,7 @@ import json
 import math
 import re
 import traceback
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from decimal import Decimal
 from types import TracebackType
 from typing import Any, overload
@@ -559,6 +559,7 @@ class Function:
         timeout: float,
         duration: Duration,
         memory_size: int,
+        environment: Mapping[str, str] | None = None,
     ) -> None:
         if not callable(handler):
             msg = f"handler={handler!r} must be a callable handler(event, context)"
@@ -597,6 +598,14 @@ class Function:
         self.timeout_ms = round(timeout * 1000)
         self.duration = duration
         self.memory_size = memory_size
+        # Lambda's Environment.Variables: names and values are strings.
+        if environment is not None and (
+            not isinstance(environment, Mapping)
+            or not all(isinstance(k, str) and isinstance(v, str) for k, v in environment.items())
+        ):
+            msg = f"environment={environment!r} must map variable names to strings"
+            raise ConfigError(msg)
+        self.environment: dict[str, str] = dict(environment or {})
         self.reserved_concurrency: int | None = None
         self.in_flight = 0
         self.invocations = InvocationLog()

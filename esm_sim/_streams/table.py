@@ -208,10 +208,13 @@ def _key_spec(name: str, value: str | tuple[str, str] | None) -> tuple[str, str 
 
 class Table:
     """
-    A simulated DynamoDB table with streams enabled.
+    A simulated DynamoDB table, with its stream enabled or not.
 
     Create it with ``Simulation.create_table``. ``stream_arn`` names its stream;
-    ``shards`` lists every shard the stream has had, oldest first.
+    ``shards`` lists every shard the stream has had, oldest first. A table made
+    with ``stream_view_type=None`` has no stream (a plain table, as a template's
+    table without ``StreamSpecification``): it keeps items, TTL included, writes
+    no records, has no shards, and ``stream_arn``/``format`` raise ConfigError.
     """
 
     def __init__(
@@ -220,7 +223,7 @@ class Table:
         *,
         partition_key: str | tuple[str, str],
         sort_key: str | tuple[str, str] | None,
-        stream_view_type: str,
+        stream_view_type: str | None,
         shard_count: int,
         region: str,
         account_id: str,
@@ -239,10 +242,11 @@ class Table:
                 "or '.' (DynamoDB TableName)"
             )
             raise ConfigError(msg)
-        if stream_view_type not in STREAM_VIEW_TYPES:
+        if stream_view_type is not None and stream_view_type not in STREAM_VIEW_TYPES:
             msg = (
                 f"stream_view_type={stream_view_type!r} must be one of "
-                f"{', '.join(STREAM_VIEW_TYPES)} (DynamoDB StreamViewType)"
+                f"{', '.join(STREAM_VIEW_TYPES)} (DynamoDB StreamViewType), or None for a "
+                "table without a stream"
             )
             raise ConfigError(msg)
         if not isinstance(shard_count, int) or isinstance(shard_count, bool) or shard_count < 1:
@@ -265,16 +269,17 @@ class Table:
         self._next_sequence = next_sequence
         self._rng = rng
         created = now_ms()
-        self.stream_arn = (
-            f"arn:aws:dynamodb:{region}:{account_id}:table/{name}/stream/{stream_label(created)}"
-        )
         self.arn = f"arn:aws:dynamodb:{region}:{account_id}:table/{name}"
-        self._format = StreamFormat(
-            region=region,
-            stream_arn=self.stream_arn,
-            view_type=stream_view_type,
-            id_key=rng.child("event-ids").key[:32],
-        )
+        self._stream_arn: str | None = None
+        self._format: StreamFormat | None = None
+        if stream_view_type is not None:
+            self._stream_arn = f"{self.arn}/stream/{stream_label(created)}"
+            self._format = StreamFormat(
+                region=region,
+                stream_arn=self._stream_arn,
+                view_type=stream_view_type,
+                id_key=rng.child("event-ids").key[:32],
+            )
         # Current item per key, with its size so the OLD image's size is never recomputed.
         # Current item per key (flat images, so the GC soon leaves the dict alone).
         self._items: dict[Image, Image] = {}
@@ -311,19 +316,40 @@ class Table:
         self._ttl_order = itertools.count()
         self._ttl_sweep: tuple[int, int] | None = None
         self._ttl_tokens = itertools.count()
-        for i in range(shard_count):
+        for i in range(shard_count if stream_view_type is not None else 0):
             self._open.append(self._new_shard(parent=None))
             self._starts.append(i * _HASH_SPACE // shard_count)
 
     def __repr__(self) -> str:
+        if self._format is None:
+            return f"<Table {self.name!r} items={len(self._items)} no stream>"
         return f"<Table {self.name!r} items={len(self._items)} shards={len(self.shards)}>"
+
+    @property
+    def has_stream(self) -> bool:
+        """Whether the table's stream is enabled (False: a plain table)."""
+        return self._format is not None
+
+    def _no_stream(self, what: str) -> ConfigError:
+        msg = (
+            f"table {self.name!r} has no stream, so it has no {what}: create it with a "
+            "stream_view_type (a template's table needs StreamSpecification.StreamViewType)"
+        )
+        return ConfigError(msg)
+
+    @property
+    def stream_arn(self) -> str:
+        """The stream's ARN (``.../table/<name>/stream/<label>``); ConfigError without a stream."""
+        if self._stream_arn is None:
+            raise self._no_stream("stream ARN")
+        return self._stream_arn
 
     # -- shards ----------------------------------------------------------------
 
     def _new_shard(self, parent: Shard | None) -> Shard:
         now = self._now_ms()
         shard_id = f"shardId-{now:020d}-{self._rng.hex(8)}"
-        shard = Shard(shard_id, None if parent is None else parent.shard_id, now, self._format)
+        shard = Shard(shard_id, None if parent is None else parent.shard_id, now, self.format)
         self.shards.append(shard)
         self.shards_by_id[shard_id] = shard
         if self._rollover_ms and self._call_later is not None:
@@ -364,6 +390,8 @@ class Table:
             if shard.shard_id == shard_id:
                 first, second = self._replace(shard, 2)
                 return first, second
+        if self._format is None:
+            raise self._no_stream("shards to split")
         msg = f"shard_id={shard_id!r} is not an open shard of table {self.name!r}"
         raise ConfigError(msg)
 
@@ -378,7 +406,9 @@ class Table:
 
     @property
     def format(self) -> StreamFormat:
-        """How this stream's records render."""
+        """How this stream's records render; ConfigError without a stream."""
+        if self._format is None:
+            raise self._no_stream("record format")
         return self._format
 
     # -- writes ----------------------------------------------------------------
@@ -653,6 +683,9 @@ class Table:
         new_size: int,
         old: Image | None,
     ) -> None:
+        fmt = self._format
+        if fmt is None:
+            return  # no stream: the write leaves no record
         view = self.stream_view_type
         # spec 7.3: images per view type; INSERT has no old image, REMOVE no new one.
         new_kept = new if view in ("NEW_IMAGE", "NEW_AND_OLD_IMAGES") else None
@@ -666,7 +699,6 @@ class Table:
         if old_kept is not None:
             size += image_size_bytes(old_kept)
         seq = self.last_sequence = self._next_sequence()
-        fmt = self._format
         record: Record = (
             seq,
             self._now_ms(),
@@ -720,6 +752,8 @@ class Table:
         """
         from esm_sim._streams.wire import replay_plan
 
+        if self._format is None:
+            raise self._no_stream("stream to replay records into")
         plan = replay_plan(records, key_names=tuple(name for name, _ in self._key_specs))
         if not plan:
             return 0
