@@ -42,6 +42,7 @@ from esm_sim._lambda.function import (
     Handler,
     InvocationLog,
 )
+from esm_sim._lambda.sandbox import HandlerHost
 from esm_sim._mapping import advice
 from esm_sim._mapping.config import SETTINGS, Behaviour
 from esm_sim._mapping.fates import OUTCOMES, Fate
@@ -103,6 +104,16 @@ class Simulation:
         start: the virtual clock's start (timezone-aware, from 1970 on; default
             2026-01-01T00:00:00Z).
         region, account_id: what ARNs and records say.
+        handler_clock: what the wall clock reads while a handler runs: "wall" (the
+            default, the real time) or "virtual": ``time.time()``, ``time.time_ns()``,
+            ``datetime.now()``, ``datetime.utcnow()`` and ``date.today()`` read the
+            invocation's virtual start (the clock stands still while the handler
+            runs), through time-machine (``pip install 'esm_sim[aws]'``); the
+            real clock is back between invocations. Opt-in, because it costs a
+            patch and unpatch per invocation and because what a handler reads must
+            not depend on which packages happen to be installed. Whatever the
+            setting, each handler runs with its function's environment in
+            ``os.environ`` and its output captured as ``Invocation.logs``.
         state_transition_delay: seconds each mapping state change takes
             (Creating, Enabling, Disabling, Updating, Deleting); AWS says "several
             minutes" (spec 1.4, I).
@@ -154,6 +165,7 @@ class Simulation:
         start: datetime = DEFAULT_START,
         region: str = "us-east-1",
         account_id: str = "123456789012",
+        handler_clock: str = "wall",
         state_transition_delay: float = 5.0,
         poll_interval: float = 0.25,
         retry_backoff_base: float = 1.0,
@@ -196,6 +208,9 @@ class Simulation:
             raise ConfigError(msg)
         self.seed = seed
         self.region = region
+        # Environment, clock and log capture around every handler run (_lambda.sandbox).
+        self._host = HandlerHost(region=region, handler_clock=handler_clock)
+        self.handler_clock = self._host.handler_clock
         self.account_id = account_id
         self.behaviour = Behaviour.from_settings(**settings)
         self.max_filters = self.behaviour.max_filters
@@ -317,6 +332,11 @@ class Simulation:
             raise SimulationError(msg)
         self._running = True
 
+    def _leave(self) -> None:
+        # Control leaves the handlers: os.environ is the user's again.
+        self._running = False
+        self._host.restore()
+
     def _run_clock(
         self,
         limit: int,
@@ -377,7 +397,7 @@ class Simulation:
         try:
             self._run_clock(limit, None, progress)
         finally:
-            self._running = False
+            self._leave()
 
     def run_until(self, when: datetime | float, *, progress: object = None) -> None:
         """
@@ -396,7 +416,7 @@ class Simulation:
         try:
             self._run_clock(limit, None, progress)
         finally:
-            self._running = False
+            self._leave()
 
     def is_idle(self) -> bool:
         """
@@ -426,7 +446,7 @@ class Simulation:
         try:
             done = self._run_clock(limit, self.is_idle, progress, bounded=False)
         finally:
-            self._running = False
+            self._leave()
         advice.report_cascades(self.mappings.values())  # SelfTriggerWarning
         if not done:
             # What is still pending, state changes included (a mapping settling toward
@@ -448,7 +468,7 @@ class Simulation:
             self._scheduler.events_run += 1
             entry[2](*entry[3])
         finally:
-            self._running = False
+            self._leave()
         callback = entry[2]
         name = getattr(callback, "__qualname__", repr(callback))
         return StepResult(at=ms_to_datetime(entry[0]), at_ms=entry[0], callback=name)
@@ -472,6 +492,7 @@ class Simulation:
 
     def _run_user(self, fn: Callable[..., object], args: tuple[Any, ...]) -> None:
         self._user_pending -= 1
+        self._host.restore()  # user code sees the user's environment, not a function's
         name = getattr(fn, "__qualname__", type(fn).__name__)
         self.trace.append(TraceEvent(at_ms=self.now_ms, kind="user", detail=name))
         fn(*args)
@@ -552,13 +573,18 @@ class Simulation:
         timeout: float = 3,
         duration: Duration = 0.0,
         memory_size: int = 128,
+        environment: Mapping[str, str] | None = None,
     ) -> Function:
         """
         A Lambda function running ``handler(event, context)``.
 
         ``timeout`` is Lambda's Timeout in seconds (default 3); ``duration`` the
         virtual seconds each invocation takes, or a callable(event, context)
-        returning them.
+        returning them. ``environment`` is Lambda's ``Environment.Variables``
+        (str to str, no reserved key, 4 KB at most): while the handler runs,
+        ``os.environ`` holds them and Lambda's reserved variables
+        (``AWS_LAMBDA_FUNCTION_NAME``, ``AWS_REGION``, ``_HANDLER``...), and
+        what it prints or logs becomes ``Invocation.logs``.
         """
         if not isinstance(name, str) or not _FUNCTION_NAME.fullmatch(name):
             msg = f"name={name!r} must be 1-64 letters, digits, '-' or '_' (Lambda FunctionName)"
@@ -573,7 +599,9 @@ class Simulation:
             timeout=timeout,
             duration=duration,
             memory_size=memory_size,
+            environment=environment,
         )
+        fn.host = self._host
         fn.invocations = InvocationLog(self._expand_render, self._exceptions)
         self.functions[name] = fn
         return fn
