@@ -12,7 +12,8 @@ import bisect
 import re
 from collections.abc import Callable, ItemsView, Iterator, Mapping
 from datetime import UTC, datetime
-from typing import Any, Protocol
+from contextlib import AbstractContextManager
+from typing import TYPE_CHECKING, Any, Protocol
 
 import attrs
 
@@ -52,6 +53,9 @@ from esm_sim._sinks import Bucket, Queue, Topic, deliver_failure_record
 from esm_sim._streams.records import SEQUENCE_BASE, SEQUENCE_STEP
 from esm_sim._streams.table import Table
 from esm_sim.errors import ConfigError, SimulationError, SimulationLimitExceeded
+
+if TYPE_CHECKING:
+    from esm_sim._aws import MockAws
 
 DEFAULT_START = datetime(2026, 1, 1, tzinfo=UTC)
 _FUNCTION_NAME = re.compile(r"[A-Za-z0-9_-]{1,64}")
@@ -239,6 +243,8 @@ class Simulation:
         self.buckets: dict[str, Bucket] = {}
         self._sinks: dict[str, Queue | Topic | Bucket] = {}
         self.mappings: dict[str, MappingRuntime] = {}
+        # The active ``mock_aws()`` block (moto and boto3 meet the simulation), if any.
+        self._aws: MockAws | None = None
         # What each mapping receives from the simulation: these, and nothing more.
         self._mapping_ports = MappingPorts(
             scheduler=self._scheduler,
@@ -547,6 +553,8 @@ class Simulation:
         table.on_shard_closed(self._trace_shard_closed)
         self.tables[name] = table
         self.tables_by_stream_arn[table.stream_arn] = table
+        if self._aws is not None:
+            self._aws.table_created(table)
         return table
 
     def _trace_shard_opened(self, shard: Any) -> None:
@@ -630,6 +638,8 @@ class Simulation:
         )
         self.queues[name] = queue
         self._sinks[arn] = queue
+        if self._aws is not None:
+            self._aws.sink_created(queue)
         return queue
 
     def create_topic(self, name: str) -> Topic:
@@ -642,6 +652,8 @@ class Simulation:
         topic = Topic(name, arn=arn, rng=self._rng.child(f"topic/{name}"))
         self.topics[name] = topic
         self._sinks[arn] = topic
+        if self._aws is not None:
+            self._aws.sink_created(topic)
         return topic
 
     def create_bucket(self, name: str) -> Bucket:
@@ -656,7 +668,38 @@ class Simulation:
         bucket = Bucket(name, arn=arn)
         self.buckets[name] = bucket
         self._sinks[arn] = bucket
+        if self._aws is not None:
+            self._aws.sink_created(bucket)
         return bucket
+
+    def mock_aws(self) -> AbstractContextManager[Any]:
+        """
+        ``with sim.mock_aws():`` every boto3 client made inside talks to in-process AWS.
+
+        moto (``moto.mock_aws``) serves every AWS API; the simulation serves its
+        own part, on its account and region:
+
+        - its tables are DynamoDB tables: a boto3 write (``put_item``,
+          ``update_item`` with any expression moto supports, ``delete_item``,
+          ``batch_write_item``, ``transact_write_items``) to a table with a stream
+          becomes a stream record at ``sim.now``, as ``table.put_item`` does;
+          reads see the same items both ways; a table created through boto3 with
+          a ``StreamSpecification`` becomes a simulated table;
+        - ``boto3.client("lambda")``'s event source mapping operations (and the
+          tags and concurrency of the simulation's mappings and functions) are
+          answered by ``sim.lambda_client``, through botocore's own validation
+          and parsing;
+        - ``boto3.client("dynamodbstreams")`` reads the simulated streams;
+        - its queues, topics and buckets exist in moto, and each failure record
+          delivered to one is sent there too (``receive_message`` reads it).
+
+        Test credentials, the region and the account are set in ``os.environ``
+        for the block and restored after it. Blocks do not nest. Needs
+        ``pip install 'esm_sim[aws]'``.
+        """
+        from esm_sim._aws import MockAws
+
+        return MockAws(self)
 
     def freeze_gc(self) -> int:
         """
@@ -743,9 +786,12 @@ class Simulation:
         sink = self._sinks.get(destination)
         if sink is None:
             return False  # spec 3.6: a missing destination is a delivery failure
-        return deliver_failure_record(
+        delivered = deliver_failure_record(
             sink, record, now_ms=self.now_ms, uuid=uuid, shard_id=shard_id, rng=rng, payload=payload
         )
+        if delivered and self._aws is not None:
+            self._aws.delivered(sink)
+        return delivered
 
     # -- fates -----------------------------------------------------------------------------
 
