@@ -39,7 +39,7 @@ import os
 import threading
 from collections.abc import Callable
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from esm_sim._engine.timefmt import datetime_to_ms
 from esm_sim._sinks import Bucket, Queue, Topic
@@ -48,9 +48,6 @@ from esm_sim._streams.records import SEQ
 from esm_sim._streams.table import Table
 from esm_sim._streams.wire import image_from_wire
 from esm_sim.errors import ClientError, ConfigError
-
-if TYPE_CHECKING:
-    from esm_sim._simulation import Simulation
 
 INSTALL = "pip install 'esm_sim[aws]'"
 
@@ -125,7 +122,8 @@ class _ShardBridge:
 class MockAws:
     """The context manager ``Simulation.mock_aws()`` returns (see the module docstring)."""
 
-    def __init__(self, sim: Simulation) -> None:
+    def __init__(self, sim: Any) -> None:
+        # The Simulation (typed Any: it imports this module, on use).
         self.sim = sim
         self._stash = _Stash()
         self._transaction: list[tuple[Table, Image, bool]] | None = None
@@ -310,7 +308,9 @@ class MockAws:
         """esm_sim just delivered a failure record to ``sink``: moto's gets it too."""
         if isinstance(sink, Queue):
             url = self._client("sqs").get_queue_url(QueueName=sink.name)["QueueUrl"]
-            self._client("sqs").send_message(QueueUrl=url, MessageBody=sink.raw_messages[-1]["Body"])
+            self._client("sqs").send_message(
+                QueueUrl=url, MessageBody=sink.raw_messages[-1]["Body"]
+            )
         elif isinstance(sink, Topic):
             self._client("sns").publish(TopicArn=sink.arn, Message=sink.messages[-1]["Message"])
         else:
@@ -403,9 +403,11 @@ class MockAws:
         from moto.core.botocore_stubber import MockRawResponse
 
         status, headers, body = answer
-        return AWSResponse(request.url, status, headers, MockRawResponse(body))  # type: ignore[arg-type]
+        return AWSResponse(request.url, status, headers, MockRawResponse(body))
 
-    def _lambda(self, operation: str, params: dict[str, Any]) -> tuple[int, dict[str, str], str] | None:
+    def _lambda(
+        self, operation: str, params: dict[str, Any]
+    ) -> tuple[int, dict[str, str], str] | None:
         sim = self.sim
         if operation in _CONCURRENCY_OPERATIONS:
             name = str(params.get("FunctionName", "")).rsplit(":function:", 1)[-1].split(":")[0]
@@ -450,7 +452,7 @@ class MockAws:
         return 200, {"content-type": "application/x-amz-json-1.0"}, json.dumps(body, default=_wire)
 
     def _table(self, stream_arn: object) -> Table:
-        table = self.sim.tables_by_stream_arn.get(str(stream_arn))
+        table: Table | None = self.sim.tables_by_stream_arn.get(str(stream_arn))
         if table is None:
             msg = f"Requested resource not found: Stream: {stream_arn} not found"
             raise _StreamsError("ResourceNotFoundException", msg)

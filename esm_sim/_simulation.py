@@ -11,8 +11,8 @@ from __future__ import annotations
 import bisect
 import re
 from collections.abc import Callable, ItemsView, Iterator, Mapping
-from datetime import UTC, datetime
 from contextlib import AbstractContextManager
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
 import attrs
@@ -109,8 +109,8 @@ class Simulation:
             2026-01-01T00:00:00Z).
         region, account_id: what ARNs and records say.
         handler_clock: what the wall clock reads while a handler runs: "wall" (the
-            default, the real time) or "virtual": ``time.time()``, ``time.time_ns()``,
-            ``datetime.now()``, ``datetime.utcnow()`` and ``date.today()`` read the
+            default, the real time) or "virtual": ``time.time``, ``time.time_ns``,
+            ``datetime.now``, ``datetime.utcnow`` and ``date.today`` read the
             invocation's virtual start (the clock stands still while the handler
             runs), through time-machine (``pip install 'esm_sim[aws]'``); the
             real clock is back between invocations. Opt-in, because it costs a

@@ -350,7 +350,6 @@ def fate_html(fate: Fate) -> str:
     return head + _table_html(headers, rows)
 
 
-
 def invocation_html(inv: Invocation) -> str:
     """An Invocation as a one-row HTML table."""
     result = "ok" if inv.error is None else f"{inv.error}: {inv.error_type}: {inv.error_message}"

@@ -221,7 +221,7 @@ class TestVirtualClock:
                     time.time(),
                     time.time_ns(),
                     datetime.now(UTC),
-                    datetime.utcnow(),  # noqa: DTZ003
+                    datetime.utcnow(),
                     dt.date.today(),
                 )
             )

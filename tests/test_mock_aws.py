@@ -131,7 +131,11 @@ class TestDynamoDB:
             )
         table = sim.tables["events"]
         assert table.stream_arn == described["LatestStreamArn"]
-        assert ("pk", "sk", "KEYS_ONLY") == (table.partition_key, table.sort_key, table.stream_view_type)
+        assert ("pk", "sk", "KEYS_ONLY") == (
+            table.partition_key,
+            table.sort_key,
+            table.stream_view_type,
+        )
         assert [("INSERT", "a")] == _events(table)
         assert "plain" not in sim.tables and plain
 
@@ -184,7 +188,9 @@ class TestStreamsAndSinks:
             listed = streams.list_streams(TableName="orders")["Streams"]
             records = esm_sim.sources.read_stream(streams, table.stream_arn)
         assert [table.stream_arn] == [s["StreamArn"] for s in listed]
-        assert [r["dynamodb"]["SequenceNumber"] for r in records] == table.shards[0].sequence_numbers
+        assert [r["dynamodb"]["SequenceNumber"] for r in records] == table.shards[
+            0
+        ].sequence_numbers
 
     def test_failure_record_is_received_from_the_dlq_through_boto3(self) -> None:
         """A failure record delivered to a simulated queue is read back with sqs receive_message."""

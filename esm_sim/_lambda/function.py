@@ -589,7 +589,7 @@ class Function:
         self._variables: tuple[str, dict[str, str]] | None = None
 
     def environment_variables(self, region: str) -> dict[str, str]:
-        """``os.environ`` as the handler sees it: Lambda's reserved variables, then ``environment``."""
+        """``os.environ`` for the handler: Lambda's reserved variables, then ``environment``."""
         cached = self._variables
         if cached is None or cached[0] != region:
             cached = self._variables = (

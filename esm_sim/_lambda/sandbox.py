@@ -12,7 +12,7 @@ Around each run of a handler it
   ``logging`` stream handlers writing to them, Powertools' ``Logger`` included)
   as the invocation's ``logs``, so nothing reaches the test's output;
 * with ``handler_clock="virtual"``, stops the wall clock at the invocation's
-  virtual start (``time.time()``, ``datetime.now()``, ``date.today()``...,
+  virtual start (``time.time``, ``datetime.now``, ``date.today``...,
   through time-machine), and starts it again when the handler returns.
 
 Costs, per invocation: the capture is two attribute swaps and a ``StringIO``
@@ -33,13 +33,13 @@ import os
 import re
 import sys
 from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from esm_sim.errors import ConfigError
 
-if TYPE_CHECKING:
-    from esm_sim._lambda.function import Context, Function
-
+# A Function and its Context (esm_sim._lambda.function, which imports this module).
+Function = Any
+Context = Any
 HANDLER_CLOCKS = ("wall", "virtual")
 INSTALL_AWS = "pip install 'esm_sim[aws]'"
 
@@ -163,7 +163,7 @@ def check_handler_clock(handler_clock: object) -> str:
 
 
 class _LogHandlers:
-    """The logging stream handlers that write to a console stream, found again when loggers change."""
+    """The logging stream handlers writing to a console stream, found again as loggers change."""
 
     __slots__ = ("_handlers", "_key")
 
@@ -205,7 +205,7 @@ class HandlerHost:
 
     @property
     def handler_clock(self) -> str:
-        """"wall" or "virtual"."""
+        """ "wall" or "virtual"."""
         return self._clock
 
     def _set(self, name: str, value: str) -> None:

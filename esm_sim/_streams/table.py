@@ -660,7 +660,9 @@ class Table:
             if old == image:
                 return
             self._items[keys] = image
-            self._emit("INSERT" if old is None else "MODIFY", keys, image, image_size_bytes(image), old)
+            self._emit(
+                "INSERT" if old is None else "MODIFY", keys, image, image_size_bytes(image), old
+            )
             if self.ttl_attribute is not None:
                 self._ttl_note(keys, image)
         finally:
