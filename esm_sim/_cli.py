@@ -3,7 +3,8 @@ The scenario command line: ``python -m esm_sim run scenario.yaml`` and ``validat
 
 This module owns scenario files. ``run`` builds a simulation from one, runs it
 until idle, prints the timeline and the summary of record fates (``--json``:
-one JSON object instead, and handlers' prints go to stderr), and gates on what
+one JSON object instead; what handlers print is captured per invocation as
+``Invocation.logs``, anything else printed goes to stderr), and gates on what
 happened: ``--fail-on dropped,destination,expired,errors,invariants`` (default
 ``invariants``) exits 1 when a named outcome occurred: records dropped, sent to
 an on-failure destination or expired; function errors; an invariant of
@@ -366,8 +367,9 @@ def run_command(path: str, *, as_json: bool, fail_on: tuple[str, ...] = ("invari
     occurred (records dropped, sent to a destination or expired, function errors,
     a broken invariant), else 0.
 
-    With ``as_json`` whatever handlers print goes to stderr, so stdout holds only
-    the JSON object.
+    Handlers' output is captured per invocation (``Invocation.logs``); with
+    ``as_json`` whatever else prints (the handlers' module, when imported) goes to
+    stderr, so stdout holds only the JSON object.
     """
     scenario = Scenario(Path(path))
     quiet = contextlib.redirect_stdout(sys.stderr) if as_json else contextlib.nullcontext()

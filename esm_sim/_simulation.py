@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, ItemsView, Iterator, Mapping
+from contextlib import AbstractContextManager
 from datetime import UTC, datetime
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import attrs
 
@@ -41,6 +42,7 @@ from esm_sim._lambda.function import (
     Handler,
     InvocationLog,
 )
+from esm_sim._lambda.sandbox import HandlerHost
 from esm_sim._mapping import advice
 from esm_sim._mapping.config import SETTINGS, Behaviour
 from esm_sim._mapping.fates import OUTCOMES, Fate
@@ -50,6 +52,9 @@ from esm_sim._sinks import Bucket, Queue, Topic, deliver_failure_record
 from esm_sim._streams.records import SEQUENCE_BASE, SEQUENCE_STEP
 from esm_sim._streams.table import Table
 from esm_sim.errors import ConfigError, SimulationError, SimulationLimitExceeded
+
+if TYPE_CHECKING:
+    from esm_sim._aws import MockAws
 
 DEFAULT_START = datetime(2026, 1, 1, tzinfo=UTC)
 _FUNCTION_NAME = re.compile(r"[A-Za-z0-9_-]{1,64}")
@@ -102,6 +107,16 @@ class Simulation:
         start: the virtual clock's start (timezone-aware, from 1970 on; default
             2026-01-01T00:00:00Z).
         region, account_id: what ARNs and records say.
+        handler_clock: what the wall clock reads while a handler runs: "wall" (the
+            default, the real time) or "virtual": ``time.time``, ``time.time_ns``,
+            ``datetime.now``, ``datetime.utcnow`` and ``date.today`` read the
+            invocation's virtual start (the clock stands still while the handler
+            runs), through time-machine (``pip install 'esm_sim[aws]'``); the
+            real clock is back between invocations. Opt-in, because it costs a
+            patch and unpatch per invocation and because what a handler reads must
+            not depend on which packages happen to be installed. Whatever the
+            setting, each handler runs with its function's environment in
+            ``os.environ`` and its output captured as ``Invocation.logs``.
         state_transition_delay: seconds each mapping state change takes
             (Creating, Enabling, Disabling, Updating, Deleting); AWS says "several
             minutes" (spec 1.4, I).
@@ -153,6 +168,7 @@ class Simulation:
         start: datetime = DEFAULT_START,
         region: str = "us-east-1",
         account_id: str = "123456789012",
+        handler_clock: str = "wall",
         state_transition_delay: float = 5.0,
         poll_interval: float = 0.25,
         retry_backoff_base: float = 1.0,
@@ -195,6 +211,9 @@ class Simulation:
             raise ConfigError(msg)
         self.seed = seed
         self.region = region
+        # Environment, clock and log capture around every handler run (_lambda.sandbox).
+        self._host = HandlerHost(region=region, handler_clock=handler_clock)
+        self.handler_clock = self._host.handler_clock
         self.account_id = account_id
         self.behaviour = Behaviour.from_settings(**settings)
         self.max_filters = self.behaviour.max_filters
@@ -223,6 +242,8 @@ class Simulation:
         self.buckets: dict[str, Bucket] = {}
         self._sinks: dict[str, Queue | Topic | Bucket] = {}
         self.mappings: dict[str, MappingRuntime] = {}
+        # The active ``mock_aws()`` block (moto and boto3 meet the simulation), if any.
+        self._aws: MockAws | None = None
         # What each mapping receives from the simulation: these, and nothing more.
         self._mapping_ports = MappingPorts(
             scheduler=self._scheduler,
@@ -318,6 +339,11 @@ class Simulation:
             raise SimulationError(msg)
         self._running = True
 
+    def _leave(self) -> None:
+        # Control leaves the handlers: os.environ is the user's again.
+        self._running = False
+        self._host.restore()
+
     def _run_clock(
         self,
         limit: int,
@@ -378,7 +404,7 @@ class Simulation:
         try:
             self._run_clock(limit, None, progress)
         finally:
-            self._running = False
+            self._leave()
 
     def run_until(self, when: datetime | float, *, progress: object = None) -> None:
         """
@@ -397,7 +423,7 @@ class Simulation:
         try:
             self._run_clock(limit, None, progress)
         finally:
-            self._running = False
+            self._leave()
 
     def is_idle(self) -> bool:
         """
@@ -427,7 +453,7 @@ class Simulation:
         try:
             done = self._run_clock(limit, self.is_idle, progress, bounded=False)
         finally:
-            self._running = False
+            self._leave()
         advice.report_cascades(self.mappings.values())  # SelfTriggerWarning
         if not done:
             # What is still pending, state changes included (a mapping settling toward
@@ -449,7 +475,7 @@ class Simulation:
             self._scheduler.events_run += 1
             entry[2](*entry[3])
         finally:
-            self._running = False
+            self._leave()
         callback = entry[2]
         name = getattr(callback, "__qualname__", repr(callback))
         return StepResult(at=ms_to_datetime(entry[0]), at_ms=entry[0], callback=name)
@@ -473,6 +499,7 @@ class Simulation:
 
     def _run_user(self, fn: Callable[..., object], args: tuple[Any, ...]) -> None:
         self._user_pending -= 1
+        self._host.restore()  # user code sees the user's environment, not a function's
         name = getattr(fn, "__qualname__", type(fn).__name__)
         self.trace.append(TraceEvent(at_ms=self.now_ms, kind="user", detail=name))
         fn(*args)
@@ -528,6 +555,8 @@ class Simulation:
         self.tables[name] = table
         if table.has_stream:
             self.tables_by_stream_arn[table.stream_arn] = table
+        if self._aws is not None:
+            self._aws.table_created(table)
         return table
 
     def _trace_shard_opened(self, shard: Any) -> None:
@@ -561,8 +590,11 @@ class Simulation:
 
         ``timeout`` is Lambda's Timeout in seconds (default 3); ``duration`` the
         virtual seconds each invocation takes, or a callable(event, context)
-        returning them; ``environment`` Lambda's ``Environment.Variables``
-        (kept as ``fn.environment``, a dict of strings).
+        returning them. ``environment`` is Lambda's ``Environment.Variables``
+        (str to str, no reserved key, 4 KB at most): while the handler runs,
+        ``os.environ`` holds them and Lambda's reserved variables
+        (``AWS_LAMBDA_FUNCTION_NAME``, ``AWS_REGION``, ``_HANDLER``...), and
+        what it prints or logs becomes ``Invocation.logs``.
         """
         if not isinstance(name, str) or not _FUNCTION_NAME.fullmatch(name):
             msg = f"name={name!r} must be 1-64 letters, digits, '-' or '_' (Lambda FunctionName)"
@@ -579,6 +611,7 @@ class Simulation:
             memory_size=memory_size,
             environment=environment,
         )
+        fn.host = self._host
         fn.invocations = InvocationLog(self._expand_render, self._exceptions)
         self.functions[name] = fn
         return fn
@@ -607,6 +640,8 @@ class Simulation:
         )
         self.queues[name] = queue
         self._sinks[arn] = queue
+        if self._aws is not None:
+            self._aws.sink_created(queue)
         return queue
 
     def create_topic(self, name: str) -> Topic:
@@ -619,6 +654,8 @@ class Simulation:
         topic = Topic(name, arn=arn, rng=self._rng.child(f"topic/{name}"))
         self.topics[name] = topic
         self._sinks[arn] = topic
+        if self._aws is not None:
+            self._aws.sink_created(topic)
         return topic
 
     def create_bucket(self, name: str) -> Bucket:
@@ -633,7 +670,38 @@ class Simulation:
         bucket = Bucket(name, arn=arn)
         self.buckets[name] = bucket
         self._sinks[arn] = bucket
+        if self._aws is not None:
+            self._aws.sink_created(bucket)
         return bucket
+
+    def mock_aws(self) -> AbstractContextManager[Any]:
+        """
+        ``with sim.mock_aws():`` every boto3 client made inside talks to in-process AWS.
+
+        moto (``moto.mock_aws``) serves every AWS API; the simulation serves its
+        own part, on its account and region:
+
+        - its tables are DynamoDB tables: a boto3 write (``put_item``,
+          ``update_item`` with any expression moto supports, ``delete_item``,
+          ``batch_write_item``, ``transact_write_items``) to a table with a stream
+          becomes a stream record at ``sim.now``, as ``table.put_item`` does;
+          reads see the same items both ways; a table created through boto3 with
+          a ``StreamSpecification`` becomes a simulated table;
+        - ``boto3.client("lambda")``'s event source mapping operations (and the
+          tags and concurrency of the simulation's mappings and functions) are
+          answered by ``sim.lambda_client``, through botocore's own validation
+          and parsing;
+        - ``boto3.client("dynamodbstreams")`` reads the simulated streams;
+        - its queues, topics and buckets exist in moto, and each failure record
+          delivered to one is sent there too (``receive_message`` reads it).
+
+        Test credentials, the region and the account are set in ``os.environ``
+        for the block and restored after it. Blocks do not nest. Needs
+        ``pip install 'esm_sim[aws]'``.
+        """
+        from esm_sim._aws import MockAws
+
+        return MockAws(self)
 
     def freeze_gc(self) -> int:
         """
@@ -720,9 +788,12 @@ class Simulation:
         sink = self._sinks.get(destination)
         if sink is None:
             return False  # spec 3.6: a missing destination is a delivery failure
-        return deliver_failure_record(
+        delivered = deliver_failure_record(
             sink, record, now_ms=self.now_ms, uuid=uuid, shard_id=shard_id, rng=rng, payload=payload
         )
+        if delivered and self._aws is not None:
+            self._aws.delivered(sink)
+        return delivered
 
     # -- fates -----------------------------------------------------------------------------
 

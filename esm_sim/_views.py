@@ -173,7 +173,18 @@ def timeline_text(trace: Trace, *, uuid: str | None = None) -> str:
 # -- fates ------------------------------------------------------------------------------
 
 
+class _Html(str):
+    """Text already escaped for HTML (``_table_html`` leaves it as it is)."""
+
+
+def _logs_html(logs: str) -> str:
+    """What a handler printed or logged, preformatted (empty when nothing)."""
+    return _Html(f"<pre>{html.escape(logs)}</pre>") if logs else ""
+
+
 def _esc(value: object) -> str:
+    if isinstance(value, _Html):
+        return str(value)
     return html.escape(str(value))
 
 
@@ -331,10 +342,12 @@ def fate_html(fate: Fate) -> str:
             inv.request_id,
             len(inv.sequence_numbers),
             inv.error or "ok",
+            _logs_html(inv.logs),
         ]
         for i, inv in enumerate(fate.deliveries)
     ]
-    return head + _table_html(["#", "sent", "request id", "records", "result"], rows)
+    headers = ["#", "sent", "request id", "records", "result", "logs"]
+    return head + _table_html(headers, rows)
 
 
 def invocation_html(inv: Invocation) -> str:
@@ -343,7 +356,7 @@ def invocation_html(inv: Invocation) -> str:
     first = inv.sequence_numbers[0] if inv.sequence_numbers else ""
     last = inv.sequence_numbers[-1] if inv.sequence_numbers else ""
     return _table_html(
-        ["request id", "started", "ms", "shard", "records", "first..last", "result"],
+        ["request id", "started", "ms", "shard", "records", "first..last", "result", "logs"],
         [
             [
                 inv.request_id,
@@ -353,6 +366,7 @@ def invocation_html(inv: Invocation) -> str:
                 len(inv.sequence_numbers),
                 f"{first}..{last}",
                 result,
+                _logs_html(inv.logs),
             ]
         ],
     )

@@ -9,6 +9,8 @@ for the fixture.
 - ``simulation``: a fresh :class:`esm_sim.Simulation` seeded with
   ``--esm-sim-seed`` (default 0). At teardown it warns about records still
   pending (``esm_sim.errors.PendingRecordsWarning``: run ``sim.run_until_idle()``).
+- ``aws_simulation``: the same, inside ``sim.mock_aws()`` (boto3 talks to moto
+  and the simulation) with ``handler_clock="virtual"``; needs ``esm_sim[aws]``.
 - When a test that used the fixture fails, the simulation's trace is added to
   the failure report as the section "esm_sim trace".
 
@@ -65,6 +67,26 @@ def simulation(request: pytest.FixtureRequest) -> Generator[Simulation, None, No
     sim = Simulation(seed=request.config.getoption("esm_sim_seed"))
     request.node.stash[_SIM_KEY] = sim
     yield sim
+    warn_pending(sim, "the test")
+
+
+@pytest.fixture
+def aws_simulation(request: pytest.FixtureRequest) -> Generator[Simulation, None, None]:
+    """
+    A fresh ``esm_sim.Simulation`` inside ``sim.mock_aws()``, handlers on its virtual clock.
+
+    Seeded with ``--esm-sim-seed``, with ``handler_clock="virtual"``: every boto3
+    client the test or its handlers make talks to moto and the simulation (see
+    ``Simulation.mock_aws``). Needs ``pip install 'esm_sim[aws]'``. At teardown
+    it warns as ``simulation`` does.
+    """
+    from esm_sim import Simulation
+    from esm_sim._mapping.advice import warn_pending
+
+    sim = Simulation(seed=request.config.getoption("esm_sim_seed"), handler_clock="virtual")
+    request.node.stash[_SIM_KEY] = sim
+    with sim.mock_aws():
+        yield sim
     warn_pending(sim, "the test")
 
 

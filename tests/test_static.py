@@ -29,10 +29,11 @@ def test_mypy_strict_is_clean() -> None:
 
 
 def test_import_is_light() -> None:
-    """`import esm_sim` loads neither hypothesis, matplotlib, pandas nor tqdm."""
+    """`import esm_sim` loads none of hypothesis, matplotlib, pandas, tqdm, boto3, botocore, moto, time_machine."""
     code = (
         "import sys, esm_sim; "
-        "heavy = [m for m in ('hypothesis', 'matplotlib', 'pandas', 'tqdm') "
+        "heavy = [m for m in ('hypothesis', 'matplotlib', 'pandas', 'tqdm', 'boto3', "
+        "'botocore', 'moto', 'time_machine') "
         "if m in sys.modules]; "
         "print(','.join(heavy))"
     )

@@ -22,6 +22,7 @@ from typing import Any, overload
 from esm_sim._engine import display
 from esm_sim._engine.chunked import FlatRows
 from esm_sim._engine.timefmt import iso_ms, ms_to_datetime
+from esm_sim._lambda.sandbox import HandlerHost, check_environment, reserved_variables
 from esm_sim.errors import ConfigError, SimulationError
 
 Handler = Callable[[dict[str, Any], "Context"], Any]
@@ -119,7 +120,9 @@ class Invocation:
     run, gets it back): read from a function's log, a plain exception
     (built-in construction, no attributes) is rebuilt equal in type, args and
     text rather than kept as the same object (see ``ExceptionStore``);
-    ``stack_trace`` has the formatted stack.
+    ``stack_trace`` has the formatted stack. ``logs`` is what the handler printed
+    or logged while it ran (``print``, ``logging``, Powertools' ``Logger``), as one
+    string ("" when nothing).
 
     Two Invocation objects are equal when they describe the same invocation
     (same request id, start and mapping): the logs in ``Function.invocations``
@@ -136,6 +139,7 @@ class Invocation:
         "error_message",
         "error_type",
         "exception",
+        "logs",
         "mapping_uuid",
         "outcome",
         "reason",
@@ -166,6 +170,8 @@ class Invocation:
         self.error_type: str | None = None
         self.error_message: str | None = None
         self.exception: BaseException | None = None
+        # What the handler printed or logged (stdout, stderr, logging), as one string.
+        self.logs = ""
         # Where the handler raised: (file, line, function) per frame, flattened.
         self._frames: tuple[Any, ...] = ()
         # What the event source mapping read: the response after its trip through JSON.
@@ -378,6 +384,7 @@ _ROW_FIELDS = (
     "exception",
     "outcome",
     "reason",
+    "logs",
 )
 _FRAMES = len(_ROW_FIELDS)
 _SEQS = _ROW_FIELDS.index("_seqs")
@@ -442,6 +449,7 @@ class InvocationLog(Sequence[Invocation]):
             exception,
             invocation.outcome,
             invocation.reason,
+            invocation.logs,
             len(frames),
             *frames,
         )
@@ -598,17 +606,24 @@ class Function:
         self.timeout_ms = round(timeout * 1000)
         self.duration = duration
         self.memory_size = memory_size
-        # Lambda's Environment.Variables: names and values are strings.
-        if environment is not None and (
-            not isinstance(environment, Mapping)
-            or not all(isinstance(k, str) and isinstance(v, str) for k, v in environment.items())
-        ):
-            msg = f"environment={environment!r} must map variable names to strings"
-            raise ConfigError(msg)
-        self.environment: dict[str, str] = dict(environment or {})
         self.reserved_concurrency: int | None = None
         self.in_flight = 0
         self.invocations = InvocationLog()
+        # The variables given to create_function (checked as Lambda checks them).
+        self.environment = check_environment(environment)
+        # What runs the handler in its environment (set by the simulation; None: bare).
+        self.host: HandlerHost | None = None
+        self._variables: tuple[str, dict[str, str]] | None = None
+
+    def environment_variables(self, region: str) -> dict[str, str]:
+        """``os.environ`` for the handler: Lambda's reserved variables, then ``environment``."""
+        cached = self._variables
+        if cached is None or cached[0] != region:
+            cached = self._variables = (
+                region,
+                {**reserved_variables(self, region), **self.environment},
+            )
+        return cached[1]
 
     def __repr__(self) -> str:
         return f"<Function {self.name!r} invocations={len(self.invocations)}>"
@@ -698,7 +713,7 @@ def _raised(invocation: Invocation, exc: BaseException, error_type: str, message
     # the invocation is remembered.
     tb = exc.__traceback__
     frames: list[Any] = []
-    tb = tb.tb_next if tb is not None else None  # from the handler down, not run_handler
+    tb = tb.tb_next if tb is not None else None  # from the handler down, not _call
     while tb is not None:
         code = tb.tb_frame.f_code
         frames += (code.co_filename, tb.tb_lineno, code.co_name)
@@ -745,6 +760,21 @@ def _exit_message(request_id: str, exc: BaseException) -> str:
     return f"RequestId: {request_id} Error: Runtime exited with error: {status}"
 
 
+def _call(
+    invocation: Invocation, function: Function, event: dict[str, Any], context: Context
+) -> Any:
+    """The handler's answer, or None with what it raised recorded on ``invocation``."""
+    try:
+        return function.handler(event, context)
+    except Exception as exc:  # any exception a handler raises is a function error
+        _raised(invocation, exc, type(exc).__name__, exception_text(exc))
+        return None
+    except BaseException as exc:
+        # Not an Exception: the runtime lets it end the process (spec 3.1, "runtime crash").
+        _raised(invocation, exc, "Runtime.ExitError", _exit_message(invocation.request_id, exc))
+        return None
+
+
 def run_handler(
     invocation: Invocation, function: Function, event: dict[str, Any], context: Context
 ) -> int:
@@ -774,15 +804,14 @@ def run_handler(
       naming the function is raised; the invocation keeps the handler's outcome
       and lasts 0 ms (I). It is not called after a KeyboardInterrupt.
     """
-    try:
-        response = function.handler(event, context)
-    except Exception as exc:  # any exception a handler raises is a function error
-        _raised(invocation, exc, type(exc).__name__, exception_text(exc))
-        response = None
-    except BaseException as exc:
-        # Not an Exception: the runtime lets it end the process (spec 3.1, "runtime crash").
-        _raised(invocation, exc, "Runtime.ExitError", _exit_message(invocation.request_id, exc))
-        response = None
+    host = function.host
+    if host is None:
+        response = _call(invocation, function, event, context)
+    else:
+        # In the function's environment, on its clock, its output captured (sandbox).
+        response, invocation.logs = host.run(
+            function, context, _call, invocation, function, event, context
+        )
     if invocation._pending is not None and callable(function.duration):
         duration_ms = 0  # interrupted: no more user code runs
     else:

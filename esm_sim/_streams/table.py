@@ -316,6 +316,9 @@ class Table:
         self._ttl_order = itertools.count()
         self._ttl_sweep: tuple[int, int] | None = None
         self._ttl_tokens = itertools.count()
+        # Told of every change of an item (keys, new image or None), inside
+        # ``sim.mock_aws()``, so another store (moto's table) keeps the same items.
+        self.mirror: Callable[[Image, Image | None], object] | None = None
         for i in range(shard_count if stream_view_type is not None else 0):
             self._open.append(self._new_shard(parent=None))
             self._starts.append(i * _HASH_SPACE // shard_count)
@@ -663,6 +666,38 @@ class Table:
         if heap:
             self._ttl_schedule(heap[0][0])
 
+    def apply_image(self, image: Image, *, deleted: bool = False) -> None:
+        """
+        Make the table hold ``image`` (or, ``deleted``, no item with its key), as a
+        write another store already applied and checked: ``sim.mock_aws()`` feeds
+        each write moto made to a boto3 call through here.
+
+        The record is what ``put_item`` or ``delete_item`` would leave at this
+        instant: INSERT, MODIFY or REMOVE, none when nothing changed (spec 7.1).
+        The mirror is not told (the write came from it).
+        """
+        keys = self._keys(image, "PutItem")
+        old = self._items.get(keys)
+        mirror, self.mirror = self.mirror, None
+        try:
+            if deleted:
+                if old is None:
+                    return
+                del self._items[keys]
+                self._ttl_expiry.pop(keys, None)
+                self._emit("REMOVE", keys, None, 0, old)
+                return
+            if old == image:
+                return
+            self._items[keys] = image
+            self._emit(
+                "INSERT" if old is None else "MODIFY", keys, image, image_size_bytes(image), old
+            )
+            if self.ttl_attribute is not None:
+                self._ttl_note(keys, image)
+        finally:
+            self.mirror = mirror
+
     def get_item(self, key: Mapping[str, Any]) -> dict[str, Any] | None:
         """The current item as plain Python values (boto3's TypeDeserializer), or None."""
         image = _image("key", key, "GetItem")
@@ -683,6 +718,9 @@ class Table:
         new_size: int,
         old: Image | None,
     ) -> None:
+        mirror = self.mirror
+        if mirror is not None:
+            mirror(keys, new)
         fmt = self._format
         if fmt is None:
             return  # no stream: the write leaves no record

@@ -1,0 +1,276 @@
+"""
+What a handler sees around it while it runs: Lambda's environment, the clock, its log.
+
+A :class:`HandlerHost` belongs to one simulation and is shared by its functions.
+Around each run of a handler it
+
+* puts the function's environment in ``os.environ``: the variables given to
+  ``create_function(environment=...)`` and Lambda's reserved ones
+  (``AWS_LAMBDA_FUNCTION_NAME``, ``AWS_REGION``, ``_HANDLER``... see
+  :func:`reserved_variables`);
+* captures what the handler prints or logs (``sys.stdout``, ``sys.stderr`` and the
+  ``logging`` stream handlers writing to them, Powertools' ``Logger`` included)
+  as the invocation's ``logs``, so nothing reaches the test's output;
+* with ``handler_clock="virtual"``, stops the wall clock at the invocation's
+  virtual start (``time.time``, ``datetime.now``, ``date.today``...,
+  through time-machine), and starts it again when the handler returns.
+
+Costs, per invocation: the capture is two attribute swaps and a ``StringIO``
+(plus one per logging handler that writes to the console); the environment is
+written only when the function changes (consecutive invocations of one function
+keep it, as one Lambda execution environment does) plus the one variable that
+changes per invocation, the log stream's name; the virtual clock (opt-in) costs a
+time-machine start and stop. :meth:`HandlerHost.restore` puts ``os.environ``
+back as it was; the simulation calls it whenever control leaves the handlers
+(the end of every run, and before a ``call_at`` callback).
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+import os
+import re
+import sys
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from esm_sim.errors import ConfigError
+
+# A Function and its Context (esm_sim._lambda.function, which imports this module).
+Function = Any
+Context = Any
+HANDLER_CLOCKS = ("wall", "virtual")
+INSTALL_AWS = "pip install 'esm_sim[aws]'"
+
+# Lambda's reserved variables: a function's configuration may not set them
+# (Lambda developer guide, "Defined runtime environment variables").
+RESERVED = frozenset(
+    (
+        "_HANDLER",
+        "_X_AMZN_TRACE_ID",
+        "AWS_DEFAULT_REGION",
+        "AWS_REGION",
+        "AWS_EXECUTION_ENV",
+        "AWS_LAMBDA_FUNCTION_NAME",
+        "AWS_LAMBDA_FUNCTION_MEMORY_SIZE",
+        "AWS_LAMBDA_FUNCTION_VERSION",
+        "AWS_LAMBDA_INITIALIZATION_TYPE",
+        "AWS_LAMBDA_LOG_GROUP_NAME",
+        "AWS_LAMBDA_LOG_STREAM_NAME",
+        "AWS_ACCESS_KEY",
+        "AWS_ACCESS_KEY_ID",
+        "AWS_SECRET_ACCESS_KEY",
+        "AWS_SESSION_TOKEN",
+        "AWS_LAMBDA_RUNTIME_API",
+        "LAMBDA_TASK_ROOT",
+        "LAMBDA_RUNTIME_DIR",
+        "TZ",
+    )
+)
+_ENV_KEY = re.compile(r"[a-zA-Z][a-zA-Z0-9_]+")
+# Lambda: "the total size of the set doesn't exceed 4 KB".
+MAX_ENVIRONMENT_BYTES = 4 * 1024
+LOG_STREAM_VARIABLE = "AWS_LAMBDA_LOG_STREAM_NAME"
+
+
+def check_environment(environment: object) -> dict[str, str]:
+    """
+    A function's ``environment``, checked as Lambda's CreateFunction checks ``Variables``.
+
+    Raises:
+        ConfigError: not a mapping of str to str, a key Lambda refuses (it must
+            start with a letter, then letters, digits or ``_``, at least 2 in all),
+            a reserved key, or over 4 KB in all.
+    """
+    if environment is None:
+        return {}
+    if not isinstance(environment, Mapping):
+        msg = f"environment={environment!r} must be a mapping of variable names to strings"
+        raise ConfigError(msg)
+    out: dict[str, str] = {}
+    for key, value in environment.items():
+        if not isinstance(key, str) or not _ENV_KEY.fullmatch(key):
+            msg = (
+                f"environment key {key!r} must start with a letter and hold only letters, "
+                "digits and '_', at least 2 characters (Lambda Environment.Variables)"
+            )
+            raise ConfigError(msg)
+        if not isinstance(value, str):
+            msg = f"environment[{key!r}]={value!r} must be a str (Lambda keeps strings only)"
+            raise ConfigError(msg)
+        out[key] = value
+    reserved = sorted(k for k in out if k in RESERVED)
+    if reserved:
+        msg = (
+            "Lambda was unable to configure your environment variables because the "
+            "environment variables you have provided contains reserved keys that are "
+            f"currently not supported for modification. Reserved keys used in this request: "
+            f"{','.join(reserved)}"
+        )
+        raise ConfigError(msg)
+    size = sum(len(k.encode()) + len(v.encode()) for k, v in out.items())
+    if size > MAX_ENVIRONMENT_BYTES:
+        msg = (
+            "Lambda was unable to configure your environment variables because the "
+            f"environment variables you have provided exceeded the 4KB limit ({size} bytes)"
+        )
+        raise ConfigError(msg)
+    return out
+
+
+def handler_location(handler: Callable[..., Any]) -> str:
+    """``_HANDLER``: ``module.function`` as Lambda's Handler setting names it."""
+    module = getattr(handler, "__module__", None) or "handler"
+    name = getattr(handler, "__name__", None) or type(handler).__name__
+    return f"{module.rsplit('.', 1)[-1]}.{name}"
+
+
+def reserved_variables(function: Function, region: str) -> dict[str, str]:
+    """
+    The reserved variables Lambda sets for a function, but for the per-invocation log stream.
+
+    Left out: the execution role's credentials (``sim.mock_aws()`` sets test
+    credentials for its block), ``_X_AMZN_TRACE_ID`` (no X-Ray), the runtime API
+    and the task root paths (there is no runtime process or /var/task here), and
+    ``TZ`` (setting it would not change the process's zone without ``tzset``).
+    """
+    return {
+        "_HANDLER": handler_location(function.handler),
+        "AWS_REGION": region,
+        "AWS_DEFAULT_REGION": region,
+        "AWS_EXECUTION_ENV": f"AWS_Lambda_python{sys.version_info[0]}.{sys.version_info[1]}",
+        "AWS_LAMBDA_FUNCTION_NAME": function.name,
+        "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(function.memory_size),
+        "AWS_LAMBDA_FUNCTION_VERSION": function.version,
+        "AWS_LAMBDA_INITIALIZATION_TYPE": "on-demand",
+        "AWS_LAMBDA_LOG_GROUP_NAME": f"/aws/lambda/{function.name}",
+    }
+
+
+def check_handler_clock(handler_clock: object) -> str:
+    """``handler_clock``, checked; "virtual" needs time-machine (the ``aws`` extra)."""
+    if not isinstance(handler_clock, str) or handler_clock not in HANDLER_CLOCKS:
+        msg = f"handler_clock={handler_clock!r} must be one of {', '.join(HANDLER_CLOCKS)}"
+        raise ConfigError(msg)
+    if handler_clock == "virtual":
+        try:
+            import time_machine  # noqa: F401
+        except ImportError:
+            msg = f"handler_clock='virtual' needs time-machine: {INSTALL_AWS}"
+            raise ConfigError(msg) from None
+    return handler_clock
+
+
+class _LogHandlers:
+    """The logging stream handlers writing to a console stream, found again as loggers change."""
+
+    __slots__ = ("_handlers", "_key")
+
+    def __init__(self) -> None:
+        self._key: tuple[int, int] = (-1, -1)
+        self._handlers: list[logging.StreamHandler[Any]] = []
+
+    def current(self) -> list[logging.StreamHandler[Any]]:
+        manager = logging.Logger.manager
+        key = (len(manager.loggerDict), len(logging.root.handlers))
+        if key != self._key:
+            # A new logger (Powertools' Logger makes one) or root handler: look again.
+            loggers: list[Any] = [logging.root, *manager.loggerDict.values()]
+            found: list[logging.StreamHandler[Any]] = []
+            for logger in loggers:
+                for handler in getattr(logger, "handlers", ()):
+                    if isinstance(handler, logging.StreamHandler) and not isinstance(
+                        handler, logging.FileHandler
+                    ):
+                        found.append(handler)
+            self._handlers = found
+            self._key = key
+        return self._handlers
+
+
+class HandlerHost:
+    """The environment, clock and log capture around each handler run of one simulation."""
+
+    __slots__ = ("_applied", "_clock", "_log_handlers", "_saved", "region")
+
+    def __init__(self, *, region: str, handler_clock: str = "wall") -> None:
+        self.region = region
+        self._clock = check_handler_clock(handler_clock)
+        # The function whose environment os.environ holds now (None: the user's own).
+        self._applied: Function | None = None
+        # The user's value of every variable written (None: it was not set).
+        self._saved: dict[str, str | None] = {}
+        self._log_handlers = _LogHandlers()
+
+    @property
+    def handler_clock(self) -> str:
+        """ "wall" or "virtual"."""
+        return self._clock
+
+    def _set(self, name: str, value: str) -> None:
+        environ = os.environ
+        if name not in self._saved:
+            self._saved[name] = environ.get(name)
+        environ[name] = value
+
+    def _apply(self, function: Function) -> None:
+        wanted = function.environment_variables(self.region)
+        previous = self._applied
+        if previous is not None:
+            for name in previous.environment_variables(self.region):
+                if name not in wanted:
+                    self._put_back(name)
+        for name, value in wanted.items():
+            self._set(name, value)
+        self._applied = function
+
+    def _put_back(self, name: str) -> None:
+        value = self._saved.pop(name, None)
+        if value is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = value
+
+    def restore(self) -> None:
+        """Put back every variable written, as the user had it."""
+        if self._applied is None and not self._saved:
+            return
+        for name in list(self._saved):
+            self._put_back(name)
+        self._applied = None
+
+    def run(
+        self, function: Function, context: Context, call: Callable[..., Any], *args: Any
+    ) -> tuple[Any, str]:
+        """
+        ``call(*args)`` inside the function's environment; returns its result and the log.
+
+        ``call`` must not raise (run_handler's caller catches what the handler
+        raises); if it does, everything is put back and the exception propagates.
+        """
+        if self._applied is not function:
+            self._apply(function)
+        self._set(LOG_STREAM_VARIABLE, context.log_stream_name)
+        buffer = io.StringIO()
+        saved_out, saved_err = sys.stdout, sys.stderr
+        consoles = (saved_out, saved_err, sys.__stdout__, sys.__stderr__)
+        redirected = [(h, h.stream) for h in self._log_handlers.current() if h.stream in consoles]
+        for handler, _ in redirected:
+            handler.stream = buffer
+        sys.stdout = sys.stderr = buffer
+        traveller = None
+        try:
+            if self._clock == "virtual":
+                import time_machine
+
+                traveller = time_machine.travel(context._started_ms / 1000, tick=False)
+                traveller.start()
+            result = call(*args)
+        finally:
+            if traveller is not None:
+                traveller.stop()
+            sys.stdout, sys.stderr = saved_out, saved_err
+            for handler, stream in redirected:
+                handler.stream = stream
+        return result, buffer.getvalue()
