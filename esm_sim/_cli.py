@@ -40,6 +40,10 @@ A scenario file (YAML, or JSON) holds::
       fail_on_keys: [poison]
       fail_times: 2                           # this many times per key; omit: always
     max_seconds: 172800                       # run_until_idle bound
+    aws: auto            # run inside sim.mock_aws(): true, false, or auto (default:
+                         # when moto and boto3 are installed), so handlers' boto3
+                         # calls reach the simulated tables, queues and moto
+    handler_clock: wall  # or virtual: handlers read sim.now (Simulation(handler_clock=))
 
 Handlers are named by import path ``package.module:function`` (the current
 directory is importable). A handler of ``null`` is a function that succeeds.
@@ -74,6 +78,8 @@ _TOP_LEVEL = (
     "writes",
     "faults",
     "max_seconds",
+    "aws",
+    "handler_clock",
 )
 
 
@@ -191,6 +197,9 @@ def build(scenario: Scenario) -> Simulation:
         if when.tzinfo is None:
             raise sc.error(("start",), f"start={start!r} needs a time zone, e.g. Z")
         kwargs["start"] = when
+    clock = sc.get(("handler_clock",), str)
+    if clock is not None:
+        kwargs["handler_clock"] = clock
     wrap = _fault_wrapper(sc)
     template = sc.get(("template",), str)
     try:
@@ -361,6 +370,26 @@ def _occurred(sim: Simulation, broken: str | None) -> dict[str, int]:
     return counts
 
 
+def _aws_block(sc: Scenario) -> bool:
+    """Whether the scenario runs inside ``sim.mock_aws()`` (its ``aws`` field)."""
+    wanted = sc.get(("aws",), (bool, str), "auto")
+    if wanted not in (True, False, "auto"):
+        raise sc.error(("aws",), f"aws={wanted!r} must be true, false or auto")
+    if wanted is False:
+        return False
+    try:
+        # Imported before the handlers' modules, so that boto3 clients they make
+        # at import time are served by the mock too.
+        import boto3  # noqa: F401
+        import moto  # noqa: F401
+    except ImportError:
+        if wanted is True:
+            msg = "aws: true needs moto and boto3; install 'esm_sim[aws]'"
+            raise ImportError(msg) from None
+        return False
+    return True
+
+
 def run_command(path: str, *, as_json: bool, fail_on: tuple[str, ...] = ("invariants",)) -> int:
     """
     ``run``: build, run until idle, print; 1 when an outcome named in ``fail_on``
@@ -374,9 +403,11 @@ def run_command(path: str, *, as_json: bool, fail_on: tuple[str, ...] = ("invari
     scenario = Scenario(Path(path))
     quiet = contextlib.redirect_stdout(sys.stderr) if as_json else contextlib.nullcontext()
     with quiet:
+        aws = _aws_block(scenario)
         sim = build(scenario)
         max_seconds = scenario.get(("max_seconds",), (int, float), 2 * 86_400)
-        sim.run_until_idle(max_seconds=max_seconds)
+        with sim.mock_aws() if aws else contextlib.nullcontext():
+            sim.run_until_idle(max_seconds=max_seconds)
         broken = _invariants(sim)
         occurred = _occurred(sim, broken)
     failed = [name for name in fail_on if occurred[name]]

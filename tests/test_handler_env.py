@@ -10,6 +10,7 @@ invocation's virtual start. Everything is the user's again after the run.
 from __future__ import annotations
 
 import datetime as dt
+import io
 import logging
 import os
 import sys
@@ -182,6 +183,43 @@ class TestLogs:
         logs = sim.functions["fn"].invocations[0].logs
         assert '"message":"processing"' in logs.replace(" ", "")
         assert "processing" not in capsys.readouterr().out
+
+    def test_a_handler_made_on_an_earlier_stdout_is_captured_but_not_files_or_buffers(
+        self, tmp_path: Any
+    ) -> None:
+        """Logging handlers on a console stream of an earlier time (a module imported under another test's capture) and handlers added during the run are captured; FileHandlers and in-memory StringIO handlers keep their own output."""
+        earlier_stdout = io.TextIOWrapper(io.BytesIO(), encoding="utf-8")  # not sys.stdout now
+        mine = io.StringIO()
+        logger = logging.getLogger("esm_sim_test_stale")
+        logger.setLevel(logging.INFO)
+        logger.propagate = False
+        handlers: list[logging.Handler] = [
+            logging.StreamHandler(earlier_stdout),
+            logging.StreamHandler(mine),
+            logging.FileHandler(tmp_path / "app.log"),
+        ]
+        for h in handlers:
+            logger.addHandler(h)
+
+        def handler(event: Any, context: Any) -> None:
+            if not any(getattr(h, "name", None) == "late" for h in logger.handlers):
+                late = logging.StreamHandler(sys.stderr)
+                late.name = "late"
+                logger.addHandler(late)
+                handlers.append(late)
+            logger.info("order %s", event["Records"][0]["dynamodb"]["Keys"]["pk"]["S"])
+
+        try:
+            sim = _run(handler, items=2)
+        finally:
+            for h in handlers:
+                logger.removeHandler(h)
+                h.close()
+        logs = [inv.logs for inv in sim.functions["fn"].invocations]
+        assert ["order k0\norder k0\n", "order k1\norder k1\n"] == logs  # the late one too
+        assert "" == earlier_stdout.buffer.getvalue().decode()  # type: ignore[attr-defined]
+        assert "order k0\norder k1\n" == mine.getvalue()
+        assert "order k0\norder k1\n" == (tmp_path / "app.log").read_text()
 
     def test_logs_are_empty_when_nothing_is_printed(self) -> None:
         """An invocation that prints nothing has logs == ""."""

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -571,38 +570,3 @@ class TestPlainTables:
         for read in (lambda: table.stream_arn, lambda: table.format, lambda: table.replay([])):
             with pytest.raises(ConfigError, match=r"table 'plain' has no stream"):
                 read()
-
-
-class TestOrdersApp:
-    def test_orders_app_runs_from_its_template(self) -> None:
-        """The orders app's template builds and runs with handlers imported from src/."""
-        sim = esm_sim.Simulation.from_template(APP / "template.yaml")
-        orders = sim.tables["OrdersTable"]
-        assert (True, False, "expires_at") == (
-            orders.has_stream,
-            sim.tables["TotalsTable"].has_stream,
-            orders.ttl_attribute,
-        )
-        assert "esm-sim-totals" == sim.functions["TotalsFunction"].environment["TOTALS_TABLE"]
-        assert "INFO" == sim.functions["HealthFunction"].environment["LOG_LEVEL"]
-        sim.run_for(6)
-        orders.put_item({"order_id": "o1", "customer_id": "c1", "amount": Decimal("12.5")})
-        orders.put_item({"order_id": "o2", "customer_id": "c1", "amount": Decimal("1")})
-        orders.put_item({"order_id": "bad", "customer_id": "c2"})
-        sim.run_until_idle()
-        invocations = list(sim.functions["TotalsFunction"].invocations)
-        assert all(inv.error is None for inv in invocations)
-        assert 0 == len(sim.functions["HealthFunction"].invocations)
-        ((fates),) = sim.fates().values()
-        assert 1 == fates["destination"]
-
-    def test_orders_app_validates_and_runs_from_the_cli(
-        self, capsys: pytest.CaptureFixture[str]
-    ) -> None:
-        """`validate` accepts the orders template; `run` its scenario ends with invariants ok."""
-        from esm_sim.__main__ import main
-
-        assert 0 == main(["validate", str(APP / "template.yaml")])
-        assert 0 == main(["run", str(APP / "scenario.yaml"), "--json"])
-        out = json.loads(capsys.readouterr().out.split("\n", 1)[1])
-        assert ("ok", 4, 0) == (out["invariants"], out["invocations"], out["errors"])

@@ -25,6 +25,7 @@ from typing import Any, Protocol, TypeVar
 
 from esm_sim._control.code import CodeHandler, find_module, split_handler
 from esm_sim._lambda.function import Handler
+from esm_sim._lambda.sandbox import init_variables
 from esm_sim.errors import ClientError, ConfigError, ParamValidationError
 
 __all__ = ["build_into", "load_template", "problems_in", "yaml_lines"]
@@ -1071,7 +1072,8 @@ class _Builder:
                 )
             return _placeholder
         loaded = CodeHandler(root, spec, where=where)
-        loaded.load(environment)
+        name = _text(props.get("FunctionName", logical_id))
+        loaded.load({**init_variables(name, self.sim.region), **environment})
         return loaded
 
     def create_mapping(self, params: dict[str, Any]) -> None:

@@ -126,16 +126,38 @@ def handler_location(handler: Callable[..., Any]) -> str:
     return f"{module.rsplit('.', 1)[-1]}.{name}"
 
 
+# The execution role's credentials Lambda puts in the environment, simulated:
+# test values any mock accepts and AWS refuses, so a handler's boto3 client finds
+# credentials (made at import, as Lambda's init does) yet never reaches real AWS
+# with the developer's own.
+ROLE_CREDENTIALS = {
+    "AWS_ACCESS_KEY_ID": "ASIAESMSIMULATEDROLE",
+    "AWS_SECRET_ACCESS_KEY": "esm-sim-simulated-execution-role-secret",
+    "AWS_SESSION_TOKEN": "esm-sim-simulated-execution-role-session",
+}
+
+
+def init_variables(name: str, region: str) -> dict[str, str]:
+    """What a function's module sees in ``os.environ`` while it is imported (Lambda's init)."""
+    return {
+        **ROLE_CREDENTIALS,
+        "AWS_REGION": region,
+        "AWS_DEFAULT_REGION": region,
+        "AWS_LAMBDA_FUNCTION_NAME": name,
+    }
+
+
 def reserved_variables(function: Function, region: str) -> dict[str, str]:
     """
     The reserved variables Lambda sets for a function, but for the per-invocation log stream.
 
-    Left out: the execution role's credentials (``sim.mock_aws()`` sets test
-    credentials for its block), ``_X_AMZN_TRACE_ID`` (no X-Ray), the runtime API
+    The execution role's credentials are simulated (:data:`ROLE_CREDENTIALS`).
+    Left out: ``_X_AMZN_TRACE_ID`` (no X-Ray), the runtime API
     and the task root paths (there is no runtime process or /var/task here), and
     ``TZ`` (setting it would not change the process's zone without ``tzset``).
     """
     return {
+        **ROLE_CREDENTIALS,
         "_HANDLER": handler_location(function.handler),
         "AWS_REGION": region,
         "AWS_DEFAULT_REGION": region,
@@ -162,37 +184,69 @@ def check_handler_clock(handler_clock: object) -> str:
     return handler_clock
 
 
-class _LogHandlers:
-    """The logging stream handlers writing to a console stream, found again as loggers change."""
+_STREAM_EMIT = logging.StreamHandler.emit
 
-    __slots__ = ("_handlers", "_key")
+
+class _InvocationOutput(io.StringIO):
+    """What one invocation printed: its ``sys.stdout`` and ``sys.stderr`` while it runs."""
+
+
+def _console_like(handler: logging.StreamHandler[Any]) -> bool:
+    """
+    Whether a logging handler writes where Lambda's runtime would capture it.
+
+    Every stream handler but a file's (``FileHandler``) or an in-memory one
+    (``io.StringIO``: a test's own capture, pytest's ``caplog`` among them):
+    the console, whichever object stood for ``sys.stdout`` or ``sys.stderr``
+    when the handler was made (under pytest, a capture object of an earlier test;
+    during an earlier invocation, that invocation's output).
+    """
+    stream = handler.stream
+    return not isinstance(handler, logging.FileHandler) and (
+        # a handler made during an invocation, on the stdout it saw then
+        isinstance(stream, _InvocationOutput) or not isinstance(stream, io.StringIO)
+    )
+
+
+class _LogCapture:
+    """While installed, console-like logging handlers write into one invocation's buffer."""
+
+    __slots__ = ("buffer",)
 
     def __init__(self) -> None:
-        self._key: tuple[int, int] = (-1, -1)
-        self._handlers: list[logging.StreamHandler[Any]] = []
+        self.buffer: io.StringIO | None = None
 
-    def current(self) -> list[logging.StreamHandler[Any]]:
-        manager = logging.Logger.manager
-        key = (len(manager.loggerDict), len(logging.root.handlers))
-        if key != self._key:
-            # A new logger (Powertools' Logger makes one) or root handler: look again.
-            loggers: list[Any] = [logging.root, *manager.loggerDict.values()]
-            found: list[logging.StreamHandler[Any]] = []
-            for logger in loggers:
-                for handler in getattr(logger, "handlers", ()):
-                    if isinstance(handler, logging.StreamHandler) and not isinstance(
-                        handler, logging.FileHandler
-                    ):
-                        found.append(handler)
-            self._handlers = found
-            self._key = key
-        return self._handlers
+    def emit(self, handler: logging.StreamHandler[Any], record: logging.LogRecord) -> None:
+        buffer = self.buffer
+        if buffer is None or not _console_like(handler):
+            _STREAM_EMIT(handler, record)
+            return
+        stream = handler.stream
+        handler.stream = buffer
+        try:
+            _STREAM_EMIT(handler, record)
+        finally:
+            handler.stream = stream
+
+    def install(self, buffer: io.StringIO) -> None:
+        """Route console-like handlers into ``buffer`` (one class attribute: no handler search)."""
+        self.buffer = buffer
+        capture = self
+
+        def emit(handler: logging.StreamHandler[Any], record: logging.LogRecord) -> None:
+            capture.emit(handler, record)
+
+        logging.StreamHandler.emit = emit  # type: ignore[method-assign,assignment]
+
+    def remove(self) -> None:
+        logging.StreamHandler.emit = _STREAM_EMIT  # type: ignore[method-assign]
+        self.buffer = None
 
 
 class HandlerHost:
     """The environment, clock and log capture around each handler run of one simulation."""
 
-    __slots__ = ("_applied", "_clock", "_log_handlers", "_saved", "region")
+    __slots__ = ("_applied", "_clock", "_log_capture", "_saved", "region")
 
     def __init__(self, *, region: str, handler_clock: str = "wall") -> None:
         self.region = region
@@ -201,7 +255,7 @@ class HandlerHost:
         self._applied: Function | None = None
         # The user's value of every variable written (None: it was not set).
         self._saved: dict[str, str | None] = {}
-        self._log_handlers = _LogHandlers()
+        self._log_capture = _LogCapture()
 
     @property
     def handler_clock(self) -> str:
@@ -252,12 +306,9 @@ class HandlerHost:
         if self._applied is not function:
             self._apply(function)
         self._set(LOG_STREAM_VARIABLE, context.log_stream_name)
-        buffer = io.StringIO()
+        buffer = _InvocationOutput()
         saved_out, saved_err = sys.stdout, sys.stderr
-        consoles = (saved_out, saved_err, sys.__stdout__, sys.__stderr__)
-        redirected = [(h, h.stream) for h in self._log_handlers.current() if h.stream in consoles]
-        for handler, _ in redirected:
-            handler.stream = buffer
+        self._log_capture.install(buffer)
         sys.stdout = sys.stderr = buffer
         traveller = None
         try:
@@ -271,6 +322,5 @@ class HandlerHost:
             if traveller is not None:
                 traveller.stop()
             sys.stdout, sys.stderr = saved_out, saved_err
-            for handler, stream in redirected:
-                handler.stream = stream
+            self._log_capture.remove()
         return result, buffer.getvalue()
