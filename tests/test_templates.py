@@ -346,7 +346,6 @@ class TestValidateTemplate:
 
 
 APP = Path(__file__).parent / "apps" / "orders"
-
 STACK = """\
 Transform: AWS::Serverless-2016-10-31
 Parameters:
