@@ -13,6 +13,7 @@ from esm_sim.errors import ConfigError, SimulationError
 from esm_sim.strategies import Fault, FaultPlan, Scenario, Write
 
 POISON = "k3"
+POISONS: set[str] = set()  # more poison, as "p<n>" for key "k<n>" (the lane test)
 
 
 class Store:
@@ -27,7 +28,8 @@ class Store:
         self.events.append(event)
         self.seen.append([int(r["dynamodb"]["SequenceNumber"]) for r in event["Records"]])
         for r in event["Records"]:
-            if r["dynamodb"]["Keys"]["pk"]["S"] == POISON and not self.fixed:
+            key = r["dynamodb"]["Keys"]["pk"]["S"]
+            if (key == POISON and not self.fixed) or key.replace("k", "p") in POISONS:
                 msg = "poison"
                 raise ValueError(msg)
         return None
@@ -248,16 +250,24 @@ class TestRedrive:
         assert 1 == sim.metrics.sum("Invocations", uuid=mapping["UUID"])
 
     def test_only_the_failed_lane_with_parallelization(self) -> None:
-        """With ParallelizationFactor, a failure record's range holds other lanes' records: not redriven."""
+        """With ParallelizationFactor, a range holds other lanes' records: only its lane's go."""
         sim, store, dlq, _ = _incident(batch_size=2, extra={"ParallelizationFactor": 4})
-        (message,) = dlq.messages
-        result = sim.redrive(message)
-        info = message["DDBStreamBatchInfo"]
-        failed = sim.fate(info["startSequenceNumber"]).deliveries[-1]
-        assert failed.sequence_numbers == result.redriven
-        in_range = [s for s in _named(sim) if int(info["startSequenceNumber"]) <= s]
-        in_range = [s for s in in_range if s <= int(info["endSequenceNumber"])]
-        assert len(in_range) > info["batchSize"] == len(result.redriven)
+        store.fixed = True
+        POISONS.update(f"p{i}" for i in range(10, 20))  # every lane fails
+        try:
+            sim.run_for(1)
+            table = sim.tables["things"]
+            for i in range(10, 20):
+                table.put_item({"pk": f"k{i}", "v": i})
+            sim.run_until_idle()
+        finally:
+            POISONS.clear()
+        results = [sim.redrive(m) for m in dlq.messages]
+        sent = [s for r in results for s in r.redriven]
+        assert sorted(set(sent)) == sorted(sent)  # no record redriven twice
+        assert [m["DDBStreamBatchInfo"]["batchSize"] for m in dlq.messages] == [
+            len(r.redriven) for r in results
+        ]
 
     def test_deterministic(self) -> None:
         """The same seed and inputs give the same trace, redrives included."""
@@ -419,3 +429,21 @@ class TestCheckRedriveIdempotent:
 
         with pytest.raises(AssertionError, match=r"failed in the redrive \(RuntimeError"):
             testing.check_redrive_idempotent(broken, _scenario("raise_before"))
+
+
+class TestTimelinePlot:
+    def test_redrive_bars_are_distinguishable_with_a_legend_entry(self) -> None:
+        """plot_timeline draws redrive invocations on a redrive row, styled apart, in the legend."""
+        pytest.importorskip("matplotlib")
+        from esm_sim import viz
+
+        sim, store, dlq, _ = _incident()
+        result = sim.redrive(dlq)
+        sim.run_for(24 * 3600)
+        sim.redrive(dlq)
+        ax = viz.plot_timeline(sim).axes[0]
+        (bar,) = [p for p in ax.patches if p.get_gid() == result.invocations[0].request_id]
+        assert viz.REDRIVE_STYLE["hatch"] == bar.get_hatch()
+        assert any(t.get_text().endswith("/ redrive") for t in ax.get_yticklabels())
+        legend = [t.get_text() for t in ax.get_legend().get_texts()]
+        assert {"redrive", "lost to retention (redrive)"} <= set(legend)
