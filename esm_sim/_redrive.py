@@ -292,16 +292,19 @@ def _resolve(sim: Simulation, item: _Item, uuid: str | None, arn: str | None) ->
     mapping = candidates[0]
     # The records the failure record describes: those of the range the mapping
     # discarded to a destination. A range may hold records that were never in the
-    # failed batch: filtered out (spec 8), or of another lane (spec 5).
+    # failed batch: filtered out (spec 8), or of another lane (spec 5), which another
+    # failure record may name. Its batchSize tells: when the range holds more, only
+    # the first record's lane is kept (by the mapping's ParallelizationFactor now).
     entries = mapping.ledger.entries
-    factor = mapping.config.parallelization_factor
-    lane = key_hash(shard.at(first)[KEYS]) % factor
     records = [
         record
         for record in shard.slice(first, last + 1)
         if entries.get(record[SEQ], ("",))[0] == "destination"
-        and (factor == 1 or key_hash(record[KEYS]) % factor == lane)
     ]
+    factor = mapping.config.parallelization_factor
+    if len(records) != info.get("batchSize") and factor > 1:
+        lane = key_hash(shard.at(first)[KEYS]) % factor
+        records = [r for r in records if key_hash(r[KEYS]) % factor == lane]
     return _Plan(item, mapping, table, shard, records)
 
 
