@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import attrs
 
@@ -46,9 +46,33 @@ from esm_sim.errors import ConfigError, SimulationError
 if TYPE_CHECKING:
     from datetime import datetime
 
-    from esm_sim._simulation import Simulation
+    from esm_sim._engine.scheduler import Scheduler
+    from esm_sim._engine.trace import Trace
+    from esm_sim._mapping.config import Behaviour
     from esm_sim._streams.shard import Shard
     from esm_sim._streams.table import Table
+
+
+class Simulation(Protocol):
+    """What a redrive uses of the ``Simulation`` (which imports this module)."""
+
+    _sinks: dict[str, Queue | Topic | Bucket]
+    _scheduler: Scheduler
+    _redrive_ids: UuidSequence
+    _failure_batches: dict[tuple[str, str, str, str], tuple[str, tuple[int, ...]]]
+    tables_by_stream_arn: dict[str, Table]
+    mappings: dict[str, MappingRuntime]
+    functions: dict[str, Function]
+    behaviour: Behaviour
+    trace: Trace
+    redrives: list[RedriveResult]
+    _running: bool
+
+    @property
+    def now_ms(self) -> int: ...
+
+    def _enter(self) -> None: ...
+
 
 # Trace outcomes of ``redrive`` rows besides a finished invocation's verdict
 # ("success", "partial", "failure", as on ``result`` rows).
@@ -237,8 +261,15 @@ def _items(sim: Simulation, source: object, delete: bool) -> tuple[str, str | No
     raise ConfigError(msg)
 
 
-def _resolve(sim: Simulation, item: _Item, uuid: str | None, arn: str | None) -> _Plan:
-    """Find the failure record's mapping, shard and records (spec 3.6: by shard and range)."""
+def _resolve(
+    sim: Simulation, item: _Item, uuid: str | None, arn: str | None, *, skip: bool = False
+) -> _Plan | None:
+    """
+    Find the failure record's mapping, shard and records (spec 3.6: by shard and range).
+
+    With ``skip``, a record of no mapping ``uuid`` gives None (another mapping's
+    record in a shared destination) instead of an error.
+    """
     info = item.record["DDBStreamBatchInfo"]
     where = item.where
     table = sim.tables_by_stream_arn.get(info["streamArn"])
@@ -259,6 +290,22 @@ def _resolve(sim: Simulation, item: _Item, uuid: str | None, arn: str | None) ->
         )
         raise ConfigError(msg)
     start_seq = shard.at(first)[SEQ]
+    # A failure record this simulation delivered names its mapping and records exactly.
+    request_id = item.record.get("requestContext", {}).get("requestId")
+    known = sim._failure_batches.get(
+        (info["shardId"], info["startSequenceNumber"], info["endSequenceNumber"], str(request_id))
+    )
+    if known is not None and known[0] in sim.mappings:
+        owner, seqs = known
+        if uuid is not None and owner != uuid:
+            if skip:
+                return None
+            msg = f"{where}: the failure record is mapping {owner}'s, not uuid={uuid!r}'s"
+            raise ConfigError(msg)
+        wanted = frozenset(seqs)
+        records = [r for r in shard.slice(first, last + 1) if r[SEQ] in wanted]
+        return _Plan(item, sim.mappings[owner], table, shard, records)
+    # Otherwise (a record made by hand), from the range and the ledgers:
     # The mapping whose failure record it is: one that reads the stream and sent
     # its first record to a destination; then, to tell several apart, the ESM UUID
     # an S3 key names, the function ARN the record names, the destination it is in.
@@ -277,6 +324,8 @@ def _resolve(sim: Simulation, item: _Item, uuid: str | None, arn: str | None) ->
     for keep in narrowers:
         if len(candidates) > 1 and any(keep(m) for m in candidates):
             candidates = [m for m in candidates if keep(m)]
+    if not candidates and skip:
+        return None
     if len(candidates) != 1:
         if not candidates:
             msg = (
@@ -356,8 +405,15 @@ class _Run:
             started_ms=now,
         )
         sim.trace.add(
-            _row(now, plan, records, SENT, request_id)
-            + ("request_id", request_id, "function", fn.name, "redrive", self.number)
+            (
+                *_row(now, plan, records, SENT, request_id),
+                "request_id",
+                request_id,
+                "function",
+                fn.name,
+                "redrive",
+                self.number,
+            )
         )
         duration_ms = run_handler(invocation, fn, render(), context)
         invocation.ended_ms = now + duration_ms
@@ -395,8 +451,8 @@ class _Run:
         else:
             detail = verdict.reason or ""
         self.sim.trace.add(
-            _row(self.sim.now_ms, plan, records, verdict.outcome, detail)
-            + (
+            (
+                *_row(self.sim.now_ms, plan, records, verdict.outcome, detail),
                 "request_id",
                 invocation.request_id,
                 "function",
@@ -447,9 +503,7 @@ def redrive(
     """Carry out ``Simulation.redrive`` (see there for the rules)."""
     sim._enter()  # not from a handler or a scheduled call: it runs the clock
     try:
-        return _redrive(
-            sim, source, function_name=function_name, uuid=uuid, delete=delete
-        )
+        return _redrive(sim, source, function_name=function_name, uuid=uuid, delete=delete)
     finally:
         sim._running = False
 
@@ -478,7 +532,14 @@ def _redrive(
             )
             raise ConfigError(msg)
     what, arn, items = _items(sim, source, delete)
-    plans = [_resolve(sim, item, uuid, arn) for item in items]
+    # With uuid=, a shared destination gives that mapping's failure records only.
+    skip = uuid is not None and arn is not None
+    resolved = [_resolve(sim, item, uuid, arn, skip=skip) for item in items]
+    plans = [p for p in resolved if p is not None]
+    items = [p.item for p in plans]
+    if not plans:
+        msg = f"{what} holds no failure records of mapping uuid={uuid!r}: nothing to redrive"
+        raise ConfigError(msg)
     mappings = {p.mapping.uuid: p.mapping for p in plans}
     if len(mappings) > 1:
         msg = (
@@ -505,16 +566,37 @@ def _redrive(
         raise ConfigError(msg)
     number = len(sim.redrives) + 1
     sim.trace.add(
-        (now, "redrive", mapping.uuid, "", 0, "", "", 0, STARTED, f"{what} -> {fn.name}")
-        + ("redrive", number, "function", fn.name, "failure_records", len(items))
+        (
+            now,
+            "redrive",
+            mapping.uuid,
+            "",
+            0,
+            "",
+            "",
+            0,
+            STARTED,
+            f"{what} -> {fn.name}",
+            "redrive",
+            number,
+            "function",
+            fn.name,
+            "failure_records",
+            len(items),
+        )
     )
     for plan in plans:
         gone = [r for r in plan.records if r[CREATED_MS] <= cutoff]
         if gone:
             lost += [r[SEQ] for r in gone]
             sim.trace.add(
-                _row(now, plan, gone, LOST, RETENTION_REASON)
-                + ("redrive", number, "function", fn.name)
+                (
+                    *_row(now, plan, gone, LOST, RETENTION_REASON),
+                    "redrive",
+                    number,
+                    "function",
+                    fn.name,
+                )
             )
     run = _Run(sim, number=number, function=fn, batches=batches, ids=sim._redrive_ids)
     if batches:

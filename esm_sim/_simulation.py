@@ -229,6 +229,9 @@ class Simulation:
         # Every redrive, in order (its own account: it never changes a fate).
         self.redrives: list[RedriveResult] = []
         self._redrive_ids = UuidSequence(self._rng.child("redrive/request-ids"))
+        # (shard, first, last, request id) of each delivered failure record -> its
+        # mapping UUID and sequence numbers.
+        self._failure_batches: dict[tuple[str, str, str, str], tuple[str, tuple[int, ...]]] = {}
         # What each mapping receives from the simulation: these, and nothing more.
         self._mapping_ports = MappingPorts(
             scheduler=self._scheduler,
@@ -716,13 +719,26 @@ class Simulation:
         shard_id: str,
         payload: Callable[[], dict[str, Any]],
         rng: Rng,
+        sequence_numbers: tuple[int, ...] = (),
     ) -> bool:
         sink = self._sinks.get(destination)
         if sink is None:
             return False  # spec 3.6: a missing destination is a delivery failure
-        return deliver_failure_record(
+        delivered = deliver_failure_record(
             sink, record, now_ms=self.now_ms, uuid=uuid, shard_id=shard_id, rng=rng, payload=payload
         )
+        if delivered:
+            # What each delivered failure record describes, for a redrive: its mapping
+            # and records (a range may hold others: another lane's, filtered ones).
+            info = record["DDBStreamBatchInfo"]
+            key = (
+                shard_id,
+                info["startSequenceNumber"],
+                info["endSequenceNumber"],
+                record["requestContext"]["requestId"],
+            )
+            self._failure_batches[key] = (uuid, sequence_numbers)
+        return delivered
 
     # -- redrive ---------------------------------------------------------------------------
 
@@ -743,8 +759,9 @@ class Simulation:
         bucket of this simulation, in the order it got them, or one failure
         record as delivered: the dict, its JSON text, an SNS notification or an
         SQS message with ``Body``), it finds the records of its shard from
-        ``startSequenceNumber`` to ``endSequenceNumber`` that the mapping sent
-        to the destination, and invokes the function with those still in the
+        ``startSequenceNumber`` to ``endSequenceNumber`` that the mapping
+        discarded with it (its ``batchSize`` records; for a record made by hand,
+        those of the range the mapping sent to a destination), and invokes the function with those still in the
         stream, in batches of the mapping's ``BatchSize``, with the event the
         mapping sends (``Records`` as delivered, no tumbling-window fields).
         Records already past the stream's retention are ``lost``.

@@ -210,7 +210,9 @@ def timeline_text(trace: Trace, *, uuid: str | None = None) -> str:
             elif e.outcome in _REDRIVE_ENDS:
                 outcome = invocation_outcome(e)
                 took = e.get("duration_ms", 0)
-                detail = f"{number}, {rid[:8]}, took {took}ms" + (f", {e.detail}" if e.detail else "")
+                detail = f"{number}, {rid[:8]}, took {took}ms" + (
+                    f", {e.detail}" if e.detail else ""
+                )
             else:
                 detail = f"{number}: {e.detail}"
         span = f"{e.first_seq}..{e.last_seq}" if e.first_seq else ""

@@ -67,7 +67,7 @@ MARKS = {
     "lost": ("s", "#7f7f7f", "lost to retention (redrive)"),
 }
 # How a redrive invocation's bar differs from the mapping's: edge and hatch.
-REDRIVE_STYLE = {"edgecolor": "#1f3fbf", "linewidth": 2.0, "hatch": "xx"}
+REDRIVE_STYLE: dict[str, Any] = {"edgecolor": "#1f3fbf", "linewidth": 2.0, "hatch": "xx"}
 # Levels rather than counts: drawn as steps, not summed into bars.
 GAUGES = ("ConcurrentExecutions", "IteratorAge")
 # CloudWatch-like periods the count bars are chosen from when none is given.

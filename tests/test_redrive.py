@@ -84,7 +84,7 @@ class TestRedrive:
 
     def test_sequence_numbers_typed_as_invocation_sequence_numbers(self) -> None:
         """redriven, lost and failed hold ints, as Invocation.sequence_numbers does."""
-        sim, store, dlq, _ = _incident()
+        sim, _store, dlq, _ = _incident()
         result = sim.redrive(dlq)
         inv = result.invocations[0]
         assert inv.sequence_numbers == result.redriven
@@ -110,7 +110,7 @@ class TestRedrive:
 
     def test_default_function_is_the_mappings_and_function_name_overrides(self) -> None:
         """By default the mapping's function runs; function_name picks another."""
-        sim, store, dlq, _ = _incident()
+        sim, _store, dlq, _ = _incident()
         calls: list[int] = []
         sim.create_function("fixed", lambda e, c: calls.append(len(e["Records"])))
         assert "fn" == sim.redrive(dlq).function_name
@@ -130,7 +130,7 @@ class TestRedrive:
 
     def test_runs_from_now_and_returns_when_its_invocations_are_done(self) -> None:
         """The clock runs through each invocation's duration, one after the other."""
-        sim, store, dlq, mapping = _incident(duration=2.0)
+        sim, _store, dlq, mapping = _incident(duration=2.0)
         sim.lambda_client.update_event_source_mapping(UUID=mapping["UUID"], BatchSize=5)
         sim.run_for(60)
         start = sim.now_ms
@@ -155,7 +155,7 @@ class TestRedrive:
 
     def test_its_own_account(self) -> None:
         """Each redrive is kept in sim.redrives; its invocations have no mapping."""
-        sim, store, dlq, _ = _incident()
+        sim, _store, dlq, _ = _incident()
         first, second = sim.redrive(dlq), sim.redrive(dlq)
         assert [first, second] == sim.redrives
         assert (1, 2) == (first.number, second.number)
@@ -163,7 +163,7 @@ class TestRedrive:
 
     def test_in_the_trace_and_the_timeline(self) -> None:
         """The trace has redrive rows (start, sent, the result, lost); the timeline shows them."""
-        sim, store, dlq, _ = _incident()
+        sim, _store, dlq, _ = _incident()
         sim.redrive(dlq)
         sim.run_for(24 * 3600)
         sim.redrive(dlq)
@@ -175,7 +175,7 @@ class TestRedrive:
 
     def test_failed_invocation_is_reported_not_retried(self) -> None:
         """A failed redrive invocation's records are in failed; no retry, no new failure record."""
-        sim, store, dlq, _ = _incident()
+        sim, _store, dlq, _ = _incident()
         result = sim.redrive(dlq)
         assert (result.redriven, ()) == (result.failed, result.succeeded)
         assert 1 == len(result.invocations)
@@ -226,13 +226,13 @@ class TestRedrive:
     @pytest.mark.parametrize("sink", ["topic", "bucket"])
     def test_topics_and_buckets(self, sink: str) -> None:
         """A topic's notifications and a bucket's objects are redriven like a queue's messages."""
-        sim, store, dest, _ = _incident(sink=sink)
+        sim, _store, dest, _ = _incident(sink=sink)
         assert tuple(_named(sim)) == sim.redrive(dest).redriven
 
     @pytest.mark.parametrize("form", ["dict", "json", "sqs-message", "sns-notification"])
     def test_one_failure_record_as_delivered(self, form: str) -> None:
         """One failure record: the dict, its JSON text, an SQS message or an SNS notification."""
-        sim, store, dlq, _ = _incident()
+        sim, _store, dlq, _ = _incident()
         source: Any = {
             "dict": dlq.messages[0],
             "json": json.dumps(dlq.messages[0]),
@@ -243,7 +243,7 @@ class TestRedrive:
 
     def test_metrics_count_redrive_invocations_without_a_mapping(self) -> None:
         """Invocations and Errors count redrive invocations for the function, not the mapping."""
-        sim, store, dlq, mapping = _incident()
+        sim, _store, dlq, mapping = _incident()
         sim.redrive(dlq)
         assert 2 == sim.metrics.sum("Invocations", function_name="fn")
         assert 2 == sim.metrics.sum("Errors", function_name="fn")
@@ -269,11 +269,75 @@ class TestRedrive:
             len(r.redriven) for r in results
         ]
 
+    @pytest.mark.parametrize("factor", [1, 2, 3, 5])
+    def test_exactly_the_records_a_failure_record_describes(self, factor: int) -> None:
+        """Each failure record gives back exactly its batchSize records, whatever changed since."""
+        sim, store, dlq, mapping = _incident(batch_size=2, extra={"ParallelizationFactor": 4})
+        store.fixed = True
+        POISONS.update(f"p{i}" for i in range(10, 30))  # every lane fails
+        try:
+            table = sim.tables["things"]
+            for i in range(10, 30):
+                table.put_item({"pk": f"k{i}", "v": i})
+            sim.run_until_idle()
+        finally:
+            POISONS.clear()
+        sim.lambda_client.update_event_source_mapping(
+            UUID=mapping["UUID"], ParallelizationFactor=factor
+        )
+        sim.run_for(60)
+        results = [sim.redrive(m) for m in dlq.messages]
+        sent = [s for r in results for s in r.redriven]
+        assert (
+            sorted(set(sent)),
+            [m["DDBStreamBatchInfo"]["batchSize"] for m in dlq.messages],
+        ) == (
+            sorted(sent),
+            [len(r.redriven) for r in results],
+        )
+
+    def test_a_record_made_by_hand_is_read_from_its_range(self) -> None:
+        """A failure record the simulation did not deliver: its range's destination records go."""
+        skip_k5 = {
+            "Filters": [
+                {"Pattern": '{"dynamodb": {"Keys": {"pk": {"S": [{"anything-but": ["k5"]}]}}}}'}
+            ]
+        }
+        sim, _store, dlq, _ = _incident(extra={"FilterCriteria": skip_k5})
+        made = json.loads(json.dumps(dlq.messages[0]))
+        made["requestContext"]["requestId"] = "made-by-hand"
+        filtered = _named(sim)[5]
+        assert tuple(s for s in _named(sim) if s != filtered) == sim.redrive(made).redriven
+
+    def test_uuid_picks_one_mappings_records_from_a_shared_destination(self) -> None:
+        """Two mappings share a queue: a redrive needs uuid=, which takes that mapping's only."""
+        sim, _store, dlq, first = _incident()
+        other = sim.create_table("others", partition_key="pk")
+        sim.create_function("fn2", lambda e, c: 1 / 0)
+        second = sim.lambda_client.create_event_source_mapping(
+            FunctionName="fn2",
+            EventSourceArn=other.stream_arn,
+            StartingPosition="TRIM_HORIZON",
+            MaximumRetryAttempts=0,
+            DestinationConfig={"OnFailure": {"Destination": dlq.arn}},
+        )
+        other.put_item({"pk": "x"})
+        sim.run_until_idle()
+        with pytest.raises(ConfigError, match=r"failure records of 2 mappings"):
+            sim.redrive(dlq)
+        result = sim.redrive(dlq, uuid=second["UUID"])
+        assert (1, "fn2", (int(other.shards[0].sequence_numbers[0]),)) == (
+            result.failure_records,
+            result.function_name,
+            result.redriven,
+        )
+        assert first["UUID"] == sim.redrive(dlq, uuid=first["UUID"]).mapping_uuid
+
     def test_deterministic(self) -> None:
         """The same seed and inputs give the same trace, redrives included."""
 
         def build() -> esm_sim.Simulation:
-            sim, store, dlq, _ = _incident()
+            sim, _store, dlq, _ = _incident()
             sim.redrive(dlq)
             return sim
 
@@ -281,7 +345,7 @@ class TestRedrive:
 
     def test_not_from_a_handler(self) -> None:
         """A handler cannot redrive: the simulation is running (SimulationError)."""
-        sim, store, dlq, _ = _incident()
+        sim, _store, dlq, _ = _incident()
         raised: list[BaseException] = []
 
         def handler(event: dict[str, Any], context: Any) -> None:
@@ -345,7 +409,7 @@ class TestBadInput:
     )
     def test_clear_error_naming_the_value(self, make: Any, kwargs: Any, pattern: str) -> None:
         """A bad source or keyword is refused with a ConfigError naming the value."""
-        sim, store, dlq, _ = _incident()
+        sim, _store, dlq, _ = _incident()
         source = make(sim, dlq)
         before = len(sim.trace)
         with pytest.raises(ConfigError, match=pattern):
@@ -354,7 +418,7 @@ class TestBadInput:
 
     def test_topic_cannot_delete(self) -> None:
         """delete=True with a topic is refused: a notification cannot be deleted."""
-        sim, store, topic, _ = _incident(sink="topic")
+        sim, _store, topic, _ = _incident(sink="topic")
         with pytest.raises(ConfigError, match=r"delete=True: source=<Topic 'dlt'"):
             sim.redrive(topic, delete=True)
 
@@ -437,7 +501,7 @@ class TestTimelinePlot:
         pytest.importorskip("matplotlib")
         from esm_sim import viz
 
-        sim, store, dlq, _ = _incident()
+        sim, _store, dlq, _ = _incident()
         result = sim.redrive(dlq)
         sim.run_for(24 * 3600)
         sim.redrive(dlq)
