@@ -59,6 +59,10 @@ _FUNCTION_NAME = re.compile(r"[A-Za-z0-9_-]{1,64}")
 _RESOURCE_NAME = re.compile(r"[A-Za-z0-9_.-]{1,80}")
 
 
+# A delivered failure record: (shard id, first and last sequence number, request id).
+FailureKey = tuple[str, str, str, str]
+
+
 class FatesView(Protocol):
     """What ``Simulation.fates()`` returns (``esm_sim.FatesSummary``, made by the views)."""
 
@@ -231,7 +235,7 @@ class Simulation:
         self._redrive_ids = UuidSequence(self._rng.child("redrive/request-ids"))
         # (shard, first, last, request id) of each delivered failure record -> its
         # mapping UUID and sequence numbers.
-        self._failure_batches: dict[tuple[str, str, str, str], tuple[str, tuple[int, ...]]] = {}
+        self._failure_batches: dict[FailureKey, tuple[str, tuple[int, ...]]] = {}
         # What each mapping receives from the simulation: these, and nothing more.
         self._mapping_ports = MappingPorts(
             scheduler=self._scheduler,
@@ -761,8 +765,8 @@ class Simulation:
         SQS message with ``Body``), it finds the records of its shard from
         ``startSequenceNumber`` to ``endSequenceNumber`` that the mapping
         discarded with it (its ``batchSize`` records; for a record made by hand,
-        those of the range the mapping sent to a destination), and invokes the function with those still in the
-        stream, in batches of the mapping's ``BatchSize``, with the event the
+        those of the range the mapping sent to a destination), and invokes the
+        function with those still in the stream, in batches of the mapping's ``BatchSize``, with the event the
         mapping sends (``Records`` as delivered, no tumbling-window fields).
         Records already past the stream's retention are ``lost``.
 
