@@ -767,7 +767,8 @@ class Simulation:
         discarded with it (its ``batchSize`` records; for a record made by hand,
         those of the range the mapping sent to a destination), and invokes the
         function with those still in the stream, in batches of the mapping's
-        ``BatchSize``, with the event the mapping sends (``Records`` as delivered, no tumbling-window fields).
+        ``BatchSize``, with the event the mapping sends (``Records`` as
+        delivered, no tumbling-window fields).
         Records already past the stream's retention are ``lost``.
 
         The redrive runs at once, from ``sim.now``: one invocation after the
