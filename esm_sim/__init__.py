@@ -20,6 +20,7 @@ from esm_sim._lambda.function import Function as Function
 from esm_sim._lambda.function import Invocation as Invocation
 from esm_sim._mapping.fates import Fate as Fate
 from esm_sim._metrics import Metrics as Metrics
+from esm_sim._redrive import RedriveResult as RedriveResult
 from esm_sim._simulation import Simulation as Simulation
 from esm_sim._simulation import StepResult as StepResult
 from esm_sim._sinks import Bucket as Bucket
@@ -43,6 +44,7 @@ __all__ = [
     "LambdaClient",
     "Metrics",
     "Queue",
+    "RedriveResult",
     "Shard",
     "Simulation",
     "SimulationWarning",

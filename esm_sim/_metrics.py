@@ -14,6 +14,10 @@ only for mappings created or updated with ``MetricsConfig={"Metrics":
 ``InvokedEventCount``, ``FailedInvokeEventCount``, ``DroppedEventCount``,
 ``OnFailureDestinationDeliveredEventCount``.
 
+A redrive (``Simulation.redrive``) counts in the function metrics
+(``Invocations``, ``Errors``, ``Duration``, ``ConcurrentExecutions``) with no
+mapping: filtered by ``uuid``, they are left out, and no ESM count includes them.
+
 Count metrics have one point per occurrence, valued by the count; the
 simulator writes no zero points (CloudWatch's ``Sum`` is the same either
 way). ``ConcurrentExecutions`` is a level: one point per change.
@@ -361,6 +365,21 @@ class Metrics:
                     points["IteratorAge"].append(
                         (e.at_ms, age + (e.at_ms - sent.at_ms), fn, e.mapping)
                     )
+            elif kind == "redrive":
+                # Simulation.redrive invokes the function directly: function
+                # metrics count it (spec 9.1), with no mapping (no ESM made it).
+                fn = str(e.get("function", ""))
+                rid = e.get("request_id", "")
+                if e.outcome == "sent":
+                    invokes[rid] = e
+                    points["Invocations"].append((e.at_ms, 1, fn, ""))
+                    deltas.append((e.at_ms, 1, fn, ""))
+                elif rid in invokes and e.outcome in ("success", "partial", "failure"):
+                    sent = invokes[rid]
+                    deltas.append((e.at_ms, -1, fn, ""))
+                    points["Duration"].append((sent.at_ms, e.get("duration_ms", 0), fn, ""))
+                    if e.get("error") is not None:
+                        points["Errors"].append((sent.at_ms, 1, fn, ""))
             elif kind == "throttle":
                 fn = fn_of(e)
                 polled(e, fn)

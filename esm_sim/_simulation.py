@@ -20,7 +20,7 @@ from esm_sim import _progress
 from esm_sim._control.client import ControlPorts, LambdaClient
 from esm_sim._control.lifecycle import MappingLifecycle
 from esm_sim._engine import display
-from esm_sim._engine.rng import Rng
+from esm_sim._engine.rng import Rng, UuidSequence
 from esm_sim._engine.scheduler import Scheduler
 from esm_sim._engine.timefmt import (
     MAX_MS,
@@ -48,6 +48,8 @@ from esm_sim._mapping.config import SETTINGS, Behaviour
 from esm_sim._mapping.fates import OUTCOMES, Fate
 from esm_sim._mapping.runtime import MappingPorts, MappingRuntime, expand_render
 from esm_sim._metrics import Metrics
+from esm_sim._redrive import RedriveResult
+from esm_sim._redrive import redrive as _redrive
 from esm_sim._sinks import Bucket, Queue, Topic, deliver_failure_record
 from esm_sim._streams.records import SEQUENCE_BASE, SEQUENCE_STEP
 from esm_sim._streams.table import Table
@@ -59,6 +61,10 @@ if TYPE_CHECKING:
 DEFAULT_START = datetime(2026, 1, 1, tzinfo=UTC)
 _FUNCTION_NAME = re.compile(r"[A-Za-z0-9_-]{1,64}")
 _RESOURCE_NAME = re.compile(r"[A-Za-z0-9_.-]{1,80}")
+
+
+# A delivered failure record: (shard id, first and last sequence number, request id).
+FailureKey = tuple[str, str, str, str]
 
 
 class FatesView(Protocol):
@@ -244,6 +250,12 @@ class Simulation:
         self.mappings: dict[str, MappingRuntime] = {}
         # The active ``mock_aws()`` block (moto and boto3 meet the simulation), if any.
         self._aws: MockAws | None = None
+        # Every redrive, in order (its own account: it never changes a fate).
+        self.redrives: list[RedriveResult] = []
+        self._redrive_ids = UuidSequence(self._rng.child("redrive/request-ids"))
+        # (shard, first, last, request id) of each delivered failure record -> its
+        # mapping UUID and sequence numbers.
+        self._failure_batches: dict[FailureKey, tuple[str, tuple[int, ...]]] = {}
         # What each mapping receives from the simulation: these, and nothing more.
         self._mapping_ports = MappingPorts(
             scheduler=self._scheduler,
@@ -784,6 +796,7 @@ class Simulation:
         shard_id: str,
         payload: Callable[[], dict[str, Any]],
         rng: Rng,
+        sequence_numbers: tuple[int, ...] = (),
     ) -> bool:
         sink = self._sinks.get(destination)
         if sink is None:
@@ -793,7 +806,82 @@ class Simulation:
         )
         if delivered and self._aws is not None:
             self._aws.delivered(sink)
+        if delivered:
+            # What each delivered failure record describes, for a redrive: its mapping
+            # and records (a range may hold others: another lane's, filtered ones).
+            info = record["DDBStreamBatchInfo"]
+            key = (
+                shard_id,
+                info["startSequenceNumber"],
+                info["endSequenceNumber"],
+                record["requestContext"]["requestId"],
+            )
+            self._failure_batches[key] = (uuid, sequence_numbers)
         return delivered
+
+    # -- redrive ---------------------------------------------------------------------------
+
+    def redrive(
+        self,
+        source: Queue | Topic | Bucket | dict[str, Any] | str,
+        *,
+        function_name: str | None = None,
+        uuid: str | None = None,
+        delete: bool = False,
+    ) -> RedriveResult:
+        """
+        Invoke a function again with the records on-failure records name, now.
+
+        Lambda's failure record holds only metadata; the records themselves
+        must be read from the stream before it trims them (spec 3.6, 7.1). This
+        is that tool: for each failure record of ``source`` (a queue, topic or
+        bucket of this simulation, in the order it got them, or one failure
+        record as delivered: the dict, its JSON text, an SNS notification or an
+        SQS message with ``Body``), it finds the records of its shard from
+        ``startSequenceNumber`` to ``endSequenceNumber`` that the mapping
+        discarded with it (its ``batchSize`` records; for a record made by hand,
+        those of the range the mapping sent to a destination), and invokes the
+        function with those still in the stream, in batches of the mapping's
+        ``BatchSize``, with the event the mapping sends (``Records`` as
+        delivered, no tumbling-window fields).
+        Records already past the stream's retention are ``lost``.
+
+        The redrive runs at once, from ``sim.now``: one invocation after the
+        other, each lasting its function's duration, on the scheduler (whatever
+        else is due meanwhile happens too), and it returns when the last one
+        returns. A failed invocation (a function error; under
+        ``ReportBatchItemFailures``, the records from the first reported one) is
+        not retried and writes no new failure record: its records are in
+        ``result.failed``. The records' fates never change (a redriven record
+        keeps ``destination``); the redrive is its own account: ``sim.redrives``,
+        ``redrive`` rows in the trace, the timeline, and the function's
+        ``invocations`` (``mapping_uuid`` "") and metrics (without a mapping).
+
+        Args:
+            source: where the failure records are, or one of them.
+            function_name: the function to invoke; by default the mapping's
+                (the one that reads the record's stream and sent its records to
+                a destination).
+            uuid: the mapping, when several sent these records to a destination.
+            delete: remove from the queue (bucket) each message (object) none of
+                whose records failed in the redrive, as a redrive tool does after
+                its work; by default the destination keeps everything. Not for
+                topics or a single record.
+
+        Returns:
+            A ``RedriveResult``: ``redriven`` and ``lost`` (sequence numbers as
+            ints, like ``Invocation.sequence_numbers``; together every record the
+            failure records name), ``failed`` and ``invocations``.
+
+        Raises:
+            ConfigError: a source holding no failure records, anything that is
+                not a failure record of this simulation's streams, an unknown
+                function or mapping, ``delete`` where nothing can be deleted.
+            SimulationError: called while the simulation runs (from a handler).
+
+        .. versionadded:: 0.1.0
+        """
+        return _redrive(self, source, function_name=function_name, uuid=uuid, delete=delete)
 
     # -- fates -----------------------------------------------------------------------------
 

@@ -53,6 +53,21 @@ class Queue:
         self.messages.append(json.loads(body))
         return message_id
 
+    def delete_message(self, receipt_handle: str) -> None:
+        """
+        Remove the message received with ``receipt_handle`` (SQS ``DeleteMessage``).
+
+        Raises:
+            KeyError: no message of the queue has that receipt handle.
+        """
+        for i, raw in enumerate(self.raw_messages):
+            if raw["ReceiptHandle"] == receipt_handle:
+                del self.raw_messages[i]
+                del self.messages[i]
+                return
+        msg = f"receipt_handle={receipt_handle!r} is not a message of queue {self.name!r}"
+        raise KeyError(msg)
+
 
 def _receipt_handle(rng: Rng) -> str:
     """
@@ -136,6 +151,11 @@ class Bucket:
         """Store an object."""
         self.raw_objects[key] = body
         self.objects[key] = json.loads(body)
+
+    def delete_object(self, key: str) -> None:
+        """Remove an object (S3 ``DeleteObject``); a missing key is no error, as in S3."""
+        self.raw_objects.pop(key, None)
+        self.objects.pop(key, None)
 
 
 Sink = Queue | Topic | Bucket

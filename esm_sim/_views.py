@@ -16,9 +16,11 @@ The timeline has one line per trace event. Its columns (``TIMELINE_LEGEND``)::
     batch      first..last sequence number of the records concerned
     n          number of records
     outcome    sent / ok / error / partial / throttled / bisect /
-               destination / dropped / expired / filtered / a mapping State
+               destination / dropped / expired / filtered / a mapping State;
+               redrive: start / sent / ok / error / partial / rejected / lost
     detail     invoke: request id, attempt number of these exact records,
-               iterator age; result: duration and error; discard: condition
+               iterator age; result: duration and error; discard: condition;
+               redrive: the redrive's number and source, request id, duration
 """
 
 from __future__ import annotations
@@ -46,13 +48,16 @@ TIMELINE_LEGEND = (
     "# columns: time (UTC) | +s since first event | kind | shard (last 8) | lane | "
     "batch first..last sequence number | n records | outcome | detail\n"
     "# outcome: invoke sent; result ok/error/partial; throttle throttled; split bisect; "
-    "discard destination/dropped; expire expired; filter filtered; state <State>\n"
+    "discard destination/dropped; expire expired; filter filtered; state <State>; "
+    "redrive start/sent/ok/error/lost\n"
     "# detail: invoke 'attempt k' = k-th delivery of exactly these records, "
     "'redelivery' = records sent before, 'age' = IteratorAge ms"
 )
 
 FATE_COLUMNS = (*OUTCOMES, "pending", "skipped")
 MARK_KINDS = ("split", "discard", "delivery-failure", "throttle", "expire", "filter")
+# The outcomes of a ``redrive`` row that ends an invocation (its verdict).
+_REDRIVE_ENDS = ("success", "partial", "failure")
 
 
 @attrs.frozen(kw_only=True)
@@ -83,6 +88,7 @@ class Span:
     attempt: int
     redelivery: bool
     iterator_age_ms: int | None
+    redrive: int = 0  # the redrive's number (Simulation.redrive); 0: the mapping invoked
 
 
 def check_uuid(mappings: Mapping[str, object], uuid: str | None) -> None:
@@ -131,6 +137,42 @@ def invocation_spans(trace: Trace, *, uuid: str | None = None) -> list[Span]:
     return spans
 
 
+def redrive_spans(trace: Trace, *, uuid: str | None = None) -> list[Span]:
+    """
+    Every redrive invocation of the trace (of one mapping's failure records,
+    with ``uuid``), in start order: ``attempt`` 1, ``redelivery`` True (its
+    records were all sent before), ``redrive`` the redrive's number.
+    """
+    events = trace.events(kind="redrive", mapping=uuid)
+    results = {e.get("request_id", ""): e for e in events if e.outcome in _REDRIVE_ENDS}
+    spans: list[Span] = []
+    for e in events:
+        if e.outcome != "sent":
+            continue
+        rid = e.get("request_id", e.detail)
+        result = results.get(rid)
+        spans.append(
+            Span(
+                mapping=e.mapping,
+                shard=e.shard,
+                lane=e.lane,
+                request_id=rid,
+                function=str(e.get("function", "")),
+                start_ms=e.at_ms,
+                end_ms=None if result is None else result.at_ms,
+                outcome="in-flight" if result is None else invocation_outcome(result),
+                first_seq=e.first_seq,
+                last_seq=e.last_seq,
+                count=e.count,
+                attempt=1,
+                redelivery=True,
+                iterator_age_ms=None,
+                redrive=int(e.get("redrive", 0)),
+            )
+        )
+    return spans
+
+
 def marks(trace: Trace, *, uuid: str | None = None) -> list[TraceEvent]:
     """The trace events a timeline plot marks (splits, discards, throttles, expiries, filters)."""
     return [e for e in trace.events(mapping=uuid) if e.kind in MARK_KINDS]
@@ -161,6 +203,18 @@ def timeline_text(trace: Trace, *, uuid: str | None = None) -> str:
             outcome = invocation_outcome(e)
             took = e.get("duration_ms", 0)
             detail = f"{rid[:8]}, took {took}ms" + (f", {e.detail}" if e.detail else "")
+        elif e.kind == "redrive":
+            number = f"redrive {e.get('redrive', 0)}"
+            if e.outcome == "sent":
+                detail = f"{number}, {rid[:8]}"
+            elif e.outcome in _REDRIVE_ENDS:
+                outcome = invocation_outcome(e)
+                took = e.get("duration_ms", 0)
+                detail = f"{number}, {rid[:8]}, took {took}ms" + (
+                    f", {e.detail}" if e.detail else ""
+                )
+            else:
+                detail = f"{number}: {e.detail}"
         span = f"{e.first_seq}..{e.last_seq}" if e.first_seq else ""
         line = (
             f"{iso_ms(e.at_ms)} {(e.at_ms - t0) / 1000:>+9.3f}  {e.kind:<16} "

@@ -21,7 +21,10 @@ sent before (a retry, a bisect half, the rest after a partial response) is
 hatched. Markers (``MARKS``): ``v`` a bisect split, ``X`` a discard to the
 destination, ``x`` records dropped (or a failed delivery), ``|`` a throttle.
 Each bar carries its request id as its ``gid``, so tests and tools can find
-the invocation behind a bar.
+the invocation behind a bar. A redrive (``Simulation.redrive``) gets rows of
+its own, ``function / shard / redrive``, its bars coloured by outcome with a
+thick blue edge and cross-hatching (``REDRIVE_STYLE``); records it found
+already trimmed are marked ``s`` (lost to retention).
 
 ``plot_metric`` draws counts (``Invocations``, ``Errors``, ``Throttles``, the
 ESM event counts, ...) as one bar per period, periods without a point
@@ -37,7 +40,7 @@ from typing import TYPE_CHECKING, Any
 
 from esm_sim._engine.timefmt import ms_to_datetime
 from esm_sim._metrics import METRIC_NAMES
-from esm_sim._views import check_uuid, invocation_spans, marks
+from esm_sim._views import check_uuid, invocation_spans, marks, redrive_spans
 from esm_sim.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -46,7 +49,15 @@ if TYPE_CHECKING:
 
     from esm_sim._simulation import Simulation
 
-__all__ = ["COLOURS", "GAUGES", "MARKS", "figure", "plot_metric", "plot_timeline"]
+__all__ = [
+    "COLOURS",
+    "GAUGES",
+    "MARKS",
+    "REDRIVE_STYLE",
+    "figure",
+    "plot_metric",
+    "plot_timeline",
+]
 
 COLOURS = {
     "ok": "#2ca02c",
@@ -61,7 +72,10 @@ MARKS = {
     "destination": ("X", "#9467bd", "to destination"),
     "dropped": ("x", "#000000", "dropped"),
     "throttle": ("|", "#8c564b", "throttled"),
+    "lost": ("s", "#7f7f7f", "lost to retention (redrive)"),
 }
+# How a redrive invocation's bar differs from the mapping's: edge and hatch.
+REDRIVE_STYLE: dict[str, Any] = {"edgecolor": "#1f3fbf", "linewidth": 2.0, "hatch": "xx"}
 # Levels rather than counts: drawn as steps, not summed into bars.
 GAUGES = ("ConcurrentExecutions", "IteratorAge")
 # CloudWatch-like periods the count bars are chosen from when none is given.
@@ -104,8 +118,8 @@ def _x(ms: int) -> float:
 
 def _time_range(sim: Simulation, uuid: str | None) -> tuple[int, int]:
     """The clock-time span of what the plots show: first to last invocation or mark."""
-    spans = invocation_spans(sim.trace, uuid=uuid)
-    events = marks(sim.trace, uuid=uuid)
+    spans = invocation_spans(sim.trace, uuid=uuid) + redrive_spans(sim.trace, uuid=uuid)
+    events = marks(sim.trace, uuid=uuid) + _lost(sim, uuid)
     starts = [s.start_ms for s in spans] + [e.at_ms for e in events]
     ends = [sim.now_ms if s.end_ms is None else s.end_ms for s in spans]
     ends += [e.at_ms for e in events]
@@ -114,6 +128,11 @@ def _time_range(sim: Simulation, uuid: str | None) -> tuple[int, int]:
         ends = starts
     lo, hi = min(starts), max(ends)
     return lo, max(hi, lo + 1000)
+
+
+def _lost(sim: Simulation, uuid: str | None) -> list[Any]:
+    """The ``redrive`` trace rows of records a redrive found past retention."""
+    return [e for e in sim.trace.events(kind="redrive", mapping=uuid) if e.outcome == "lost"]
 
 
 def _time_axis(ax: Axes, lo: int, hi: int, *, label: bool = True) -> None:
@@ -239,23 +258,39 @@ def plot_timeline(
             msg = f"metrics: {name!r} is not a metric; choose from {list(METRIC_NAMES)}"
             raise ConfigError(msg)
     spans = invocation_spans(sim.trace, uuid=uuid)
+    redriven = redrive_spans(sim.trace, uuid=uuid)
     events = marks(sim.trace, uuid=uuid)
+    lost = _lost(sim, uuid)
     lo, hi = _time_range(sim, uuid)
-    rows: dict[tuple[str, str, int], int] = {}
-    functions: dict[tuple[str, str, int], str] = {}
+    # Rows: (mapping, shard, lane) for the mapping's invocations, (mapping, shard,
+    # "redrive") for a redrive's.
+    rows: dict[tuple[str, str, int | str], int] = {}
+    functions: dict[tuple[str, str, int | str], str] = {}
     for s in spans:
         rows.setdefault((s.mapping, s.shard, s.lane), len(rows))
         functions.setdefault((s.mapping, s.shard, s.lane), s.function)
     for e in events:
         rows.setdefault((e.mapping, e.shard, e.lane), len(rows))
+    for s in redriven:
+        rows.setdefault((s.mapping, s.shard, "redrive"), len(rows))
+        functions.setdefault((s.mapping, s.shard, "redrive"), s.function)
+    for e in lost:
+        rows.setdefault((e.mapping, e.shard, "redrive"), len(rows))
     # Rows grouped by mapping, then shard (each in order of first appearance),
-    # lanes counted up within a shard.
+    # lanes counted up within a shard, its redrive row last.
     first_mapping: dict[str, int] = {}
     first_shard: dict[str, int] = {}
     for mapping, shard, _ in rows:
         first_mapping.setdefault(mapping, len(first_mapping))
         first_shard.setdefault(shard, len(first_shard))
-    ordered = sorted(rows, key=lambda k: (first_mapping[k[0]], first_shard[k[1]], k[2]))
+    ordered = sorted(
+        rows,
+        key=lambda k: (
+            first_mapping[k[0]],
+            first_shard[k[1]],
+            (0, k[2]) if isinstance(k[2], int) else (1, 0),
+        ),
+    )
     rows = {key: i for i, key in enumerate(ordered)}
     n_rows = max(len(rows), 1)
     timeline_h = 1.0 + 0.5 * n_rows
@@ -268,22 +303,32 @@ def plot_timeline(
         height_ratios=[timeline_h] + [2.2] * len(metrics),
     )[:, 0]
     ax = axes[0]
-    for s in spans:
-        y = rows[(s.mapping, s.shard, s.lane)]
+    for s in spans + redriven:
+        is_redrive = s.redrive > 0
+        y = rows[(s.mapping, s.shard, "redrive" if is_redrive else s.lane)]
         end = sim.now_ms if s.end_ms is None else s.end_ms
+        style: dict[str, Any] = (
+            dict(REDRIVE_STYLE)
+            if is_redrive
+            else {
+                "edgecolor": "black",
+                "linewidth": 0.5,
+                "hatch": "///" if s.redelivery else None,
+            }
+        )
         ax.barh(
             y,
             (end - s.start_ms) / _DAY_MS,
             left=_x(s.start_ms),
             height=0.5,
             color=COLOURS[s.outcome],
-            edgecolor="black",
-            linewidth=0.5,
-            hatch="///" if s.redelivery else None,
             gid=s.request_id,
+            **style,
         )
     seen: set[str] = set()
-    for e in events:
+    placed = [(e, rows[(e.mapping, e.shard, e.lane)]) for e in events]
+    placed += [(e, rows[(e.mapping, e.shard, "redrive")]) for e in lost]
+    for e, y in placed:
         what = e.kind if e.kind in ("split", "throttle") else e.outcome
         if e.kind == "delivery-failure":
             what = "dropped"
@@ -292,7 +337,7 @@ def plot_timeline(
         marker, colour, label = MARKS[what]
         ax.plot(
             [_x(e.at_ms)],
-            [rows[(e.mapping, e.shard, e.lane)] - 0.4],
+            [y - 0.4],
             marker=marker,
             color=colour,
             linestyle="none",
@@ -307,7 +352,8 @@ def plot_timeline(
         fn = functions.get(key) or (
             sim.mappings[mapping].function.name if mapping in sim.mappings else mapping[:8]
         )
-        labels.append(f"{fn} / {shard[-8:]} / lane {lane}")
+        where = "redrive" if lane == "redrive" else f"lane {lane}"
+        labels.append(f"{fn} / {shard[-8:]} / {where}")
     if len(set(labels)) < len(labels):  # two mappings of one function on one shard
         labels = [f"{lb} ({m[:8]})" for lb, (m, _, _) in zip(labels, rows, strict=True)]
     ax.set_yticks(range(len(rows)), labels)
@@ -319,10 +365,12 @@ def plot_timeline(
     handles: list[Any] = [
         Patch(facecolor=c, edgecolor="black", label=o)
         for o, c in COLOURS.items()
-        if any(s.outcome == o for s in spans)
+        if any(s.outcome == o for s in spans + redriven)
     ]
     if any(s.redelivery for s in spans):
         handles.append(Patch(facecolor="white", edgecolor="black", hatch="///", label="redelivery"))
+    if redriven:
+        handles.append(Patch(facecolor="white", label="redrive", **REDRIVE_STYLE))
     handles += list(ax.get_legend_handles_labels()[0])
     if handles:
         ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.01, 1), fontsize="small")

@@ -37,6 +37,7 @@ KINDS = (
     "shard",  # a shard opened or closed
     "delivery-failure",  # an on-failure destination could not take the record
     "release",  # a reset dropped an open tumbling window: its records will be read again
+    "redrive",  # a redrive of failure records (Simulation.redrive): start, sent, result, lost
 )
 
 

@@ -49,6 +49,7 @@ class Deliver(Protocol):
         shard_id: str,
         payload: Callable[[], dict[str, Any]],
         rng: Rng,
+        sequence_numbers: tuple[int, ...] = (),
     ) -> bool: ...
 
 
@@ -647,6 +648,8 @@ class MappingRuntime:
             shard_id=reader.shard.shard_id,
             payload=lambda: {"Records": self.table.format.render_many(records)},
             rng=self.rng,
+            # Which records the failure record describes (a redrive reads them back).
+            sequence_numbers=tuple(r[SEQ] for r in records),
         )
         if delivered:
             self._mark(

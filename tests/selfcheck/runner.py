@@ -24,7 +24,7 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
@@ -621,6 +621,126 @@ def independent_failures(world: World) -> list[Failure]:
 
 
 # ---------------------------------------------------------------------------
+# Redrive at the end (issue 19)
+# ---------------------------------------------------------------------------
+
+
+def _named_records(world: World, bodies: list[dict[str, Any]], uuid: str) -> list[int]:
+    """The records the failure records name for one mapping: in range, sent to a destination."""
+    sim = world.sim
+    mapping = sim.mappings[uuid]
+    out: list[int] = []
+    for body in bodies:
+        info = body["DDBStreamBatchInfo"]
+        lo, hi = int(info["startSequenceNumber"]), int(info["endSequenceNumber"])
+        shard = next((s for s in mapping.table.shards if s.shard_id == info["shardId"]), None)
+        if shard is None:
+            continue  # another table's failure record
+        seqs = [int(t) for t in shard.sequence_numbers if lo <= int(t) <= hi]
+        out += [q for q in seqs if sim.fate(q, uuid=uuid).outcome == "destination"]
+    return out
+
+
+def redrive_failures(world: World) -> list[Failure]:
+    """
+    Redrive every destination that holds failure records, and check its promises:
+    the original fates do not move; per failure record, redriven + lost are its
+    records (as many as its batchSize); the invocations carry exactly the
+    redriven records, in batches of at most BatchSize; failed is a part of
+    redriven; lost records are past the retention; check_all still holds.
+    """
+    sim = world.sim
+    out: list[Failure] = []
+    records = _failure_records(world)
+    # Final fates must not move (a handler's writes during the redrive add records,
+    # and time passing may finish pending ones: those may change).
+    before = {
+        (u, seq): (f.outcome, f.destination)
+        for u, m in sim.mappings.items()
+        for shard in m.table.shards
+        for seq in shard.sequence_numbers
+        if (f := sim.fate(seq, uuid=u)).final
+    }
+    for arn, bodies in records.items():
+        if not bodies:
+            continue
+        sink = next(s for s in world.sinks.values() if s.arn == arn)
+        try:
+            results = [sim.redrive(sink)]
+            shared = False
+        except errors.ConfigError as exc:
+            if "redrive one with uuid=" not in str(exc):
+                out.append(Failure("redrive", f"redrive of {arn} raised ConfigError: {exc}"))
+                continue
+            # Several mappings' records in one destination: one redrive per mapping.
+            shared = True
+            results = []
+            for u in sim.mappings:
+                try:
+                    results.append(sim.redrive(sink, uuid=u))
+                except errors.ConfigError as again:
+                    if "holds no failure records of mapping" not in str(again):
+                        out.append(Failure("redrive", f"redrive of {arn} raised {again}"))
+        except Exception as exc:
+            out.append(Failure("redrive", f"redrive of {arn} raised {type(exc).__name__}: {exc}"))
+            continue
+        for result in results:
+            out += _redrive_problems(world, arn, bodies, result, shared=shared)[:1]
+    moved = [
+        f"record {seq} of mapping {u[:8]}: {was} -> {now}"
+        for (u, seq), was in before.items()
+        if was != (now := (sim.fate(seq, uuid=u).outcome, sim.fate(seq, uuid=u).destination))
+    ]
+    if moved:
+        out.append(Failure("redrive", f"a final fate moved in a redrive: {moved[0]}"))
+    try:
+        invariants.check_all(sim)
+    except AssertionError as exc:
+        out.append(Failure("redrive", f"check_all after the redrives: {exc}"))
+    return out
+
+
+def _redrive_problems(
+    world: World, arn: str, bodies: list[dict[str, Any]], result: Any, *, shared: bool
+) -> list[Failure]:
+    """What one redrive broke of its promises (``shared``: other mappings' records too)."""
+    sim = world.sim
+    # Ranges of several lanes (ParallelizationFactor) overlap: each record once,
+    # within a range, sent to a destination, as many as the batchSizes say.
+    named = set(_named_records(world, bodies, result.mapping_uuid))
+    problems = []
+    found = result.redriven + result.lost
+    carried = sum(b["DDBStreamBatchInfo"]["batchSize"] for b in bodies)
+    if len(set(found)) != len(found) or not set(found) <= named:
+        problems.append("a record redriven twice, or not named by a failure record")
+    if len(found) != carried and not shared:
+        problems.append(
+            f"redriven + lost ({len(result.redriven)} + {len(result.lost)}) are not the "
+            f"{carried} records the failure records carry"
+        )
+    sent = [q for inv in result.invocations for q in inv.sequence_numbers]
+    if sent != list(result.redriven):
+        problems.append("the invocations do not carry exactly the redriven records")
+    size = sim.mappings[result.mapping_uuid].config.batch_size
+    if any(len(inv.sequence_numbers) > size for inv in result.invocations):
+        problems.append(f"a redrive batch is larger than BatchSize {size}")
+    if not set(result.failed) <= set(result.redriven):
+        problems.append("failed records that were not redriven")
+    cutoff = result.started_ms - sim.behaviour.retention_ms
+    tables = list(world.tables.values())
+    created = {
+        int(r["dynamodb"]["SequenceNumber"]): r["dynamodb"]["ApproximateCreationDateTime"]
+        for t in tables
+        for s in t.shards
+        for r in s.records
+        if int(r["dynamodb"]["SequenceNumber"]) in set(result.lost)
+    }
+    if any(c * 1000 > cutoff for c in created.values()):
+        problems.append("a lost record is younger than the retention")
+    return [Failure("redrive", f"redrive of {arn}: {p}") for p in problems]
+
+
+# ---------------------------------------------------------------------------
 # One seed, every check
 # ---------------------------------------------------------------------------
 
@@ -653,6 +773,11 @@ def check(spec: Spec, *, determinism: bool = False) -> tuple[World, list[Failure
                     + _first_difference(world.sim.trace.text(), again.sim.trace.text()),
                 )
             )
+    if not crashed:
+        # Last: a redrive adds to the trace the determinism check compares.
+        # A runaway handler in the redrive stops it: the run's own checks are done.
+        with _wall_limit(WALL_LIMIT_SECONDS), suppress(Runaway, ScenarioHang):
+            failures.extend(redrive_failures(world))
     return world, failures
 
 
