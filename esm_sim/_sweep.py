@@ -306,7 +306,7 @@ class Estimate:
     n: int
 
     def __str__(self) -> str:
-        return f"{self.mean:.6g} (95% CI {self.low:.6g} to {self.high:.6g}, n={self.n})"
+        return f"{self.mean:.4g} (95% CI {self.low:.4g} to {self.high:.4g}, n={self.n})"
 
 
 def _estimate(values: Sequence[float]) -> Estimate:
