@@ -28,6 +28,9 @@ from esm_sim._sinks import Queue as Queue
 from esm_sim._sinks import Topic as Topic
 from esm_sim._streams.shard import Shard as Shard
 from esm_sim._streams.table import Table as Table
+from esm_sim._sweep import Estimate as Estimate
+from esm_sim._sweep import replicate_seeds as replicate_seeds
+from esm_sim._sweep import summarize as summarize
 from esm_sim._sweep import sweep as sweep
 from esm_sim._views import FatesSummary as FatesSummary
 from esm_sim.errors import SimulationWarning as SimulationWarning
@@ -37,6 +40,7 @@ __version__ = "0.1.0"
 __all__ = [
     "Bucket",
     "Context",
+    "Estimate",
     "Fate",
     "FatesSummary",
     "Function",
@@ -54,6 +58,8 @@ __all__ = [
     "Trace",
     "TraceEvent",
     "errors",
+    "replicate_seeds",
+    "summarize",
     "sweep",
 ]
 

@@ -49,6 +49,7 @@ __all__ = [
     "Scenario",
     "Throttle",
     "Write",
+    "batch_settings",
     "fault_plans",
     "items",
     "mapping_configs",
@@ -821,6 +822,43 @@ def mapping_configs(
     if draw(st.booleans()):
         config["MetricsConfig"] = {"Metrics": ["EventCount"]}
     return config
+
+
+@st.composite
+def batch_settings(
+    draw: st.DrawFn,
+    *,
+    max_batch_size: int = 10000,
+    max_batching_window_in_seconds: int = 300,
+    bisect_batch_on_function_error: bool | None = None,
+) -> dict[str, Any]:
+    """
+    Settings that move batch boundaries, for :func:`esm_sim.testing.check_batch_independent`.
+
+    Dicts of ``BatchSize`` (1..``max_batch_size``), ``MaximumBatchingWindowInSeconds``
+    (0..``max_batching_window_in_seconds``) and ``BisectBatchOnFunctionError``
+    (drawn, or fixed by ``bisect_batch_on_function_error``), within AWS's
+    ranges (spec 1.2). Draw two and compare them::
+
+        @given(scenarios(), batch_settings(), batch_settings())
+        def test_batch_independent(scenario, a, b):
+            check_batch_independent(make_handler, scenario, settings=[a, b])
+
+    Shrinks toward ``{"BatchSize": 1, "MaximumBatchingWindowInSeconds": 0,
+    "BisectBatchOnFunctionError": False}``: a failing pair shrinks until its
+    settings are as small as they can be and still disagree.
+
+    .. versionadded:: 0.1.0
+    """
+    _check_int("max_batch_size", max_batch_size, 1, 10000)
+    _check_int("max_batching_window_in_seconds", max_batching_window_in_seconds, 0, 300)
+    _check_bool_or_none("bisect_batch_on_function_error", bisect_batch_on_function_error)
+    bisect = bisect_batch_on_function_error
+    return {
+        "BatchSize": draw(_small_first(1, max_batch_size, 9)),
+        "MaximumBatchingWindowInSeconds": draw(_small_first(0, max_batching_window_in_seconds, 10)),
+        "BisectBatchOnFunctionError": draw(st.booleans()) if bisect is None else bisect,
+    }
 
 
 def _setting_values(setting: Setting) -> st.SearchStrategy[Any]:

@@ -1,11 +1,11 @@
 """
-Test helpers: scripted handlers, a determinism check, and an idempotency check.
+Test helpers: scripted handlers, determinism, idempotency and batch-boundary checks.
 
 This module owns what a user's own tests need besides the simulator: handlers
 that fail on purpose (on keys, on invocation numbers, during a time window, or
-with a partial batch response), :func:`assert_deterministic`, and
-:func:`check_idempotent`. It does not import Hypothesis, so ``import
-esm_sim.testing`` stays light.
+with a partial batch response), :func:`assert_deterministic`,
+:func:`check_idempotent` and :func:`check_batch_independent`. It does not
+import Hypothesis, so ``import esm_sim.testing`` stays light.
 
 A scripted handler is a plain callable ``handler(event, context)``; each takes
 an optional inner ``handler`` that runs on the batches (or the parts of
@@ -29,9 +29,14 @@ if TYPE_CHECKING:
     from esm_sim.strategies import Scenario
 
 __all__ = [
+    "BATCH_KEYS",
+    "BATCH_SETTINGS",
+    "BatchBoundaryShift",
     "ScriptedFailure",
     "assert_deterministic",
+    "check_batch_independent",
     "check_idempotent",
+    "check_redrive_idempotent",
     "fail_on_attempts",
     "fail_on_keys",
     "fail_on_schedule",
@@ -279,6 +284,207 @@ def check_idempotent(
     raise AssertionError(msg)
 
 
+# ---------------------------------------------------------------------------
+# Batch-boundary checks (issue 19)
+# ---------------------------------------------------------------------------
+
+BATCH_KEYS = ("BatchSize", "MaximumBatchingWindowInSeconds", "BisectBatchOnFunctionError")
+"""The mapping settings :func:`check_batch_independent` varies: where batches begin and end."""
+
+BATCH_SETTINGS: tuple[dict[str, Any], ...] = (
+    {"BatchSize": 1, "MaximumBatchingWindowInSeconds": 0, "BisectBatchOnFunctionError": False},
+    {"BatchSize": 2, "MaximumBatchingWindowInSeconds": 0, "BisectBatchOnFunctionError": False},
+    {"BatchSize": 100, "MaximumBatchingWindowInSeconds": 0, "BisectBatchOnFunctionError": False},
+    {"BatchSize": 100, "MaximumBatchingWindowInSeconds": 10, "BisectBatchOnFunctionError": False},
+    {"BatchSize": 100, "MaximumBatchingWindowInSeconds": 10, "BisectBatchOnFunctionError": True},
+)
+"""
+The default grid of :func:`check_batch_independent`, smallest first; each differs
+from the one before it in one key. Every record alone; pairs; whatever one
+read returns (a burst of writes at one instant); whatever 10 seconds gather;
+and the same with bisect, where the first invocation of two or more records
+fails before the handler runs and its batch is retried in halves (spec 3.4).
+"""
+
+
+class BatchBoundaryShift(Exception):
+    """
+    What :func:`check_batch_independent` raises, before the handler runs, to make
+    a mapping with ``BisectBatchOnFunctionError`` split a batch (spec 3.4).
+    """
+
+
+def _check_batch_settings(settings: object) -> list[dict[str, Any]]:
+    if isinstance(settings, str | bytes | dict) or not isinstance(settings, Sequence):
+        msg = f"settings={settings!r} must be a list of dicts of {', '.join(BATCH_KEYS)}"
+        raise ConfigError(msg)
+    out = []
+    for setting in settings:
+        if not isinstance(setting, dict):
+            msg = (
+                f"settings: {setting!r} must be a dict of mapping settings, e.g. {{'BatchSize': 1}}"
+            )
+            raise ConfigError(msg)
+        unknown = [k for k in setting if k not in BATCH_KEYS]
+        if unknown:
+            msg = (
+                f"settings: {setting!r} has {', '.join(map(repr, unknown))}; "
+                f"only {', '.join(BATCH_KEYS)} move batch boundaries"
+            )
+            raise ConfigError(msg)
+        out.append(dict(setting))
+    if len(out) < 2:
+        msg = f"settings={settings!r} must hold at least two settings to compare"
+        raise ConfigError(msg)
+    return out
+
+
+class _Boundaries:
+    """The user's handler in one batch-boundary run: what it was given, and a bisect trigger."""
+
+    def __init__(self, handler: Handler, *, split: bool) -> None:
+        self.handler = handler
+        self.split = split
+        self.batches: list[list[int]] = []  # sequence numbers of each batch the handler ran on
+        self.keys: dict[int, str | tuple[str, ...]] = {}
+        self.error: str | None = None
+
+    def __call__(self, event: dict[str, Any], context: Context) -> Any:
+        records = event["Records"]
+        if self.split and len(records) >= 2:
+            self.split = False
+            msg = f"batch of {len(records)} records failed on purpose, to be bisected"
+            raise BatchBoundaryShift(msg)
+        seqs = [int(r["dynamodb"]["SequenceNumber"]) for r in records]
+        for seq, record in zip(seqs, records, strict=True):
+            self.keys[seq] = record_key(record)
+        if seqs:
+            self.batches.append(seqs)
+        try:
+            response = self.handler(event, context)
+        except Exception as error:
+            if self.error is None:
+                self.error = f"{type(error).__name__}: {error}"
+            raise
+        if self.error is None and isinstance(response, dict) and response.get("batchItemFailures"):
+            self.error = f"it answered a partial batch failure: {response['batchItemFailures']!r}"
+        return response
+
+    def shown_batches(self) -> str:
+        """The batches as item keys, e.g. ``[k0] [k1, k2]`` (the first 8)."""
+        shown = [
+            "[" + ", ".join(_key_str(self.keys[seq]) for seq in batch) + "]"
+            for batch in self.batches[:8]
+        ]
+        more = f" ... ({len(self.batches)} in all)" if len(self.batches) > 8 else ""
+        return " ".join(shown) + more if shown else "none"
+
+
+def _key_str(key: str | tuple[str, ...]) -> str:
+    return key if isinstance(key, str) else "/".join(key)
+
+
+def _batch_run(
+    handler_factory: Callable[[], tuple[Handler, Callable[[], object]]],
+    scenario: Scenario,
+    setting: dict[str, Any],
+) -> tuple[object, _Boundaries]:
+    import attrs
+
+    handler, effects = handler_factory()
+    boundaries = _Boundaries(handler, split=bool(setting.get("BisectBatchOnFunctionError")))
+    # No record may be discarded, so a clean run gives the handler every record
+    # once: retries and record age unlimited (a batching window could otherwise
+    # outlive a 60-second age limit, spec 3.3).
+    mapping = {
+        **scenario.mapping,
+        **setting,
+        "MaximumRetryAttempts": -1,
+        "MaximumRecordAgeInSeconds": -1,
+    }
+    attrs.evolve(scenario, mapping=mapping)._run(boundaries, faults=_empty_plan())
+    return effects(), boundaries
+
+
+def _changed_keys(a: dict[str, Any], b: dict[str, Any]) -> int:
+    return sum(1 for k in BATCH_KEYS if a.get(k) != b.get(k))
+
+
+def check_batch_independent(
+    handler_factory: Callable[[], tuple[Handler, Callable[[], object]]],
+    scenario: Scenario,
+    *,
+    settings: Sequence[dict[str, Any]] = BATCH_SETTINGS,
+) -> None:
+    """
+    Check a handler's side effects do not depend on how its records are batched.
+
+    In production batch boundaries shift with load, batching windows, bisect
+    and retries; a handler that processes only ``Records[0]``, drops a record,
+    keeps state across invocations or aggregates per batch is wrong there.
+    ``handler_factory()`` returns a fresh ``(handler, effects)`` pair, as for
+    :func:`check_idempotent`. The scenario's writes run once per setting of
+    ``settings`` (by default :data:`BATCH_SETTINGS`), each on a fresh handler,
+    with the scenario's mapping changed by that setting's keys
+    (:data:`BATCH_KEYS`) and without the scenario's fault plan: a clean run in
+    which every record reaches the handler once, in order (retries and record
+    age are unlimited, so nothing is discarded). With
+    ``BisectBatchOnFunctionError`` true, the first invocation of two or more
+    records fails (:class:`BatchBoundaryShift`) before the handler runs, so
+    the batch is retried in halves (spec 3.4). A batch-independent handler
+    ends every run with equal effects.
+
+    Of the pairs of settings that disagree, the one reported differs in the
+    fewest keys, then comes first in ``settings`` (its first setting earliest,
+    then its second).
+
+    Args:
+        settings: at least two dicts of mapping settings, keys from
+            :data:`BATCH_KEYS`, values as ``create_event_source_mapping``
+            takes them (AWS's error for a value it refuses). For a property
+            test draw two with :func:`esm_sim.strategies.batch_settings`.
+
+    Raises:
+        AssertionError: two settings gave different effects (or the handler
+            failed under one); the message shows both settings, both effects
+            and the batches each gave the handler. Or the handler failed
+            under every setting: it must succeed without faults to be compared.
+        ConfigError: ``settings`` is not a list of at least two such dicts.
+
+    .. versionadded:: 0.1.0
+    """
+    chosen = _check_batch_settings(settings)
+    runs = [_batch_run(handler_factory, scenario, setting) for setting in chosen]
+    if all(b.error is not None for _, b in runs):
+        msg = (
+            f"the handler failed under every batch setting ({runs[0][1].error}); it must "
+            "succeed without faults to be compared"
+        )
+        raise AssertionError(msg)
+    pairs = [
+        (_changed_keys(chosen[i], chosen[j]), i, j)
+        for i in range(len(runs))
+        for j in range(i + 1, len(runs))
+        if runs[i][0] != runs[j][0] or (runs[i][1].error is None) != (runs[j][1].error is None)
+    ]
+    if not pairs:
+        return
+    _, i, j = min(pairs)
+    lines = [
+        "the handler's side effects depend on how its records are batched: "
+        "two batch settings give different side effects"
+    ]
+    for n, k in enumerate((i, j)):
+        effects, boundaries = runs[k]
+        label = ("first", "second")[n]
+        lines.append(f"  {label} setting:  {chosen[k]!r}")
+        lines.append(f"    side effects:  {effects!r}")
+        lines.append(f"    batches:       {boundaries.shown_batches()}")
+        if boundaries.error is not None:
+            lines.append(f"    handler failed: {boundaries.error}")
+    raise AssertionError("\n".join(lines))
+
+
 def _empty_plan() -> Any:
     from esm_sim.strategies import FaultPlan
 
@@ -367,6 +573,3 @@ def check_redrive_idempotent(
         f"  records lost to retention: {named(lost) or 'none'}"
     )
     raise AssertionError(msg)
-
-
-__all__ += ["check_redrive_idempotent"]  # kept here, at the end, with its function

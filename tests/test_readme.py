@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import functools
 import json
+import os
 import re
+import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 README = Path(__file__).resolve().parent.parent / "README.md"
@@ -16,10 +19,11 @@ def _python_blocks() -> list[str]:
     return re.findall(r"```python\n(.*?)```", README.read_text(), flags=re.DOTALL)
 
 
-# The README's test runs in a fresh interpreter with the suite's Hypothesis
-# settings: Hypothesis draws literals from every module already imported, so
-# inside the suite what it tries depends on which test modules were loaded
-# first, while a user runs the README's test in a module of their own.
+# The README's test runs as a user's would: in a fresh interpreter with the
+# suite's Hypothesis settings, importing esm_sim from a site-packages folder.
+# Hypothesis also draws literals from the local (not installed) modules
+# already imported, so run from this checkout what it tries would change with
+# any literal in esm_sim's source or with the modules loaded first.
 _RUN_README_TEST = """
 import json, re, sys
 from hypothesis import HealthCheck, settings
@@ -35,6 +39,8 @@ except AssertionError as failure:
     print(json.dumps({"message": str(failure), "notes": getattr(failure, "__notes__", [])}))
 else:
     print(json.dumps(None))
+import esm_sim
+assert "/site-packages/esm_sim/" in esm_sim.__file__, esm_sim.__file__
 """
 
 
@@ -43,14 +49,22 @@ def _idempotence_failure() -> AssertionError:
     """What the README's five-line test raises on its handler (run once: it searches)."""
     blocks = [b for b in _python_blocks() if "make_handler" in b]
     assert 2 == len(blocks)
-    done = subprocess.run(
-        [sys.executable, "-c", _RUN_README_TEST, json.dumps(blocks)],
-        capture_output=True,
-        text=True,
-        check=True,
-        cwd=README.parent,
-        timeout=600,
-    )
+    with tempfile.TemporaryDirectory() as tmp:
+        site = Path(tmp) / "site-packages"
+        shutil.copytree(
+            README.parent / "esm_sim",
+            site / "esm_sim",
+            ignore=shutil.ignore_patterns("__pycache__"),
+        )
+        done = subprocess.run(
+            [sys.executable, "-c", _RUN_README_TEST, json.dumps(blocks)],
+            capture_output=True,
+            text=True,
+            check=True,
+            cwd=tmp,
+            env={**os.environ, "PYTHONPATH": str(site)},
+            timeout=600,
+        )
     outcome = json.loads(done.stdout.strip().splitlines()[-1])
     assert outcome is not None, "the README's test passed on its non-idempotent handler"
     assert "the handler is not idempotent" in outcome["message"]
