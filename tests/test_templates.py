@@ -345,7 +345,6 @@ class TestValidateTemplate:
         assert "Invalid value for parameter BatchSize, value: 0" in problems[1]
 
 
-APP = Path(__file__).parent / "apps" / "orders"
 STACK = """\
 Transform: AWS::Serverless-2016-10-31
 Parameters:
