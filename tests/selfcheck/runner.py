@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import concurrent.futures
 import json
+import os
 import random
 import re
 import signal
@@ -85,6 +86,8 @@ class World:
     delivered: dict[str, Counter[int]] = field(default_factory=dict)
     first: dict[str, list[tuple[int, str]]] = field(default_factory=dict)
     unknown_deliveries: list[str] = field(default_factory=list)
+    # What a handler saw of its environment and clock that Lambda would not show it.
+    sandbox_errors: list[str] = field(default_factory=list)
     callbacks_left: int = 0
     calls: int = 0  # handler calls so far, for the runaway guard
     past_retention: bool = False  # the run went on past the retention (may_block)
@@ -102,6 +105,14 @@ def _key_text(keys: dict[str, Any]) -> str:
 # ---------------------------------------------------------------------------
 # Handlers
 # ---------------------------------------------------------------------------
+
+
+def handler_clock(spec: Spec) -> str:
+    """
+    Handlers on the virtual clock in a quarter of the seeds (from the seed, not
+    drawn, so every seed keeps naming its scenario; time-machine is in the test extra).
+    """
+    return "virtual" if spec.seed % 4 == 0 else "wall"
 
 
 class Handler:
@@ -137,8 +148,22 @@ class Handler:
                 return m.table
         return None
 
+    def _check_sandbox(self) -> None:
+        """The handler runs in its own function's environment, on the clock it was given."""
+        name = self.spec.name
+        seen = (os.environ.get("FN_LABEL"), os.environ.get("AWS_LAMBDA_FUNCTION_NAME"))
+        if seen != (name, name):
+            self.world.sandbox_errors.append(f"{name} ran with FN_LABEL, function name {seen}")
+        if handler_clock(self.world.spec) == "virtual":
+            now_ms = round(time.time() * 1000)
+            if now_ms != self.world.sim.now_ms:
+                self.world.sandbox_errors.append(
+                    f"{name} read time.time() {now_ms} ms at virtual {self.world.sim.now_ms} ms"
+                )
+
     def __call__(self, event: dict[str, Any], context: Any) -> Any:
         self.world.calls += 1
+        self._check_sandbox()
         if self.world.calls > MAX_HANDLER_CALLS:
             msg = (
                 f"more than {MAX_HANDLER_CALLS} handler calls by {self.world.sim.now.isoformat()} "
@@ -386,7 +411,7 @@ def _perform(world: World, action: Action) -> None:
 
 def build(spec: Spec) -> World:
     """The simulation of ``spec``, with everything scheduled and nothing run yet."""
-    sim = esm_sim.Simulation(seed=spec.seed, **spec.sim_kwargs)
+    sim = esm_sim.Simulation(seed=spec.seed, handler_clock=handler_clock(spec), **spec.sim_kwargs)
     world = World(spec=spec, sim=sim, callbacks_left=spec.callbacks)
     for t in spec.tables:
         world.tables[t.name] = sim.create_table(
@@ -407,7 +432,11 @@ def build(spec: Spec) -> World:
     for f in spec.functions:
         handler = Handler(f, world)
         world.functions[f.name] = sim.create_function(
-            f.name, handler, timeout=f.timeout, duration=handler.duration
+            f.name,
+            handler,
+            timeout=f.timeout,
+            duration=handler.duration,
+            environment={"FN_LABEL": f.name},
         )
     start = sim.now
     scheduled = list(spec.actions)
@@ -612,6 +641,7 @@ def _problems(world: World, label: str, records: dict[str, list[dict[str, Any]]]
 def independent_failures(world: World) -> list[Failure]:
     """The fates of every record, counted from the handlers' books and the destinations."""
     out = [Failure("books", f"delivery to no known mapping: {u}") for u in world.unknown_deliveries]
+    out += [Failure("sandbox", problem) for problem in world.sandbox_errors[:5]]
     records = _failure_records(world)
     for label in world.uuids:
         for problem in _problems(world, label, records):
