@@ -541,7 +541,8 @@ class MockAws:
         elif kind == "LATEST":
             index = shard.end
         else:
-            found = shard.index_of(int(params.get("SequenceNumber") or 0))
+            text = str(params.get("SequenceNumber") or "")
+            found = shard.index_of(int(text)) if text.isdigit() else None
             if found is None:
                 msg = f"Invalid SequenceNumber {params.get('SequenceNumber')} for shard"
                 raise _StreamsError("ValidationException", msg)
@@ -551,12 +552,17 @@ class MockAws:
     def _get_records(self, params: dict[str, Any]) -> dict[str, Any]:
         try:
             arn, shard_id, index = json.loads(base64.b64decode(str(params["ShardIterator"])))
+            if not isinstance(index, int) or isinstance(index, bool) or index < 0:
+                raise ValueError(index)
         except (ValueError, KeyError, TypeError):
             msg = "Invalid ShardIterator"
             raise _StreamsError("ValidationException", msg) from None
         table = self._table(arn)
-        shard = table.shards_by_id[shard_id]
-        index = max(int(index), self._trim_horizon(shard))
+        shard = table.shards_by_id.get(shard_id)
+        if shard is None:
+            msg = f"Requested resource not found: Shard: {shard_id} not found"
+            raise _StreamsError("ResourceNotFoundException", msg)
+        index = max(index, self._trim_horizon(shard))
         limit = min(int(params.get("Limit", _MAX_GET_RECORDS)), _MAX_GET_RECORDS)
         rows = shard.slice(index, index + limit)
         records = table.format.render_many(rows)

@@ -28,7 +28,7 @@ What a redrive does, in order (``Simulation.redrive`` documents the rules):
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, Protocol
 
 import attrs
@@ -72,6 +72,8 @@ class Simulation(Protocol):
     def now_ms(self) -> int: ...
 
     def _enter(self) -> None: ...
+
+    def _leave(self) -> None: ...
 
 
 # Trace outcomes of ``redrive`` rows besides a finished invocation's verdict
@@ -291,7 +293,7 @@ def _resolve(
         raise ConfigError(msg)
     start_seq = shard.at(first)[SEQ]
     # A failure record this simulation delivered names its mapping and records exactly.
-    request_id = item.record.get("requestContext", {}).get("requestId")
+    request_id = _request_context(item.record).get("requestId")
     known = sim._failure_batches.get(
         (info["shardId"], info["startSequenceNumber"], info["endSequenceNumber"], str(request_id))
     )
@@ -318,7 +320,7 @@ def _resolve(
     ]
     narrowers: list[Callable[[MappingRuntime], bool]] = [
         lambda m: m.uuid == item.uuid_hint,
-        lambda m: m.function.arn == item.record.get("requestContext", {}).get("functionArn"),
+        lambda m: m.function.arn == _request_context(item.record).get("functionArn"),
         lambda m: m.ledger.entries[start_seq][2] == arn,
     ]
     for keep in narrowers:
@@ -357,6 +359,15 @@ def _resolve(
     return _Plan(item, mapping, table, shard, records)
 
 
+def _request_context(record: Mapping[str, Any]) -> Mapping[str, Any]:
+    """A failure record's ``requestContext`` (an object when present, else refused)."""
+    context = record.get("requestContext", {})
+    if not isinstance(context, Mapping):
+        msg = f"requestContext={context!r} must be an object, as in Lambda's failure records"
+        raise ConfigError(msg)
+    return context
+
+
 class _Run:
     """One redrive on the clock: its batches, one invocation after the other."""
 
@@ -378,6 +389,9 @@ class _Run:
         self.done = not batches
         self.invocations: list[Invocation] = []
         self.failed: list[int] = []
+        # An exception left the redrive (a scheduled call raised): no batch starts
+        # after the one in flight, and the records not sent count as failed.
+        self.aborted = False
 
     def start_next(self) -> None:
         """Invoke the function with the next batch; its end is scheduled."""
@@ -469,10 +483,17 @@ class _Run:
                 verdict.reason,
             )
         )
-        if self.next < len(self.batches):
+        if self.next < len(self.batches) and not self.aborted:
             self.start_next()
         else:
             self.done = True
+
+    def abort(self) -> None:
+        """Start no more batches; the records of those not sent are failed."""
+        self.aborted = True
+        for _, records in self.batches[self.next :]:
+            self.failed += [r[SEQ] for r in records]
+        self.next = len(self.batches)
 
 
 def _row(
@@ -505,7 +526,7 @@ def redrive(
     try:
         return _redrive(sim, source, function_name=function_name, uuid=uuid, delete=delete)
     finally:
-        sim._running = False
+        sim._leave()  # os.environ is the user's again
 
 
 def _redrive(
@@ -599,28 +620,38 @@ def _redrive(
                 )
             )
     run = _Run(sim, number=number, function=fn, batches=batches, ids=sim._redrive_ids)
+
+    def account(deleted: int) -> RedriveResult:
+        result = RedriveResult(
+            number=number,
+            source=what,
+            mapping_uuid=mapping.uuid,
+            function_name=fn.name,
+            failure_records=len(items),
+            redriven=tuple(redriven),
+            failed=tuple(run.failed),
+            lost=tuple(lost),
+            invocations=tuple(run.invocations),
+            deleted=deleted,
+            started_ms=now,
+            ended_ms=sim.now_ms,
+        )
+        sim.redrives.append(result)
+        return result
+
     if batches:
-        run.start_next()
-        if not run.done and not sim._scheduler.run_until(limit, lambda: run.done):
-            msg = f"redrive {number} did not finish by {iso_ms(limit)}"  # a simulator bug
-            raise SimulationError(msg)
-    deleted = _delete(source, plans, run) if delete else 0
-    result = RedriveResult(
-        number=number,
-        source=what,
-        mapping_uuid=mapping.uuid,
-        function_name=fn.name,
-        failure_records=len(items),
-        redriven=tuple(redriven),
-        failed=tuple(run.failed),
-        lost=tuple(lost),
-        invocations=tuple(run.invocations),
-        deleted=deleted,
-        started_ms=now,
-        ended_ms=sim.now_ms,
-    )
-    sim.redrives.append(result)
-    return result
+        try:
+            run.start_next()
+            if not run.done and not sim._scheduler.run_until(limit, lambda: run.done):
+                msg = f"redrive {number} did not finish by {iso_ms(limit)}"  # a simulator bug
+                raise SimulationError(msg)
+        except BaseException:
+            # Something else due meanwhile raised (or Ctrl-C): the redrive stops
+            # here and is accounted for as far as it went, nothing left to run later.
+            run.abort()
+            account(0)
+            raise
+    return account(_delete(source, plans, run) if delete else 0)
 
 
 def _delete(source: object, plans: list[_Plan], run: _Run) -> int:

@@ -9,6 +9,7 @@ concurrency) and the destinations, and it is the only object users hold.
 from __future__ import annotations
 
 import re
+import threading
 from collections.abc import Callable, ItemsView, Iterator, Mapping
 from contextlib import AbstractContextManager
 from datetime import UTC, datetime
@@ -92,6 +93,10 @@ def _check_callable(fn: object) -> None:
     if not callable(fn):
         msg = f"fn={fn!r} must be callable (it is called as fn(*args))"
         raise ConfigError(msg)
+
+
+# One simulation runs at a time per process (re-entrant: a handler may run another).
+_RUN_LOCK = threading.RLock()
 
 
 class Simulation:
@@ -349,12 +354,19 @@ class Simulation:
         if self._running:
             msg = "the simulation is already running: a handler cannot run the clock"
             raise SimulationError(msg)
+        # Handlers run with process-wide state swapped (sys.stdout, os.environ,
+        # logging, sys.path): simulations in threads of one process (a thread
+        # pool sweep, a Dask worker's threads) take turns, one run at a time.
+        _RUN_LOCK.acquire()
         self._running = True
 
     def _leave(self) -> None:
         # Control leaves the handlers: os.environ is the user's again.
         self._running = False
-        self._host.restore()
+        try:
+            self._host.restore()
+        finally:
+            _RUN_LOCK.release()
 
     def _run_clock(
         self,

@@ -215,6 +215,41 @@ class TestStreamsAndSinks:
             0
         ].sequence_numbers
 
+    @pytest.mark.parametrize(
+        ("call", "code"),
+        [
+            ("unknown-shard-iterator", "ResourceNotFoundException"),
+            ("bad-index-iterator", "ValidationException"),
+            ("sequence-number-not-a-number", "ValidationException"),
+        ],
+    )
+    def test_bad_stream_reads_are_client_errors(self, call: str, code: str) -> None:
+        """A shard iterator naming no shard or a bad position, or a SequenceNumber that is not one, is answered with an AWS error, never a raw Python exception."""
+        import base64
+
+        sim, table = _sim()
+        table.put_item({"pk": "a"})
+        shard_id = table.shards[0].shard_id
+
+        def iterator(shard: str, index: object) -> str:
+            return base64.b64encode(json.dumps([table.stream_arn, shard, index]).encode()).decode()
+
+        with sim.mock_aws():
+            streams = boto3.client("dynamodbstreams")
+            with pytest.raises(botocore_exceptions.ClientError) as caught:
+                if call == "unknown-shard-iterator":
+                    streams.get_records(ShardIterator=iterator("shardId-nope-000000000000000", 0))
+                elif call == "bad-index-iterator":
+                    streams.get_records(ShardIterator=iterator(shard_id, "x"))
+                else:
+                    streams.get_shard_iterator(
+                        StreamArn=table.stream_arn,
+                        ShardId=shard_id,
+                        ShardIteratorType="AT_SEQUENCE_NUMBER",
+                        SequenceNumber="abcdefghijklmnopqrstu",
+                    )
+        assert code == caught.value.response["Error"]["Code"]
+
     def test_failure_record_is_received_from_the_dlq_through_boto3(self) -> None:
         """A failure record delivered to a simulated queue is read back with sqs receive_message."""
         sim, table = _sim()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from typing import Any
 
 import pytest
@@ -400,6 +401,47 @@ BAD_INPUTS = [
         r"message 1 of queue 'dlq'=\{'x': 1\} is not an on-failure record",
     ),
 ]
+
+
+class TestRedriveLeavesNothingBehind:
+    def test_the_functions_environment_is_gone_after_a_redrive(self) -> None:
+        """After sim.redrive, os.environ is the user's again: no function variable or role credential stays."""
+        sim = esm_sim.Simulation(seed=3)
+        table = sim.create_table("things", partition_key="pk")
+        sim.create_function("fn", lambda e, c: 1 / 0, environment={"ESM_SIM_TEST_STAGE": "prod"})
+        dlq = sim.create_queue("dlq")
+        sim.lambda_client.create_event_source_mapping(
+            FunctionName="fn",
+            EventSourceArn=table.stream_arn,
+            StartingPosition="TRIM_HORIZON",
+            MaximumRetryAttempts=0,
+            DestinationConfig={"OnFailure": {"Destination": dlq.arn}},
+        )
+        table.put_item({"pk": "k0"})
+        sim.run_until_idle()
+        before = dict(os.environ)
+        sim.redrive(dlq)
+        assert before == dict(os.environ)
+
+    def test_a_redrive_stopped_by_an_exception_is_accounted_and_runs_no_more(self) -> None:
+        """When a scheduled call raises during a redrive, the redrive stops: it is in sim.redrives with the unsent records failed, and no batch of it runs later."""
+        sim, _store, dlq, _ = _incident(batch_size=10, duration=0.5)
+        sim.lambda_client.update_event_source_mapping(UUID=next(iter(sim.mappings)), BatchSize=2)
+        sim.run_for(60)  # the update applies: the redrive sends batches of 2
+
+        def boom() -> None:
+            raise RuntimeError("boom")
+
+        sim.call_later(0.7, boom)
+        with pytest.raises(RuntimeError, match="boom"):
+            sim.redrive(dlq)
+        (result,) = sim.redrives
+        made = len(sim.functions["fn"].invocations)
+        sim.run_for(600)
+        assert made == len(sim.functions["fn"].invocations)
+        assert 0 < len(result.invocations) < 5
+        assert 10 == len(result.redriven)
+        assert set(result.failed) >= set(result.redriven[2 * len(result.invocations) :])
 
 
 class TestBadInput:

@@ -128,6 +128,42 @@ class TestSweep:
             esm_sim.sweep([1], **kwargs)
 
 
+def _printing_run(seed: int) -> int:
+    """A simulation whose handler prints its seed; returns how many invocations logged otherwise."""
+    sim = esm_sim.Simulation(seed=seed)
+    table = sim.create_table("things", partition_key="pk")
+
+    def handler(event: Any, context: Any) -> None:
+        time.sleep(0.0005)  # let another thread's simulation run meanwhile, if it can
+        print(seed)
+
+    sim.create_function("fn", handler, environment={"ESM_SIM_TEST_SEED": str(seed)})
+    sim.lambda_client.create_event_source_mapping(
+        FunctionName="fn",
+        EventSourceArn=table.stream_arn,
+        StartingPosition="TRIM_HORIZON",
+        BatchSize=1,
+    )
+    for i in range(30):
+        table.put_item({"pk": f"k{i}"})
+    sim.run_until_idle()
+    return sum(inv.logs != f"{seed}\n" for inv in sim.functions["fn"].invocations)
+
+
+class TestSweepOnThreads:
+    def test_simulations_in_threads_keep_their_own_logs_and_leave_the_process_as_it_was(
+        self,
+    ) -> None:
+        """On a thread pool, each invocation's logs are its own handler's output, and sys.stdout and os.environ are the user's after the sweep (simulations in one process take turns)."""
+        import sys
+
+        stdout, environ = sys.stdout, dict(os.environ)
+        with ThreadPoolExecutor(2) as pool:
+            assert [0, 0, 0, 0] == esm_sim.sweep(range(4), _printing_run, executor=pool)
+        assert sys.stdout is stdout
+        assert environ == dict(os.environ)
+
+
 class TestSweepOnDask:
     def test_a_local_dask_cluster_gives_the_same_results(self) -> None:
         """A Dask cluster's executor gives the same results as the default process pool."""

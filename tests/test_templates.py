@@ -502,6 +502,13 @@ class TestRealStacks:
         sim = templates.from_template(_stack(tmp_path))
         assert {"module": "app", "tag": "one", "at_import": "g"} == _call(sim, "Fn")
 
+    def test_an_imported_handler_runs_with_its_handler_setting_as_handler_variable(
+        self, tmp_path: Path
+    ) -> None:
+        """_HANDLER in the handler's environment is the template's Handler (app.handler), as Lambda sets it."""
+        sim = templates.from_template(_stack(tmp_path))
+        assert "app.handler" == sim.functions["Fn"].environment_variables(sim.region)["_HANDLER"]
+
     def test_imports_do_not_leak_between_templates(self, tmp_path: Path) -> None:
         """Two templates each with app.py and helper.py keep their own; sys.path/modules are restored."""
         import sys

@@ -121,6 +121,9 @@ def check_environment(environment: object) -> dict[str, str]:
 
 def handler_location(handler: Callable[..., Any]) -> str:
     """``_HANDLER``: ``module.function`` as Lambda's Handler setting names it."""
+    spec = getattr(handler, "handler_spec", None)  # imported from a template's code
+    if isinstance(spec, str):
+        return spec
     module = getattr(handler, "__module__", None) or "handler"
     name = getattr(handler, "__name__", None) or type(handler).__name__
     return f"{module.rsplit('.', 1)[-1]}.{name}"
