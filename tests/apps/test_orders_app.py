@@ -26,7 +26,7 @@ pytest.importorskip("samtranslator")
 pytest.importorskip("aws_lambda_powertools")
 boto3 = pytest.importorskip("boto3")
 
-from hypothesis import given, settings  # noqa: E402
+from hypothesis import example, given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 
 import esm_sim  # noqa: E402
@@ -204,6 +204,7 @@ orders_written = st.lists(
 
 
 @settings(max_examples=8)
+@example(writes=[("o1", "c1", 0, False), ("o1", "c2", 0, False)], duplicates=0, invoke_errors=0)
 @given(
     writes=orders_written,
     duplicates=st.integers(0, 3),

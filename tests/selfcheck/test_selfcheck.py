@@ -17,7 +17,7 @@ from collections import Counter
 import pytest
 
 import esm_sim
-from tests.selfcheck.runner import Result, failure_class, run_seeds
+from tests.selfcheck.runner import Result, failure_class, handler_clock, run_seeds
 from tests.selfcheck.scenario import describe, features, generate
 
 COUNT = int(os.environ.get("ESM_SIM_SELFCHECK", "2000"))
@@ -25,6 +25,9 @@ FIRST_SEED = int(os.environ.get("ESM_SIM_SELFCHECK_SEED", "0"))
 WORKERS = int(os.environ.get("ESM_SIM_SELFCHECK_WORKERS", str(min(2, os.cpu_count() or 1))))
 # Keyword arguments of Simulation that are not behaviour choices.
 NOT_BEHAVIOUR = {"seed", "start", "region", "account_id"}
+# Behaviour keywords the runner derives from the seed instead of drawing them
+# (runner.handler_clock: drawing them would rename every seed's scenario).
+FROM_SEED = {"handler_clock"}
 
 
 def _message(results: list[Result], failed: list[Result]) -> str:
@@ -54,7 +57,8 @@ class TestGenerator:
     def test_every_behaviour_keyword_is_drawn(self) -> None:
         """Every behaviour keyword of Simulation is drawn, so a new one cannot be left out."""
         keywords = set(inspect.signature(esm_sim.Simulation).parameters) - NOT_BEHAVIOUR
-        assert keywords == set(generate(0).sim_kwargs)
+        assert keywords == set(generate(0).sim_kwargs) | FROM_SEED
+        assert {handler_clock(generate(seed)) for seed in range(8)} == {"wall", "virtual"}
 
     def test_the_features_all_appear_in_a_few_hundred_seeds(self) -> None:
         """Over 300 seeds every feature tag appears, and each is left out of some scenarios."""

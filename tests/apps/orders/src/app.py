@@ -42,6 +42,16 @@ def record_handler(record: DynamoDBRecord) -> None:
         UpdateExpression="SET amounts = if_not_exists(amounts, :empty)",
         ExpressionAttributeValues={":empty": {}},
     )
+    moved_from = (record.dynamodb.old_image or {}).get("customer_id")
+    if record.dynamodb.new_image and moved_from not in (None, customer):
+        # The order changed customer: it leaves the old one's amounts (a bug
+        # the app's Hypothesis property found: the order was counted twice).
+        totals.update_item(
+            Key={"customer_id": moved_from},
+            UpdateExpression="REMOVE amounts.#order SET updated_at = :now",
+            ExpressionAttributeNames={"#order": order_id},
+            ExpressionAttributeValues={":now": now},
+        )
     if record.event_name is not None and record.event_name.name == "REMOVE":
         totals.update_item(
             Key=key,
