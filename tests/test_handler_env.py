@@ -90,6 +90,24 @@ class TestEnvironment:
         assert "AWS_LAMBDA_FUNCTION_NAME" not in os.environ
         assert "ONLY_IN_FN" not in os.environ
 
+    def test_what_a_handler_writes_to_os_environ_stays_in_the_simulation(
+        self, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """A handler's own os.environ writes and deletions are undone when the run ends."""
+        monkeypatch.setenv("STAGE", "mine")
+        monkeypatch.setenv("KEEP_ME", "yes")
+        monkeypatch.delenv("SET_BY_HANDLER", raising=False)
+
+        def handler(event: Any, context: Any) -> None:
+            os.environ["SET_BY_HANDLER"] = "1"
+            os.environ["STAGE"] = "changed"
+            os.environ.pop("KEEP_ME", None)
+
+        _run(handler, items=2)
+        assert "SET_BY_HANDLER" not in os.environ
+        assert "mine" == os.environ["STAGE"]
+        assert "yes" == os.environ["KEEP_ME"]
+
     def test_each_function_sees_only_its_own_environment(self) -> None:
         """Two functions taking turns: each handler sees its own variables, never the other's."""
         seen: list[tuple[str, str | None, str | None]] = []

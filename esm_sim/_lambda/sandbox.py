@@ -249,7 +249,7 @@ class _LogCapture:
 class HandlerHost:
     """The environment, clock and log capture around each handler run of one simulation."""
 
-    __slots__ = ("_applied", "_clock", "_log_capture", "_saved", "region")
+    __slots__ = ("_applied", "_clock", "_log_capture", "_saved", "_user_environ", "region")
 
     def __init__(self, *, region: str, handler_clock: str = "wall") -> None:
         self.region = region
@@ -258,6 +258,9 @@ class HandlerHost:
         self._applied: Function | None = None
         # The user's value of every variable written (None: it was not set).
         self._saved: dict[str, str | None] = {}
+        # The user's whole environment when handlers took it over: restore() gives
+        # back exactly this, so what a handler sets or deletes itself stays inside.
+        self._user_environ: dict[str, str] | None = None
         self._log_capture = _LogCapture()
 
     @property
@@ -274,6 +277,8 @@ class HandlerHost:
     def _apply(self, function: Function) -> None:
         wanted = function.environment_variables(self.region)
         previous = self._applied
+        if self._user_environ is None:
+            self._user_environ = dict(os.environ)
         if previous is not None:
             for name in previous.environment_variables(self.region):
                 if name not in wanted:
@@ -290,11 +295,26 @@ class HandlerHost:
             os.environ[name] = value
 
     def restore(self) -> None:
-        """Put back every variable written, as the user had it."""
-        if self._applied is None and not self._saved:
+        """
+        Give ``os.environ`` back exactly as the user had it.
+
+        The function's variables go, and so does whatever a handler set, changed or
+        deleted in ``os.environ`` itself (within one function's consecutive
+        invocations such changes persist, as in one Lambda execution environment).
+        """
+        user = self._user_environ
+        if user is None and self._applied is None and not self._saved:
             return
         for name in list(self._saved):
             self._put_back(name)
+        if user is not None:
+            environ = os.environ
+            for name in [n for n in environ if n not in user]:
+                del environ[name]
+            for name, value in user.items():
+                if environ.get(name) != value:
+                    environ[name] = value
+        self._user_environ = None
         self._applied = None
 
     def run(
