@@ -397,6 +397,10 @@ class MockAws:
     def _send(self, request: Any, event_name: str = "", **kwargs: Any) -> Any:
         from moto.core.models import botocore_stubber
 
+        if self.sim._aws is not self:
+            # A client made inside the block, used after it: the block is over, so
+            # it goes where moto's clients go then (moto's stubber, now off).
+            return botocore_stubber(event_name, request, **kwargs)
         parts = event_name.split(".")
         service, operation = (parts[1], parts[2]) if len(parts) >= 3 else ("", "")
         answer: tuple[int, dict[str, str], str] | None = None

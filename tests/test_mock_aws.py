@@ -295,6 +295,28 @@ class TestBlock:
         assert "prod" == os.environ["AWS_PROFILE"]
         assert "AWS_ACCESS_KEY_ID" not in os.environ
 
+    def test_a_client_made_inside_is_no_longer_served_after_the_block(self) -> None:
+        """A boto3 client kept past the block goes where any client goes then, not to the simulation."""
+        from botocore.awsrequest import AWSResponse
+
+        class Raw:
+            def stream(self, **_: Any) -> Any:
+                yield b'{"EventSourceMappings": []}'
+
+        sim, table = _sim()
+        sim.create_function("fn", lambda e, c: None)
+        with sim.mock_aws():
+            lam = boto3.client("lambda")
+            lam.create_event_source_mapping(
+                EventSourceArn=table.stream_arn, FunctionName="fn", StartingPosition="LATEST"
+            )
+            assert 1 == len(lam.list_event_source_mappings()["EventSourceMappings"])
+        # What answers after the block (a stand-in for the network, registered last).
+        lam.meta.events.register(
+            "before-send", lambda request, **_: AWSResponse(request.url, 200, {}, Raw())
+        )
+        assert [] == lam.list_event_source_mappings()["EventSourceMappings"]
+
     def test_blocks_do_not_nest(self) -> None:
         """A second mock_aws block inside the first is refused, and the first still works."""
         sim, _ = _sim()
