@@ -326,6 +326,24 @@ class MockAws:
             key = next(reversed(sink.raw_objects))
             self._client("s3").put_object(Bucket=sink.name, Key=key, Body=sink.raw_objects[key])
 
+    def removed(
+        self, sink: Queue | Bucket, *, body: str | None = None, key: str | None = None
+    ) -> None:
+        """
+        esm_sim removed a message (its ``body``) or an object (its ``key``) from
+        ``sink`` (a redrive with ``delete=True``): moto's copy goes too.
+        """
+        if isinstance(sink, Queue):
+            queue = self._backend("sqs").get_queue(sink.name)
+            with queue._messages_lock:
+                for i, message in enumerate(queue._messages):
+                    if message.body == body:
+                        queue.pending_messages.discard(message)
+                        del queue._messages[i]
+                        return
+        elif key is not None:
+            self._client("s3").delete_object(Bucket=sink.name, Key=key)
+
     def _client(self, service: str) -> Any:
         import boto3
 

@@ -651,10 +651,10 @@ def _redrive(
             run.abort()
             account(0)
             raise
-    return account(_delete(source, plans, run) if delete else 0)
+    return account(_delete(sim, source, plans, run) if delete else 0)
 
 
-def _delete(source: object, plans: list[_Plan], run: _Run) -> int:
+def _delete(sim: Simulation, source: object, plans: list[_Plan], run: _Run) -> int:
     """Remove the messages (objects) none of whose records failed in the redrive."""
     failed = frozenset(run.failed)
     handles = [
@@ -662,9 +662,15 @@ def _delete(source: object, plans: list[_Plan], run: _Run) -> int:
         for p in plans
         if p.item.handle is not None and not any(r[SEQ] in failed for r in p.records)
     ]
+    aws = sim._aws  # inside mock_aws, moto holds a copy of each message and object
     for handle in handles:
         if isinstance(source, Queue):
+            body = next(m["Body"] for m in source.raw_messages if m["ReceiptHandle"] == handle)
             source.delete_message(handle)
+            if aws is not None:
+                aws.removed(source, body=body)
         elif isinstance(source, Bucket):
             source.delete_object(handle)
+            if aws is not None:
+                aws.removed(source, key=handle)
     return len(handles)

@@ -217,6 +217,46 @@ class TestRedrive:
         store.fixed = True
         assert (1, 0) == (sim.redrive(dlq, delete=True).deleted, len(dlq.raw_messages))
 
+    @pytest.mark.parametrize("sink", ["queue", "bucket"])
+    def test_delete_inside_mock_aws_removes_the_copy_boto3_reads(self, sink: str) -> None:
+        """Inside mock_aws, delete=True also removes the message (object) boto3 would receive."""
+        boto3 = pytest.importorskip("boto3")
+        pytest.importorskip("moto")
+        sim = esm_sim.Simulation(seed=3)
+        table = sim.create_table("things", partition_key="pk")
+        store = Store()
+        sim.create_function("fn", store)
+        with sim.mock_aws():
+            dest = sim.create_queue("dlq") if sink == "queue" else sim.create_bucket("dlb")
+            sim.lambda_client.create_event_source_mapping(
+                FunctionName="fn",
+                EventSourceArn=table.stream_arn,
+                StartingPosition="TRIM_HORIZON",
+                MaximumRetryAttempts=0,
+                DestinationConfig={"OnFailure": {"Destination": dest.arn}},
+            )
+            for i in range(10):
+                table.put_item({"pk": f"k{i}", "v": i})
+            sim.run_until_idle()
+            if sink == "queue":
+                sqs = boto3.client("sqs")
+                url = sqs.get_queue_url(QueueName="dlq")["QueueUrl"]
+
+                def left() -> int:
+                    attrs = sqs.get_queue_attributes(
+                        QueueUrl=url, AttributeNames=["ApproximateNumberOfMessages"]
+                    )
+                    return int(attrs["Attributes"]["ApproximateNumberOfMessages"])
+            else:
+
+                def left() -> int:
+                    return len(boto3.client("s3").list_objects_v2(Bucket="dlb").get("Contents", []))
+
+            assert 1 == left()
+            store.fixed = True
+            assert 1 == sim.redrive(dest, delete=True).deleted
+            assert 0 == left()
+
     def test_default_keeps_the_destination(self) -> None:
         """Without delete, the destination keeps every failure record."""
         sim, store, dlq, _ = _incident()
