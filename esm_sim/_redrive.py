@@ -53,8 +53,19 @@ if TYPE_CHECKING:
     from esm_sim._streams.table import Table
 
 
+class _MotoCopies(Protocol):
+    """The active ``mock_aws`` block: moto holds a copy of each message and object."""
+
+    def removed(
+        self, sink: Queue | Bucket, *, body: str | None = None, key: str | None = None
+    ) -> None: ...
+
+
 class Simulation(Protocol):
     """What a redrive uses of the ``Simulation`` (which imports this module)."""
+
+    @property
+    def _aws(self) -> _MotoCopies | None: ...
 
     _sinks: dict[str, Queue | Topic | Bucket]
     _scheduler: Scheduler
