@@ -568,14 +568,21 @@ class MockAws:
             if found is None:
                 msg = f"Invalid SequenceNumber {params.get('SequenceNumber')} for shard"
                 raise _StreamsError("ValidationException", msg)
+            if found < self._trim_horizon(shard):
+                raise _StreamsError("TrimmedDataAccessException", _TRIMMED)
             index = found + (1 if kind == "AFTER_SEQUENCE_NUMBER" else 0)
-        return {"ShardIterator": _iterator(table.stream_arn, shard.shard_id, index)}
+        return {
+            "ShardIterator": _iterator(table.stream_arn, shard.shard_id, index, self.sim.now_ms)
+        }
 
     def _get_records(self, params: dict[str, Any]) -> dict[str, Any]:
         try:
-            arn, shard_id, index = json.loads(base64.b64decode(str(params["ShardIterator"])))
-            if not isinstance(index, int) or isinstance(index, bool) or index < 0:
-                raise ValueError(index)
+            arn, shard_id, index, issued_ms = json.loads(
+                base64.b64decode(str(params["ShardIterator"]))
+            )
+            for number in (index, issued_ms):
+                if not isinstance(number, int) or isinstance(number, bool) or number < 0:
+                    raise ValueError(number)
         except (ValueError, KeyError, TypeError):
             msg = "Invalid ShardIterator"
             raise _StreamsError("ValidationException", msg) from None
@@ -584,7 +591,13 @@ class MockAws:
         if shard is None:
             msg = f"Requested resource not found: Shard: {shard_id} not found"
             raise _StreamsError("ResourceNotFoundException", msg)
-        index = max(index, self._trim_horizon(shard))
+        now_ms = self.sim.now_ms
+        if now_ms - issued_ms > ITERATOR_LIFETIME_MS:
+            # spec 7.2: an iterator expires 15 minutes after it is issued
+            raise _StreamsError("ExpiredIteratorException", _EXPIRED)
+        if index < self._trim_horizon(shard):
+            # spec 7.2: the record it points at aged out before GetRecords ran
+            raise _StreamsError("TrimmedDataAccessException", _TRIMMED)
         limit = min(int(params.get("Limit", _MAX_GET_RECORDS)), _MAX_GET_RECORDS)
         rows = shard.slice(index, index + limit)
         records = table.format.render_many(rows)
@@ -593,7 +606,7 @@ class MockAws:
         after = index + len(rows)
         out: dict[str, Any] = {"Records": records}
         if shard.closed_ms is None or after < shard.end:
-            out["NextShardIterator"] = _iterator(arn, shard_id, after)
+            out["NextShardIterator"] = _iterator(arn, shard_id, after, now_ms)
         return out
 
 
@@ -604,8 +617,19 @@ class _StreamsError(Exception):
         self.message = message
 
 
-def _iterator(stream_arn: str, shard_id: str, index: int) -> str:
-    return base64.b64encode(json.dumps([stream_arn, shard_id, index]).encode()).decode()
+# DynamoDB Streams' iterators live 15 minutes (spec 7.2); messages are the model's.
+ITERATOR_LIFETIME_MS = 15 * 60 * 1000
+_EXPIRED = (
+    "The shard iterator has expired and can no longer be used to retrieve stream records. "
+    "A shard iterator expires 15 minutes after it is retrieved using the GetShardIterator action."
+)
+_TRIMMED = "The operation attempted to read past the oldest stream record in a shard."
+
+
+def _iterator(stream_arn: str, shard_id: str, index: int, issued_ms: int) -> str:
+    """An opaque iterator: the shard, the position and when it was issued (virtual ms)."""
+    text = json.dumps([stream_arn, shard_id, index, issued_ms])
+    return base64.b64encode(text.encode()).decode()
 
 
 def _snake(operation: str) -> str:

@@ -232,7 +232,8 @@ class TestStreamsAndSinks:
         shard_id = table.shards[0].shard_id
 
         def iterator(shard: str, index: object) -> str:
-            return base64.b64encode(json.dumps([table.stream_arn, shard, index]).encode()).decode()
+            text = json.dumps([table.stream_arn, shard, index, sim.now_ms])
+            return base64.b64encode(text.encode()).decode()
 
         with sim.mock_aws():
             streams = boto3.client("dynamodbstreams")
@@ -249,6 +250,52 @@ class TestStreamsAndSinks:
                         SequenceNumber="abcdefghijklmnopqrstu",
                     )
         assert code == caught.value.response["Error"]["Code"]
+
+    def test_an_iterator_expires_15_minutes_after_it_is_issued(self) -> None:
+        """GetRecords with an iterator older than 15 virtual minutes is ExpiredIteratorException (spec 7.2)."""
+        sim, table = _sim()
+        table.put_item({"pk": "a"})
+        with sim.mock_aws():
+            streams = boto3.client("dynamodbstreams")
+            iterator = streams.get_shard_iterator(
+                StreamArn=table.stream_arn,
+                ShardId=table.shards[0].shard_id,
+                ShardIteratorType="TRIM_HORIZON",
+            )["ShardIterator"]
+            sim.run_for(15 * 60)
+            page = streams.get_records(ShardIterator=iterator)  # 15 minutes: still valid
+            assert 1 == len(page["Records"])
+            sim.run_for(1)
+            with pytest.raises(streams.exceptions.ExpiredIteratorException):
+                streams.get_records(ShardIterator=iterator)
+            assert [] == streams.get_records(ShardIterator=page["NextShardIterator"])["Records"]
+
+    def test_trimmed_records_are_trimmed_data_access(self) -> None:
+        """Reading or pointing at a record past the 24 h retention is TrimmedDataAccessException (spec 7.2)."""
+        sim, table = _sim()
+        table.put_item({"pk": "a"})
+        shard = table.shards[0]
+        first = shard.sequence_numbers[0]
+        with sim.mock_aws():
+            streams = boto3.client("dynamodbstreams")
+            sim.run_for(24 * 3600 - 10)
+            iterator = streams.get_shard_iterator(
+                StreamArn=table.stream_arn, ShardId=shard.shard_id, ShardIteratorType="TRIM_HORIZON"
+            )["ShardIterator"]
+            sim.run_for(11)
+            with pytest.raises(streams.exceptions.TrimmedDataAccessException):
+                streams.get_records(ShardIterator=iterator)  # 11 s old, its record gone
+            with pytest.raises(streams.exceptions.TrimmedDataAccessException):
+                streams.get_shard_iterator(
+                    StreamArn=table.stream_arn,
+                    ShardId=shard.shard_id,
+                    ShardIteratorType="AT_SEQUENCE_NUMBER",
+                    SequenceNumber=first,
+                )
+            fresh = streams.get_shard_iterator(
+                StreamArn=table.stream_arn, ShardId=shard.shard_id, ShardIteratorType="TRIM_HORIZON"
+            )["ShardIterator"]
+            assert [] == streams.get_records(ShardIterator=fresh)["Records"]
 
     def test_failure_record_is_received_from_the_dlq_through_boto3(self) -> None:
         """A failure record delivered to a simulated queue is read back with sqs receive_message."""
