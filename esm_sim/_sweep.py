@@ -362,6 +362,9 @@ def summarize(replicates: Sequence[Any]) -> Estimate | dict[str, Estimate]:
     keys = list(values[0])
     for i, value in enumerate(values):
         if set(value) != set(keys):
-            msg = f"summarize: replicate {i} has keys {sorted(value)}, replicate 0 {sorted(keys)}"
+            msg = (
+                f"summarize: replicate {i} has keys {sorted(map(repr, value))}, "
+                f"replicate 0 {sorted(map(repr, keys))}"
+            )
             raise ConfigError(msg)
     return {key: _estimate([_number(v[key], f"[{key!r}] = ") for v in values]) for key in keys}

@@ -376,6 +376,9 @@ class TestSummarize:
             pytest.param([1, True], "True is not a number", id="bool"),
             pytest.param([1, "2"], "'2' is not a number", id="text"),
             pytest.param([{"a": 1}, {"b": 1}], "replicate 1 has keys", id="keys differ"),
+            pytest.param(
+                [{1: 1, "a": 2}, {"b": 1}], "replicate 1 has keys", id="keys of mixed types"
+            ),
             pytest.param([{"a": None}], r"\['a'\] = None is not a number", id="value in a dict"),
         ],
     )
