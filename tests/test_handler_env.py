@@ -189,6 +189,28 @@ class TestLogs:
         captured = capsys.readouterr()
         assert "got" not in captured.out + captured.err
 
+    def test_a_simulation_run_inside_a_handler_leaves_the_outer_capture_on(self) -> None:
+        """A handler that runs a simulation of its own still has what it logs afterwards captured."""
+        logger = logging.getLogger("esm_sim_test_nested")
+        console = logging.StreamHandler(sys.stderr)
+        logger.addHandler(console)
+        logger.setLevel(logging.INFO)
+        logger.propagate = False
+
+        def inner(event: Any, context: Any) -> None:
+            logger.info("inner")
+
+        def outer(event: Any, context: Any) -> None:
+            logger.info("before")
+            _run(inner)
+            logger.info("after")
+
+        try:
+            sim = _run(outer)
+        finally:
+            logger.removeHandler(console)
+        assert "before\nafter\n" == sim.functions["fn"].invocations[0].logs
+
     def test_powertools_logger_is_captured(self, capsys: pytest.CaptureFixture[str]) -> None:
         """A Powertools Logger's JSON lines are the invocation's logs."""
         powertools = pytest.importorskip("aws_lambda_powertools")

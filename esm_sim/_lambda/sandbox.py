@@ -214,15 +214,18 @@ def _console_like(handler: logging.StreamHandler[Any]) -> bool:
 class _LogCapture:
     """While installed, console-like logging handlers write into one invocation's buffer."""
 
-    __slots__ = ("buffer",)
+    __slots__ = ("_outer", "buffer")
 
     def __init__(self) -> None:
         self.buffer: io.StringIO | None = None
+        # The emit in place when installed (an outer simulation's, when a handler
+        # runs a simulation of its own), put back on removal.
+        self._outer: Callable[..., None] = _STREAM_EMIT
 
     def emit(self, handler: logging.StreamHandler[Any], record: logging.LogRecord) -> None:
         buffer = self.buffer
         if buffer is None or not _console_like(handler):
-            _STREAM_EMIT(handler, record)
+            self._outer(handler, record)
             return
         stream = handler.stream
         handler.stream = buffer
@@ -234,6 +237,7 @@ class _LogCapture:
     def install(self, buffer: io.StringIO) -> None:
         """Route console-like handlers into ``buffer`` (one class attribute: no handler search)."""
         self.buffer = buffer
+        self._outer = logging.StreamHandler.emit
         capture = self
 
         def emit(handler: logging.StreamHandler[Any], record: logging.LogRecord) -> None:
@@ -242,7 +246,8 @@ class _LogCapture:
         logging.StreamHandler.emit = emit  # type: ignore[method-assign,assignment]
 
     def remove(self) -> None:
-        logging.StreamHandler.emit = _STREAM_EMIT  # type: ignore[method-assign]
+        logging.StreamHandler.emit = self._outer  # type: ignore[method-assign]
+        self._outer = _STREAM_EMIT
         self.buffer = None
 
 
