@@ -131,6 +131,28 @@ class TestEnvironment:
         assert {("fa", "1", None), ("fb", None, "2")} == set(seen)
         assert 6 == len(seen)
 
+    def test_a_functions_environment_is_read_only_and_memory_changes_show(self) -> None:
+        """fn.environment cannot be changed in place; a changed memory_size reaches the handler."""
+        seen: list[str | None] = []
+        sim = esm_sim.Simulation()
+        table = sim.create_table("orders", partition_key="pk")
+        fn = sim.create_function(
+            "fn",
+            lambda e, c: seen.append(os.environ.get("AWS_LAMBDA_FUNCTION_MEMORY_SIZE")),
+            environment={"STAGE": "test"},
+        )
+        with pytest.raises(TypeError):
+            fn.environment["STAGE"] = "prod"  # type: ignore[index]
+        sim.lambda_client.create_event_source_mapping(
+            EventSourceArn=table.stream_arn, FunctionName="fn", StartingPosition="TRIM_HORIZON"
+        )
+        table.put_item({"pk": "a"})
+        sim.run_until_idle()
+        fn.memory_size = 512
+        table.put_item({"pk": "b"})
+        sim.run_until_idle()
+        assert ["128", "512"] == seen
+
     def test_user_callbacks_see_the_users_environment(self) -> None:
         """A call_at callback between invocations sees no function's variables."""
         seen: list[str | None] = []

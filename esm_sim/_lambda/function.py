@@ -16,7 +16,7 @@ import re
 import traceback
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from decimal import Decimal
-from types import TracebackType
+from types import MappingProxyType, TracebackType
 from typing import Any, overload
 
 from esm_sim._engine import display
@@ -610,17 +610,20 @@ class Function:
         self.in_flight = 0
         self.invocations = InvocationLog()
         # The variables given to create_function (checked as Lambda checks them).
-        self.environment = check_environment(environment)
+        # Read-only: the handler's os.environ is built from it once (Lambda changes
+        # a function's variables only through UpdateFunctionConfiguration).
+        self.environment: Mapping[str, str] = MappingProxyType(check_environment(environment))
         # What runs the handler in its environment (set by the simulation; None: bare).
         self.host: HandlerHost | None = None
-        self._variables: tuple[str, dict[str, str]] | None = None
+        self._variables: tuple[tuple[str, int], dict[str, str]] | None = None
 
     def environment_variables(self, region: str) -> dict[str, str]:
         """``os.environ`` for the handler: Lambda's reserved variables, then ``environment``."""
         cached = self._variables
-        if cached is None or cached[0] != region:
+        key = (region, self.memory_size)  # memory_size is a plain attribute: keep up with it
+        if cached is None or cached[0] != key:
             cached = self._variables = (
-                region,
+                key,
                 {**reserved_variables(self, region), **self.environment},
             )
         return cached[1]
