@@ -891,7 +891,7 @@ def bench_vs_moto(scale: str) -> Bench:
                 300.0,
                 equal=("records",),
                 gated=False,
-                note="issue 18 target; informational until the per-write and per-invocation work lands",
+                note="issue 18 target; informational until per-write/per-invocation costs drop",
             )
         )
     return Bench("vs_moto", runs, checks)

@@ -82,6 +82,8 @@ def _behaviour_once(key: tuple[tuple[str, type, Any], ...]) -> tuple[Behaviour, 
     # Behaviour is frozen, so simulations with the same settings share one.
     behaviour = Behaviour.from_settings(**{name: value for name, _, value in key})
     return behaviour, repr(behaviour)
+
+
 _RESOURCE_NAME = re.compile(r"[A-Za-z0-9_.-]{1,80}")
 
 

@@ -1074,7 +1074,7 @@ _SEEDS = st.integers(0, 2**32 - 1)
 
 
 def _built(factory: Any, /, **kwargs: Any) -> st.SearchStrategy[Any]:
-    """``factory(**kwargs)``, built once per argument tuple (afresh if an argument is unhashable)."""
+    """``factory(**kwargs)``, built once per argument tuple (afresh if one is unhashable)."""
     try:
         return _built_once(factory, tuple(kwargs.items()))
     except TypeError:
