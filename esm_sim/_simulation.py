@@ -8,6 +8,7 @@ concurrency) and the destinations, and it is the only object users hold.
 
 from __future__ import annotations
 
+import functools
 import re
 import threading
 from collections.abc import Callable, ItemsView, Iterator, Mapping
@@ -61,6 +62,28 @@ if TYPE_CHECKING:
 
 DEFAULT_START = datetime(2026, 1, 1, tzinfo=UTC)
 _FUNCTION_NAME = re.compile(r"[A-Za-z0-9_-]{1,64}")
+_REGION = re.compile(r"[a-z]{2}(-[a-z]+)+-\d")
+_ACCOUNT_ID = re.compile(r"\d{12}")
+
+
+def _behaviour(settings: dict[str, Any]) -> tuple[Behaviour, str]:
+    """The checked behaviour of ``settings`` and its repr, built once per distinct settings."""
+    # The type is part of the key: True == 1 and 1.0 == 1, but they are checked apart.
+    key = tuple((name, type(value), value) for name, value in settings.items())
+    try:
+        return _behaviour_once(key)
+    except TypeError:  # an unhashable value: checked (and refused) afresh
+        behaviour = Behaviour.from_settings(**settings)
+        return behaviour, repr(behaviour)
+
+
+@functools.lru_cache(maxsize=64)
+def _behaviour_once(key: tuple[tuple[str, type, Any], ...]) -> tuple[Behaviour, str]:
+    # Behaviour is frozen, so simulations with the same settings share one.
+    behaviour = Behaviour.from_settings(**{name: value for name, _, value in key})
+    return behaviour, repr(behaviour)
+
+
 _RESOURCE_NAME = re.compile(r"[A-Za-z0-9_.-]{1,80}")
 
 
@@ -214,10 +237,10 @@ class Simulation:
             msg = f"start={start!r} must be a timezone-aware datetime"
             raise ConfigError(msg)
         start_ms = instant_arg_ms("start", start)
-        if not re.fullmatch(r"[a-z]{2}(-[a-z]+)+-\d", str(region)):
+        if not _REGION.fullmatch(str(region)):
             msg = f"region={region!r} must be an AWS region name such as 'us-east-1'"
             raise ConfigError(msg)
-        if not re.fullmatch(r"\d{12}", str(account_id)):
+        if not _ACCOUNT_ID.fullmatch(str(account_id)):
             msg = f"account_id={account_id!r} must be 12 digits"
             raise ConfigError(msg)
         self.seed = seed
@@ -226,7 +249,7 @@ class Simulation:
         self._host = HandlerHost(region=region, handler_clock=handler_clock)
         self.handler_clock = self._host.handler_clock
         self.account_id = account_id
-        self.behaviour = Behaviour.from_settings(**settings)
+        self.behaviour, behaviour_repr = _behaviour(settings)
         self.max_filters = self.behaviour.max_filters
         # Injected duplicate deliveries still to make, per function name (spec 3.7).
         self._duplicates: dict[str, int] = {}
@@ -240,7 +263,7 @@ class Simulation:
         self._concurrency = Concurrency(self.behaviour.account_concurrency)
         self.trace = Trace(
             f"# esm_sim trace seed={seed} start={iso_ms(self._scheduler.now_ms)} "
-            f"region={region} account={account_id} {self.behaviour!r}"
+            f"region={region} account={account_id} {behaviour_repr}"
         )
         self.tables: dict[str, Table] = {}
         self.tables_by_stream_arn: dict[str, Table] = {}

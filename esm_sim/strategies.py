@@ -138,12 +138,21 @@ def _check_strings(
     return out
 
 
+# Strategies are built once per argument tuple and reused by every draw
+# (functools.lru_cache below): Hypothesis validates a new strategy object and
+# computes its label on first use, which used to dominate drawing a scenario.
+# The draws themselves (choices, spans, labels) are exactly those of strategies
+# built afresh, so the examples generated and their shrinking are unchanged.
+_CACHE = 256  # argument tuples kept per builder; the defaults need a handful
+
+
+@functools.lru_cache(maxsize=_CACHE)
 def _small_first(low: int, high: int, small: int) -> st.SearchStrategy[int]:
     # Shrinking prefers the first branch, so small values come first.
     return st.integers(low, min(high, low + small)) | st.integers(low, high)
 
 
-@functools.lru_cache(maxsize=64)
+@functools.lru_cache(maxsize=_CACHE)
 def _windows(high: int) -> st.SearchStrategy[int]:
     """
     TumblingWindowInSeconds up to ``high``: 0 (none), often a window of at most a
@@ -181,6 +190,16 @@ def _check_key(name: str, value: object, *, optional: bool = False) -> tuple[str
     expected = "a non-empty str or a (name, type) pair with type 'S', 'N' or 'B'"
     msg = f"Expected {expected}{' or None' if optional else ''} but got {name}={value!r}"
     raise InvalidArgument(msg)
+
+
+@functools.lru_cache(maxsize=_CACHE)
+def _integers(low: int, high: int) -> st.SearchStrategy[int]:
+    return st.integers(low, high)
+
+
+@functools.lru_cache(maxsize=_CACHE)
+def _sampled(values: tuple[Any, ...]) -> st.SearchStrategy[Any]:
+    return st.sampled_from(values)
 
 
 def _key_values(prefix: str, kind: str, count: int) -> tuple[Any, ...]:
@@ -569,6 +588,13 @@ _VALUES: st.SearchStrategy[Any] = st.one_of(
     st.binary(min_size=1, max_size=4),
     st.lists(st.text(_ALPHABET, max_size=4), max_size=3),
 )
+_TEXT_KEYS = st.text(_ALPHABET, min_size=1, max_size=8)
+_V = st.integers(0, 1000)
+
+
+@functools.lru_cache(maxsize=_CACHE)
+def _attribute_names(max_attributes: int) -> st.SearchStrategy[list[str]]:
+    return st.lists(st.sampled_from(_ATTRIBUTE_NAMES), max_size=max_attributes, unique=True)
 
 
 @st.composite
@@ -594,12 +620,9 @@ def items(
         msg = f"Expected a non-empty str but got partition_key={partition_key!r}"
         raise InvalidArgument(msg)
     _check_int("max_attributes", max_attributes, 0, len(_ATTRIBUTE_NAMES))
-    if key_values:
-        key = draw(st.sampled_from(key_values))
-    else:
-        key = draw(st.text(_ALPHABET, min_size=1, max_size=8))
-    item: dict[str, Any] = {partition_key: key, "v": draw(st.integers(0, 1000))}
-    names = draw(st.lists(st.sampled_from(_ATTRIBUTE_NAMES), max_size=max_attributes, unique=True))
+    key = draw(_sampled(key_values) if key_values else _TEXT_KEYS)
+    item: dict[str, Any] = {partition_key: key, "v": draw(_V)}
+    names = draw(_attribute_names(max_attributes))
     for name in names:
         if name != partition_key:
             item[name] = draw(_VALUES)
@@ -642,6 +665,42 @@ def _check_items(value: object) -> st.SearchStrategy[dict[str, Any]] | None:
 _DEFAULT_ATTRIBUTES = _default_items(keys=("-",), max_attributes=1).map(
     lambda item: {k: v for k, v in item.items() if k != "pk"}
 )
+
+
+_OPS = st.sampled_from(("put", "delete"))
+_PUT_ONLY = st.just("put")
+
+
+@functools.lru_cache(maxsize=_CACHE)
+def _gaps(max_gap_seconds: int) -> st.SearchStrategy[int]:
+    return st.one_of(
+        st.just(0),
+        st.integers(0, min(1000, max_gap_seconds * 1000)),
+        st.integers(0, max_gap_seconds * 1000),
+    )
+
+
+@functools.lru_cache(maxsize=_CACHE)
+def _per_write(
+    pool: tuple[Any, ...],
+    pk_name: str,
+    pk_type: str,
+    sort: tuple[str, str] | None,
+    rest: st.SearchStrategy[dict[str, Any]] | None,
+) -> st.SearchStrategy[dict[str, Any]]:
+    """One write's item: the key attributes from ``pool`` (and a sort key), then the rest."""
+    if sort is None and rest is None and pk_type == "S":
+        # The original draw, choice for choice: shrunk examples stay as documented.
+        return _default_items(keys=pool, partition_key=pk_name, max_attributes=1)
+    names = (pk_name,) if sort is None else (pk_name, sort[0])
+    pools = [st.sampled_from(pool)]
+    if sort is not None:
+        pools.append(st.sampled_from(_key_values("s", sort[1], _SORT_KEYS)))
+    return _keyed_items(
+        names=names,
+        pools=tuple(pools),
+        rest=_DEFAULT_ATTRIBUTES if rest is None else rest,
+    )
 
 
 @st.composite
@@ -700,26 +759,13 @@ def writes(
         msg = f"Expected bool but got allow_deletes={allow_deletes!r}"
         raise InvalidArgument(msg)
     pool = key_values or _key_values("k", pk_type, max_keys)
-    if sort is None and rest is None and pk_type == "S":
-        # The original draw, choice for choice: shrunk examples stay as documented.
-        per_write = _default_items(keys=pool, partition_key=pk_name, max_attributes=1)
-    else:
-        names = (pk_name,) if sort is None else (pk_name, sort[0])
-        pools = [st.sampled_from(pool)]
-        if sort is not None:
-            pools.append(st.sampled_from(_key_values("s", sort[1], _SORT_KEYS)))
-        per_write = _keyed_items(
-            names=names,
-            pools=tuple(pools),
-            rest=_DEFAULT_ATTRIBUTES if rest is None else rest,
-        )
-    gap_ms = st.one_of(
-        st.just(0),
-        st.integers(0, min(1000, max_gap_seconds * 1000)),
-        st.integers(0, max_gap_seconds * 1000),
-    )
-    ops = st.sampled_from(("put", "delete")) if allow_deletes else st.just("put")
-    n = draw(st.integers(min_size, max_size))
+    try:
+        per_write = _per_write(pool, pk_name, pk_type, sort, rest)
+    except TypeError:  # key values that cannot be cached (unhashable): built for this draw
+        per_write = _per_write.__wrapped__(pool, pk_name, pk_type, sort, rest)
+    gap_ms = _gaps(max_gap_seconds)
+    ops = _OPS if allow_deletes else _PUT_ONLY
+    n = draw(_integers(min_size, max_size))
     at = 0
     out = []
     for _ in range(n):
@@ -728,6 +774,14 @@ def writes(
         item = draw(per_write)
         out.append(Write(at_ms=at, op=op, item=item))
     return tuple(out)
+
+
+_BOOLEANS = st.booleans()
+# spec 1.2: -1 (retry until the record leaves the stream) up to 10000.
+_RETRIES = st.integers(0, 3) | st.integers(-1, 10000)
+# spec 1.2 / 11 row 5: -1, or 60..604800 (0..59 are rejected).
+_RECORD_AGES = st.just(-1) | st.integers(60, 120) | st.integers(60, 604800)
+_FILTER_LISTS = st.lists(st.sampled_from(FILTER_PATTERNS), max_size=MAX_DRAWN_FILTERS, unique=True)
 
 
 @st.composite
@@ -787,39 +841,34 @@ def mapping_configs(
         raise InvalidArgument(msg)
 
     config: dict[str, Any] = {
-        "StartingPosition": draw(st.sampled_from(positions)),
+        "StartingPosition": draw(_sampled(positions)),
         "BatchSize": draw(_small_first(min_batch_size, max_batch_size, 9)),
         "MaximumBatchingWindowInSeconds": draw(_small_first(0, max_batching_window_in_seconds, 2)),
         # spec 1.2: -1 (retry until the record leaves the stream) up to 10000.
-        "MaximumRetryAttempts": draw(st.integers(0, 3) | st.integers(-1, 10000)),
-        # spec 1.2 / 11 row 5: -1, or 60..604800 (0..59 are rejected).
-        "MaximumRecordAgeInSeconds": draw(
-            st.just(-1) | st.integers(60, 120) | st.integers(60, 604800)
-        ),
-        "ParallelizationFactor": draw(st.integers(1, max_parallelization_factor)),
+        "MaximumRetryAttempts": draw(_RETRIES),
+        "MaximumRecordAgeInSeconds": draw(_RECORD_AGES),
+        "ParallelizationFactor": draw(_integers(1, max_parallelization_factor)),
     }
     # Always drawn, so every config has the same number of choices and shrinking
     # (which prefers fewer choices) still moves the factor toward 1.
     window = draw(_windows(max_tumbling_window_in_seconds))
     config["TumblingWindowInSeconds"] = window if config["ParallelizationFactor"] == 1 else 0
     bisect = bisect_batch_on_function_error
-    config["BisectBatchOnFunctionError"] = draw(st.booleans()) if bisect is None else bisect
+    config["BisectBatchOnFunctionError"] = draw(_BOOLEANS) if bisect is None else bisect
     rbif = report_batch_item_failures
-    if draw(st.booleans()) if rbif is None else rbif:
+    if draw(_BOOLEANS) if rbif is None else rbif:
         config["FunctionResponseTypes"] = ["ReportBatchItemFailures"]
     else:
         config["FunctionResponseTypes"] = []
     if arns:
-        destination = draw(st.sampled_from((None, *arns)))
+        destination = draw(_sampled((None, *arns)))
         if destination is not None:
             config["DestinationConfig"] = {"OnFailure": {"Destination": destination}}
     if allow_filters:
-        patterns = draw(
-            st.lists(st.sampled_from(FILTER_PATTERNS), max_size=MAX_DRAWN_FILTERS, unique=True)
-        )
+        patterns = draw(_FILTER_LISTS)
         if patterns:
             config["FilterCriteria"] = {"Filters": [{"Pattern": p} for p in patterns]}
-    if draw(st.booleans()):
+    if draw(_BOOLEANS):
         config["MetricsConfig"] = {"Metrics": ["EventCount"]}
     return config
 
@@ -857,7 +906,7 @@ def batch_settings(
     return {
         "BatchSize": draw(_small_first(1, max_batch_size, 9)),
         "MaximumBatchingWindowInSeconds": draw(_small_first(0, max_batching_window_in_seconds, 10)),
-        "BisectBatchOnFunctionError": draw(st.booleans()) if bisect is None else bisect,
+        "BisectBatchOnFunctionError": draw(_BOOLEANS) if bisect is None else bisect,
     }
 
 
@@ -927,6 +976,33 @@ def simulation_settings(
     return settings
 
 
+@functools.lru_cache(maxsize=_CACHE)
+def _times(max_times: int, allow_permanent: bool) -> st.SearchStrategy[int | None]:
+    """How many times a fault fires: 1..``max_times``, or None (permanent) if allowed."""
+    times: st.SearchStrategy[int | None] = st.integers(1, max_times)
+    return st.one_of(times, st.none()) if allow_permanent else times
+
+
+@functools.lru_cache(maxsize=_CACHE)
+def _selectors(
+    key_values: tuple[str, ...], max_attempt: int
+) -> st.SearchStrategy[tuple[tuple[str, ...], tuple[int, ...]]]:
+    """What a fault targets: (keys, ()) from ``key_values``, or ((), invocation numbers)."""
+    selectors: list[st.SearchStrategy[tuple[tuple[str, ...], tuple[int, ...]]]] = []
+    if key_values:
+        selectors.append(
+            st.lists(st.sampled_from(key_values), min_size=1, max_size=2, unique=True).map(
+                lambda ks: (tuple(ks), ())
+            )
+        )
+    selectors.append(
+        st.lists(st.integers(1, max_attempt), min_size=1, max_size=3, unique=True).map(
+            lambda ns: ((), tuple(sorted(ns)))
+        )
+    )
+    return st.one_of(selectors)
+
+
 @st.composite
 def fault_plans(
     draw: st.DrawFn,
@@ -973,41 +1049,41 @@ def fault_plans(
     if not isinstance(allow_permanent, bool):
         msg = f"Expected bool but got allow_permanent={allow_permanent!r}"
         raise InvalidArgument(msg)
-    times: st.SearchStrategy[int | None] = st.integers(1, max_times)
-    if allow_permanent:
-        times = st.one_of(times, st.none())
-    selectors: list[st.SearchStrategy[tuple[tuple[str, ...], tuple[int, ...]]]] = []
-    if key_values:
-        selectors.append(
-            st.lists(st.sampled_from(key_values), min_size=1, max_size=2, unique=True).map(
-                lambda ks: (tuple(ks), ())
-            )
-        )
-    selectors.append(
-        st.lists(st.integers(1, max_attempt), min_size=1, max_size=3, unique=True).map(
-            lambda ns: ((), tuple(sorted(ns)))
-        )
-    )
+    times = _times(max_times, allow_permanent)
+    selectors = _selectors(key_values, max_attempt)
+    kind = _sampled(kind_values)
     faults = []
-    for _ in range(draw(st.integers(0, max_faults))):
-        chosen_keys, attempts = draw(st.one_of(selectors))
+    for _ in range(draw(_integers(0, max_faults))):
+        chosen_keys, attempts = draw(selectors)
         faults.append(
             Fault(
-                kind=draw(st.sampled_from(kind_values)),
+                kind=draw(kind),
                 keys=chosen_keys,
                 attempts=attempts,
                 times=draw(times),
             )
         )
     throttles = []
-    for _ in range(draw(st.integers(0, max_throttles))):
-        throttles.append(
-            Throttle(
-                at_ms=draw(st.integers(0, max_start_seconds)) * 1000,
-                for_ms=draw(st.integers(1, max_throttle_seconds)) * 1000,
-            )
-        )
+    starts, lengths = _integers(0, max_start_seconds), _integers(1, max_throttle_seconds)
+    for _ in range(draw(_integers(0, max_throttles))):
+        throttles.append(Throttle(at_ms=draw(starts) * 1000, for_ms=draw(lengths) * 1000))
     return FaultPlan(faults=tuple(faults), throttles=tuple(throttles))
+
+
+_SEEDS = st.integers(0, 2**32 - 1)
+
+
+def _built(factory: Any, /, **kwargs: Any) -> st.SearchStrategy[Any]:
+    """``factory(**kwargs)``, built once per argument tuple (afresh if one is unhashable)."""
+    try:
+        return _built_once(factory, tuple(kwargs.items()))
+    except TypeError:
+        return factory(**kwargs)  # type: ignore[no-any-return]
+
+
+@functools.lru_cache(maxsize=_CACHE)
+def _built_once(factory: Any, kwargs: tuple[tuple[str, Any], ...]) -> st.SearchStrategy[Any]:
+    return factory(**dict(kwargs))  # type: ignore[no-any-return]
 
 
 @st.composite
@@ -1076,10 +1152,11 @@ def scenarios(
     _check_sort_key(sort_key)
     _check_items(items)
     pool = _key_values("k", pk_type, max_keys)
-    seed = draw(st.integers(0, 2**32 - 1))
-    shard_count = draw(st.integers(1, max_shards))
+    seed = draw(_SEEDS)
+    shard_count = draw(_integers(1, max_shards))
     write_schedule = draw(
-        writes(
+        _built(
+            writes,
             keys=pool,
             min_size=min_writes,
             max_size=max_writes,
@@ -1090,7 +1167,8 @@ def scenarios(
         )
     )
     mapping = draw(
-        mapping_configs(
+        _built(
+            mapping_configs,
             max_batch_size=max_batch_size,
             max_parallelization_factor=max_parallelization_factor,
             max_tumbling_window_in_seconds=max_tumbling_window_in_seconds,
@@ -1101,7 +1179,8 @@ def scenarios(
     )
     used = tuple(dict.fromkeys(_key_text(w.item[pk_name]) for w in write_schedule))
     plan = draw(
-        fault_plans(
+        _built(
+            fault_plans,
             keys=used,
             kinds=fault_kinds,
             max_faults=max_faults,

@@ -242,3 +242,24 @@ class TestSettingValues:
         """Behaviour built directly applies each setting's rule to the field, in ms."""
         with pytest.raises(ConfigError, match=pattern):
             Behaviour(**kwargs)  # type: ignore[arg-type]
+
+
+class TestCheckedOnce:
+    def test_equal_settings_share_one_behaviour(self) -> None:
+        """Simulations with the same settings share one checked (frozen) Behaviour."""
+        a = esm_sim.Simulation(seed=1, poll_interval=0.5)
+        b = esm_sim.Simulation(seed=2, poll_interval=0.5)
+        assert a.behaviour is b.behaviour
+        assert a.behaviour is not esm_sim.Simulation(seed=1).behaviour
+
+    @pytest.mark.parametrize(
+        ("name", "good", "bad"),
+        [("bisect_resets_retries", True, 1), ("get_records_per_poll", 2, 2.0)],
+    )
+    def test_a_checked_value_does_not_pass_an_equal_value_of_another_type(
+        self, name: str, good: object, bad: object
+    ) -> None:
+        """After ``name=good`` is accepted, an equal value of another type is still refused."""
+        esm_sim.Simulation(**{name: good})
+        with pytest.raises(ConfigError, match=rf"^{name}={re.escape(repr(bad))} must be"):
+            esm_sim.Simulation(**{name: bad})

@@ -687,3 +687,49 @@ class TestUserTables:
         """A bad key schema or items argument raises InvalidArgument naming it, when drawn."""
         with pytest.raises(InvalidArgument, match=re.escape(message)):
             find(strategy, lambda _: True, settings=MIN)
+
+
+class TestBuiltOnce:
+    @staticmethod
+    def _strategies_made_while_drawing(strategy: st.SearchStrategy[Any], n: int) -> int:
+        """How many strategy objects drawing ``n`` examples of ``strategy`` creates."""
+        from hypothesis.strategies._internal.strategies import SearchStrategy
+
+        made = [0]
+        init = SearchStrategy.__init__
+
+        def counting(self: Any, *args: Any, **kwargs: Any) -> None:
+            made[0] += 1
+            init(self, *args, **kwargs)
+
+        @settings(max_examples=n, deadline=None, database=None)
+        @given(strategy)
+        def draw(value: Any) -> None:
+            pass
+
+        draw()  # warm up: each argument tuple's strategies are built on first use
+        SearchStrategy.__init__ = counting  # type: ignore[method-assign]
+        try:
+            draw()
+        finally:
+            SearchStrategy.__init__ = init  # type: ignore[method-assign]
+        return made[0]
+
+    @pytest.mark.parametrize(
+        "strategy",
+        [
+            ess.scenarios(),
+            ess.scenarios(partition_key=("id", "N"), sort_key="s", max_parallelization_factor=3),
+            ess.writes(),
+            ess.mapping_configs(destination_arns=("arn:aws:sqs:us-east-1:123456789012:q",)),
+            ess.fault_plans(keys=("k0", "k1")),
+        ],
+        ids=["scenarios", "scenarios-keyed", "writes", "mapping_configs", "fault_plans"],
+    )
+    def test_drawing_builds_no_strategy(self, strategy: st.SearchStrategy[Any]) -> None:
+        """
+        Sub-strategies are built once per argument tuple, not inside each draw: a
+        draw builds no strategy object (Hypothesis validated and labelled each new
+        one, which made drawing a scenario several times slower than running it).
+        """
+        assert self._strategies_made_while_drawing(strategy, 40) == 0

@@ -52,22 +52,33 @@ def _wire(value: object) -> object:
     raise TypeError(msg)
 
 
+# I: AWS's exact JSON spacing is not recorded; compact JSON gives the length.
+# One encoder for every answer (json.dumps with options builds one per call).
+_COMPACT = json.JSONEncoder(separators=(",", ":"), default=_wire)
+
+
 class ResponseMetadata:
     """Builds ``ResponseMetadata`` as botocore parses it, with seeded request ids."""
 
     def __init__(self, request_ids: UuidSequence, now_ms: Callable[[], int]) -> None:
         self._request_ids = request_ids
         self._now_ms = now_ms
+        self._date: tuple[int, str] = (-1, "")  # (epoch second, its HTTP date): reused
+
+    def _http_date(self) -> str:
+        second = self._now_ms() // 1000
+        if self._date[0] != second:
+            self._date = (second, formatdate(second, usegmt=True))
+        return self._date[1]
 
     def build(
         self, status: int, body: dict[str, Any], extra_headers: dict[str, str] | None = None
     ) -> dict[str, Any]:
         """The metadata of one answer; ``body`` is what went over the wire (for its length)."""
         request_id = self._request_ids.next()
-        # I: AWS's exact JSON spacing is not recorded; compact JSON gives the length.
-        length = 0 if status == 204 else len(json.dumps(body, separators=(",", ":"), default=_wire))
+        length = 0 if status == 204 else len(_COMPACT.encode(body))
         headers = {
-            "date": formatdate(self._now_ms() / 1000, usegmt=True),
+            "date": self._http_date(),
             "content-type": "application/json",
             "content-length": str(length),
             "connection": "keep-alive",

@@ -12,6 +12,7 @@ from __future__ import annotations
 import copy
 import re
 from collections.abc import Callable, Mapping
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 import attrs
@@ -65,6 +66,22 @@ _UPDATABLE = (
 )
 
 # spec 1.3: the key order of a real Create response (as recorded), for readability.
+# Values an answer holds as they are: immutable, so a copy may share them.
+_ATOMS = frozenset({str, int, float, bool, type(None), datetime})
+
+
+def _copied(value: Any) -> Any:
+    """A deep copy of a configuration value: dicts and lists copied, immutable leaves shared."""
+    kind = type(value)
+    if kind is dict:
+        return {k: _copied(v) for k, v in value.items()}
+    if kind is list:
+        return [_copied(v) for v in value]
+    if kind in _ATOMS:
+        return value
+    return copy.deepcopy(value)  # anything else: the general (slower) copy
+
+
 _RESPONSE_KEYS = (
     "UUID",
     "StartingPosition",
@@ -213,7 +230,7 @@ class LambdaClient:
 
     def _response(self, mapping: MappingRuntime, *, listed: bool = False) -> dict[str, Any]:
         fields = mapping.fields
-        out = {k: copy.deepcopy(fields[k]) for k in _RESPONSE_KEYS if k in fields}
+        out = {k: _copied(fields[k]) for k in _RESPONSE_KEYS if k in fields}
         if listed and "KMSKeyArn" in out:
             # BOTO-L FilterCriteria doc (spec 1.3): encrypted with a customer key,
             # the criteria are null in List answers; botocore's parser drops a null
