@@ -482,6 +482,23 @@ class Table:
             keys += (key_name, code, value)
         return keys
 
+    @staticmethod
+    def _sized(name: str, item: object, operation: str) -> tuple[Image, int]:
+        """
+        ``_image`` then ``_image_size`` of an argument, in one pass when it is a plain dict.
+
+        The same image, size and errors, in the same order (see ``serialize_sized``).
+        """
+        if type(item) is dict:
+            try:
+                sized = serialize_sized(item)
+            except ValidationException as exc:
+                raise _named(exc, operation) from None
+            if sized is not None:
+                return sized
+        image = _image(name, item, operation)
+        return image, _image_size(name, item, image)
+
     def put_item(self, item: Mapping[str, Any]) -> None:
         """
         Write an item (plain Python values, as boto3's ``Table.put_item`` takes them).
@@ -554,10 +571,10 @@ class Table:
                 schema or a key value too large (as ``put_item``).
             ConfigError: ``key`` is not a mapping, or holds a lone surrogate.
         """
-        image = _image("key", key, "DeleteItem")
-        _image_size("key", key, image)
+        image, size = self._sized("key", key, "DeleteItem")
         keys = self._keys(image, "DeleteItem")
-        _check_key_sizes(keys, "DeleteItem")
+        if size > _SMALL_ITEM_BYTES:  # no key value is larger than the whole key
+            _check_key_sizes(keys, "DeleteItem")
         old = self._items.pop(keys, None)
         if old is None:
             return
@@ -594,12 +611,11 @@ class Table:
             ConfigError: ``key`` or ``set`` is not a mapping, ``remove`` is not an
                 iterable of attribute names, or a string holds a lone surrogate.
         """
-        image = _image("key", key, "UpdateItem")
-        _image_size("key", key, image)
+        image, size = self._sized("key", key, "UpdateItem")
         keys = self._keys(image, "UpdateItem")
-        _check_key_sizes(keys, "UpdateItem")
-        updates = _image("set", {} if set is None else set, "UpdateItem")
-        _image_size("set", set, updates)
+        if size > _SMALL_ITEM_BYTES:  # no key value is larger than the whole key
+            _check_key_sizes(keys, "UpdateItem")
+        updates = self._sized("set", {} if set is None else set, "UpdateItem")[0]
         if isinstance(remove, (str, bytes)) or not isinstance(remove, Iterable):
             msg = f"remove={remove!r} must be an iterable of attribute names, such as a list"
             raise ConfigError(msg)
@@ -702,7 +718,7 @@ class Table:
         instant: INSERT, MODIFY or REMOVE, none when nothing changed (spec 7.1).
         The mirror is not told (the write came from it).
         """
-        keys = self._keys(image, "PutItem")
+        keys = self._fast_keys(image) or self._keys(image, "PutItem")
         old = self._items.get(keys)
         mirror, self.mirror = self.mirror, None
         try:
@@ -726,10 +742,10 @@ class Table:
 
     def get_item(self, key: Mapping[str, Any]) -> dict[str, Any] | None:
         """The current item as plain Python values (boto3's TypeDeserializer), or None."""
-        image = _image("key", key, "GetItem")
-        _image_size("key", key, image)
+        image, size = self._sized("key", key, "GetItem")
         keys = self._keys(image, "GetItem")
-        _check_key_sizes(keys, "GetItem")
+        if size > _SMALL_ITEM_BYTES:  # no key value is larger than the whole key
+            _check_key_sizes(keys, "GetItem")
         found = self._items.get(keys)
         return None if found is None else deserialize_image(found)
 
