@@ -24,7 +24,6 @@ from esm_sim._streams.attributes import Image, triples
 from esm_sim._streams.records import CREATED_MS, KEYS, SEQ, Record
 from esm_sim._streams.shard import Shard
 
-
 # Per key attribute, the bytes of ``<name>\x00<type>\x00`` that start its part of
 # the lane hash, and their CRC-32 from 0 (the router's trick: crc32(v, crc32(p))
 # equals crc32(p + v)), so a record's hash never builds the prefix again. Keyed by

@@ -393,7 +393,7 @@ def serialize_sized(item: Mapping[str, object]) -> tuple[Image, int] | None:
     for name in names:
         if type(name) is not str:
             return None
-        value = item[name]
+        value: Any = item[name]
         kind = type(value)
         if name.isascii():
             total += len(name)
