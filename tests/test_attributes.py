@@ -20,6 +20,7 @@ from esm_sim._streams.attributes import (
     project,
     render_image,
     serialize_item,
+    serialize_sized,
 )
 from esm_sim.errors import ValidationException
 
@@ -428,6 +429,37 @@ class TestImageSizeBytes:
         """DynamoDB's item limit is 400 KB with KB = 1024 bytes."""
         expected = 409_600
         assert expected == MAX_ITEM_SIZE_BYTES
+
+
+class TestSerializeSized:
+    """A write serializes and sizes its item in one pass, exactly as the two separate steps."""
+
+    @given(_items)
+    def test_equals_serialize_then_size(self, item: dict[str, Any]) -> None:
+        """serialize_sized(item) is (serialize_item(item), image_size_bytes of it), every type."""
+        image = serialize_item(item)
+        assert serialize_sized(item) == (image, image_size_bytes(image))
+
+    @pytest.mark.parametrize(
+        "item",
+        [
+            pytest.param({"pk": "a", "v": "x\ud800"}, id="lone-surrogate-value"),
+            pytest.param({"pk": "a", "\udc00": "x"}, id="lone-surrogate-name"),
+            pytest.param({"pk": "a", "m": {"k": "\ud800"}}, id="nested-lone-surrogate"),
+            pytest.param({"pk": "a", "": "x"}, id="empty-name"),
+            pytest.param({"pk": "a", 1: "x"}, id="mixed-name-types"),
+        ],
+    )
+    def test_leaves_the_general_path_what_it_cannot_size(self, item: dict[Any, Any]) -> None:
+        """Unencodable strings and bad names give None, so the caller's two steps raise as before."""
+        assert serialize_sized(item) is None
+
+    def test_raises_value_errors_as_serialize_item(self) -> None:
+        """A value boto3 or DynamoDB refuses raises the same error serialize_item raises."""
+        with pytest.raises(TypeError, match="Float types are not supported"):
+            serialize_sized({"pk": "a", "f": 1.5})
+        with pytest.raises(ValidationException, match="set  may not be empty"):
+            serialize_sized({"pk": "a", "s": set()})
 
 
 class TestImageJsonLen:

@@ -505,6 +505,47 @@ class TestRouting:
         assert ["INSERT", "MODIFY"] == [r["eventName"] for r in recs]
 
 
+class TestOnePassWrite:
+    """A write is serialized, sized, routed and stored in one pass, leaving today's records."""
+
+    ITEMS: ClassVar[list[dict[str, Any]]] = [
+        {"pk": "a", "v": "ok"},
+        {"pk": "a", "v": "changed", "n": -12300, "big": 10**40},
+        {"pk": "é€😀", "naïve": "ü", "d": Decimal("1.5"), "b": b"\x00\xff"},
+        {"pk": "b", "m": {"x": [1, "two", None, True]}, "ss": {"b", "a"}, "ns": {3, 1}},
+        {"pk": "c", "bs": {b"z", b"y"}, "l": [], "e": {}},
+    ]
+
+    @pytest.mark.parametrize("view", ["NEW_AND_OLD_IMAGES", "NEW_IMAGE", "OLD_IMAGE", "KEYS_ONLY"])
+    def test_dict_item_leaves_the_records_of_the_general_path(self, view: str) -> None:
+        """A plain dict (one pass) and any other Mapping (step by step) leave equal records."""
+        from types import MappingProxyType
+
+        stored = []
+        for wrap in (dict, MappingProxyType):
+            _, t = _table(view, shard_count=3)
+            for item in self.ITEMS:
+                t.put_item(wrap(item))
+            t.update_item(wrap({"pk": "a"}), wrap({"v": "again", "ü": 2}))
+            t.delete_item(wrap({"pk": "b"}))
+            stored.append(_raw(t))
+        assert stored[0] == stored[1]
+        assert len(self.ITEMS) + 2 == len(stored[0])
+
+    def test_pinned_shards_and_event_ids(self) -> None:
+        """Keys keep their shards and records their eventIDs (same seed, same stream)."""
+        _, t = _table(shard_count=4)
+        for i in range(8):
+            t.put_item({"pk": f"k{i}", "v": i})
+        expected = [["k1", "k5"], ["k0", "k4"], ["k2", "k6"], ["k3", "k7"]]
+        assert expected == [[r["dynamodb"]["Keys"]["pk"]["S"] for r in s.records] for s in t.shards]
+        assert [
+            "67a978118ccee4ba7619e1e243c7d4f3",
+            "fdaf1232020093a24ba8bf389508eee3",
+            "022811896f82790080b62a8caf778e77",
+        ] == [r["eventID"] for s in t.shards for r in s.records][:3]
+
+
 class TestNames:
     """The stream ARN and shard ids."""
 

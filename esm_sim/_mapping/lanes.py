@@ -24,13 +24,50 @@ from esm_sim._streams.attributes import Image, triples
 from esm_sim._streams.records import CREATED_MS, KEYS, SEQ, Record
 from esm_sim._streams.shard import Shard
 
+# Per key attribute, the bytes of ``<name>\x00<type>\x00`` that start its part of
+# the lane hash, and their CRC-32 from 0 (the router's trick: crc32(v, crc32(p))
+# equals crc32(p + v)), so a record's hash never builds the prefix again. Keyed by
+# type code, then name; a table has one or two key names, so the cache stays small
+# (and is cleared past _PREFIX_CACHE_MAX names, should a run make many tables).
+_PREFIXES: dict[str, dict[str, tuple[bytes, int]]] = {"S": {}, "N": {}, "B": {}}
+_PREFIX_CACHE_MAX = 1024
+_NUL = b"\x00"
+# LaneView.slice takes one shard slice when it spans under this many records per
+# record wanted (ParallelizationFactor is at most 10, so lanes are rarely sparser).
+_DENSE = 32
+_crc32 = zlib.crc32
+
+
+def _prefix(name: str, type_code: str) -> tuple[bytes, int]:
+    """The bytes of a key attribute's hash prefix and their CRC-32 (cached)."""
+    by_name = _PREFIXES.setdefault(type_code, {})
+    found = by_name.get(name)
+    if found is None:
+        if len(by_name) >= _PREFIX_CACHE_MAX:
+            by_name.clear()
+        raw = f"{name}\x00{type_code}\x00".encode()
+        found = by_name[name] = (raw, _crc32(raw))
+    return found
+
 
 def key_hash(keys: Image) -> int:
-    """A stable 32-bit hash of an item's key (never ``hash()``, which varies per process)."""
+    """
+    A stable 32-bit hash of an item's key (never ``hash()``, which varies per process).
+
+    The CRC-32 of name, NUL, type code, NUL, value, NUL for each key attribute
+    in turn (partition key, then sort key), strings as UTF-8.
+    """
+    if len(keys) == 3:  # a partition key alone: start from its prefix's CRC
+        name, type_code, value = keys
+        found = _PREFIXES[type_code].get(name) if type_code in _PREFIXES else None
+        if found is None:
+            found = _prefix(name, type_code)
+        raw = value if isinstance(value, bytes) else str(value).encode()
+        return _crc32(_NUL, _crc32(raw, found[1]))
     crc = 0
     for name, type_code, value in triples(keys):
         raw = value if isinstance(value, bytes) else str(value).encode()
-        crc = zlib.crc32(f"{name}\x00{type_code}\x00".encode() + raw + b"\x00", crc)
+        crc = _crc32(_NUL, _crc32(raw, _crc32(_prefix(name, type_code)[0], crc)))
     return crc
 
 
@@ -46,11 +83,29 @@ class LaneTable:
         self.synced = 0
 
     def sync(self) -> None:
-        """Deal the records appended since the last call into their lanes."""
-        shard, lanes, factor = self.shard, self.lanes, self.factor
-        for index in range(self.synced, shard.end):
-            lanes[key_hash(shard.at(index)[KEYS]) % factor].append(index)
-        self.synced = shard.end
+        """Deal the records appended since the last call into their lanes (one slice)."""
+        shard = self.shard
+        start, end = self.synced, shard.end
+        if start >= end:
+            return
+        lanes, factor = self.lanes, self.factor
+        prefixes = _PREFIXES
+        crc32, nul = _crc32, _NUL
+        index = start
+        for record in shard.slice(start, end):
+            keys = record[KEYS]
+            # key_hash inlined for the usual single S or N key (the same value).
+            if len(keys) == 3 and type(keys[2]) is str:
+                name, type_code, value = keys
+                found = prefixes[type_code].get(name) if type_code in prefixes else None
+                if found is None:
+                    found = _prefix(name, type_code)
+                h = crc32(nul, crc32(value.encode(), found[1]))
+            else:
+                h = key_hash(keys)
+            lanes[h % factor].append(index)
+            index += 1
+        self.synced = end
 
     def lane_of(self, record: Record) -> int:
         """The lane of a record."""
@@ -91,8 +146,17 @@ class LaneView:
 
     def slice(self, start: int, stop: int) -> list[Record]:
         """The lane's records ``start`` to ``stop - 1``."""
+        indexes = self.table.lanes[self.lane][start:stop]
+        if not indexes:
+            return []
+        first, last = indexes[0], indexes[-1]
+        if last - first < _DENSE * len(indexes):
+            # One slice of the shard covering the lane's records, then picked:
+            # cheaper than a call per record while the lane is not too sparse.
+            span = self.shard.slice(first, last + 1)
+            return [span[i - first] for i in indexes]
         at = self.shard.at
-        return [at(i) for i in self.table.lanes[self.lane][start:stop]]
+        return [at(i) for i in indexes]
 
     def first_live(self, start: int, cutoff_ms: int) -> int:
         """The first position at or after ``start`` whose record is newer than ``cutoff_ms``."""

@@ -369,6 +369,66 @@ def serialize_item(item: Mapping[str, object]) -> Image:
     return _serialize_map(item)
 
 
+def serialize_sized(item: Mapping[str, object]) -> tuple[Image, int] | None:
+    """
+    ``(serialize_item(item), image_size_bytes(...))`` in one pass over the item.
+
+    A write serializes its item and sizes it once (spec 13 "SizeBytes"): each
+    name and string is measured as it is placed, never walked again. The result
+    is exactly the two functions' result. None when the item needs the general
+    path (an attribute name that is not a non-empty exact ``str``, or a string
+    UTF-8 cannot encode): the caller then runs them in turn, so every error is
+    raised in today's order. Errors of a value (a ``float``, an empty set...)
+    are raised here, as ``serialize_item`` raises them.
+    """
+    if "" in item:
+        return None
+    try:
+        names = sorted(item)
+    except TypeError:
+        return None
+    out: list[Any] = []
+    append = out.append
+    total = 0
+    for name in names:
+        if type(name) is not str:
+            return None
+        value: Any = item[name]
+        kind = type(value)
+        if name.isascii():
+            total += len(name)
+        else:
+            try:
+                total += len(name.encode("utf-8"))
+            except UnicodeEncodeError:
+                return None
+        append(name)
+        if kind is str:
+            append("S")
+            append(value)
+            if value.isascii():
+                total += len(value)
+            else:
+                try:
+                    total += len(value.encode("utf-8"))
+                except UnicodeEncodeError:
+                    return None
+        elif kind is int and -_INT_FAST_BOUND < value < _INT_FAST_BOUND:
+            text = str(value)
+            append("N")
+            append(text)
+            total += _number_size(text)
+        else:
+            code, compact = _serialize_value(value, 0)
+            append(code)
+            append(compact)
+            try:
+                total += _value_size(code, compact)
+            except UnicodeEncodeError:
+                return None
+    return tuple(out), total
+
+
 def check_attribute_names(image: Image, operation: str = "") -> None:
     """
     Raise DynamoDB's ValidationException if a name in ``image`` (at any depth) is too large.

@@ -30,9 +30,10 @@ from esm_sim._streams.attributes import (
     deserialize_image,
     image_size_bytes,
     serialize_item,
+    serialize_sized,
     triples,
 )
-from esm_sim._streams.records import TTL_REMOVE, Record, StreamFormat
+from esm_sim._streams.records import TTL_REMOVE, StreamFormat
 from esm_sim._streams.shard import Shard
 from esm_sim.errors import ConfigError, ValidationException
 
@@ -264,6 +265,11 @@ class Table:
         self.stream_view_type = stream_view_type
         self._key_specs = (pk,) if sk is None else (pk, sk)
         self.partition_key = pk[0]
+        # put_item reads a single S (or untyped) partition key straight from the item.
+        self._plain_partition_key = pk[0] if sk is None and pk[1] in (None, "S") else None
+        # spec 7.3: which images a record keeps, per view type.
+        self._keeps_new = stream_view_type in ("NEW_IMAGE", "NEW_AND_OLD_IMAGES")
+        self._keeps_old = stream_view_type in ("OLD_IMAGE", "NEW_AND_OLD_IMAGES")
         self.sort_key = None if sk is None else sk[0]
         self._now_ms = now_ms
         self._next_sequence = next_sequence
@@ -476,6 +482,23 @@ class Table:
             keys += (key_name, code, value)
         return keys
 
+    @staticmethod
+    def _sized(name: str, item: object, operation: str) -> tuple[Image, int]:
+        """
+        ``_image`` then ``_image_size`` of an argument, in one pass when it is a plain dict.
+
+        The same image, size and errors, in the same order (see ``serialize_sized``).
+        """
+        if type(item) is dict:
+            try:
+                sized = serialize_sized(item)
+            except ValidationException as exc:
+                raise _named(exc, operation) from None
+            if sized is not None:
+                return sized
+        image = _image(name, item, operation)
+        return image, _image_size(name, item, image)
+
     def put_item(self, item: Mapping[str, Any]) -> None:
         """
         Write an item (plain Python values, as boto3's ``Table.put_item`` takes them).
@@ -493,17 +516,36 @@ class Table:
             ConfigError: ``item`` is not a mapping, or holds a string with a lone
                 surrogate (not UTF-8).
         """
-        if type(item) is not dict and not isinstance(item, Mapping):  # as _image
-            raise _not_a_mapping("item", item)
-        try:
-            image = serialize_item(item)
-        except ValidationException as exc:
-            raise _named(exc, "PutItem") from None
-        keys = self._fast_keys(image) or self._keys(image, "PutItem")
-        try:  # as _image_size
-            size = image_size_bytes(image)
-        except UnicodeEncodeError as exc:
-            raise _surrogate("item", item, exc) from None
+        # One pass over the item: serialized and sized together (serialize_sized);
+        # the general path below only for what that pass leaves to it.
+        sized = None
+        if type(item) is dict:
+            try:
+                sized = serialize_sized(item)
+            except ValidationException as exc:
+                raise _named(exc, "PutItem") from None
+        if sized is not None:
+            image, size = sized
+            keys = None
+            pk = self._plain_partition_key
+            if pk is not None:  # one S key (or untyped): read it straight from the item
+                value = item.get(pk)
+                if type(value) is str and value:
+                    keys = (pk, "S", value)
+            if keys is None:
+                keys = self._fast_keys(image) or self._keys(image, "PutItem")
+        else:
+            if type(item) is not dict and not isinstance(item, Mapping):  # as _image
+                raise _not_a_mapping("item", item)
+            try:
+                image = serialize_item(item)
+            except ValidationException as exc:
+                raise _named(exc, "PutItem") from None
+            keys = self._fast_keys(image) or self._keys(image, "PutItem")
+            try:  # as _image_size
+                size = image_size_bytes(image)
+            except UnicodeEncodeError as exc:
+                raise _surrogate("item", item, exc) from None
         if size > _SMALL_ITEM_BYTES:  # one comparison for the usual small item
             if size > MAX_ITEM_SIZE_BYTES:
                 msg = "Item size has exceeded the maximum allowed size"
@@ -511,10 +553,11 @@ class Table:
             if size > MAX_ATTRIBUTE_NAME_BYTES:
                 check_attribute_names(image, "PutItem")
             _check_key_sizes(keys, "PutItem")
-        old = self._items.get(keys)
+        items = self._items
+        old = items.get(keys)
         if old is not None and old == image:
             return  # spec 7.1: a write that changes nothing writes no record
-        self._items[keys] = image
+        items[keys] = image
         self._emit("INSERT" if old is None else "MODIFY", keys, image, size, old)
         if self.ttl_attribute is not None:
             self._ttl_note(keys, image)
@@ -528,10 +571,10 @@ class Table:
                 schema or a key value too large (as ``put_item``).
             ConfigError: ``key`` is not a mapping, or holds a lone surrogate.
         """
-        image = _image("key", key, "DeleteItem")
-        _image_size("key", key, image)
+        image, size = self._sized("key", key, "DeleteItem")
         keys = self._keys(image, "DeleteItem")
-        _check_key_sizes(keys, "DeleteItem")
+        if size > _SMALL_ITEM_BYTES:  # no key value is larger than the whole key
+            _check_key_sizes(keys, "DeleteItem")
         old = self._items.pop(keys, None)
         if old is None:
             return
@@ -568,12 +611,11 @@ class Table:
             ConfigError: ``key`` or ``set`` is not a mapping, ``remove`` is not an
                 iterable of attribute names, or a string holds a lone surrogate.
         """
-        image = _image("key", key, "UpdateItem")
-        _image_size("key", key, image)
+        image, size = self._sized("key", key, "UpdateItem")
         keys = self._keys(image, "UpdateItem")
-        _check_key_sizes(keys, "UpdateItem")
-        updates = _image("set", {} if set is None else set, "UpdateItem")
-        _image_size("set", set, updates)
+        if size > _SMALL_ITEM_BYTES:  # no key value is larger than the whole key
+            _check_key_sizes(keys, "UpdateItem")
+        updates = self._sized("set", {} if set is None else set, "UpdateItem")[0]
         if isinstance(remove, (str, bytes)) or not isinstance(remove, Iterable):
             msg = f"remove={remove!r} must be an iterable of attribute names, such as a list"
             raise ConfigError(msg)
@@ -676,7 +718,7 @@ class Table:
         instant: INSERT, MODIFY or REMOVE, none when nothing changed (spec 7.1).
         The mirror is not told (the write came from it).
         """
-        keys = self._keys(image, "PutItem")
+        keys = self._fast_keys(image) or self._keys(image, "PutItem")
         old = self._items.get(keys)
         mirror, self.mirror = self.mirror, None
         try:
@@ -700,10 +742,10 @@ class Table:
 
     def get_item(self, key: Mapping[str, Any]) -> dict[str, Any] | None:
         """The current item as plain Python values (boto3's TypeDeserializer), or None."""
-        image = _image("key", key, "GetItem")
-        _image_size("key", key, image)
+        image, size = self._sized("key", key, "GetItem")
         keys = self._keys(image, "GetItem")
-        _check_key_sizes(keys, "GetItem")
+        if size > _SMALL_ITEM_BYTES:  # no key value is larger than the whole key
+            _check_key_sizes(keys, "GetItem")
         found = self._items.get(keys)
         return None if found is None else deserialize_image(found)
 
@@ -724,39 +766,42 @@ class Table:
         fmt = self._format
         if fmt is None:
             return  # no stream: the write leaves no record
-        view = self.stream_view_type
-        # spec 7.3: images per view type; INSERT has no old image, REMOVE no new one.
-        new_kept = new if view in ("NEW_IMAGE", "NEW_AND_OLD_IMAGES") else None
-        old_kept = old if view in ("OLD_IMAGE", "NEW_AND_OLD_IMAGES") else None
-        if len(keys) == 3 and keys[1] == "S" and keys[0].isascii() and keys[2].isascii():
-            size = len(keys[0]) + len(keys[2])  # image_size_bytes of one ASCII string key
+        # One pass: size, sequence number, eventID, route and append, with the
+        # view type's choices and the shard ranges read once per table.
+        type_code, value = keys[1], keys[2]
+        if len(keys) == 3 and type_code == "S" and keys[0].isascii() and value.isascii():
+            size = len(keys[0]) + len(value)  # image_size_bytes of one ASCII string key
+            raw = value.encode()
         else:
             size = image_size_bytes(keys)
-        if new_kept is not None:
+            raw = value if type_code == "B" else value.encode()
+        # spec 7.3: images per view type; INSERT has no old image, REMOVE no new one.
+        if not self._keeps_new:
+            new = None
+        elif new is not None:
             size += new_size
-        if old_kept is not None:
-            size += image_size_bytes(old_kept)
+        if not self._keeps_old:
+            old = None
+        elif old is not None:
+            size += image_size_bytes(old)
         seq = self.last_sequence = self._next_sequence()
-        record: Record = (
-            seq,
-            self._now_ms(),
-            event_name,
-            keys,
-            new_kept,
-            old_kept,
-            size,
-            fmt.json_bound(size),
-            fmt.event_id(seq),
-        )
-        self._route(keys).append(record)
-
-    def _route(self, keys: Image) -> Shard:
-        # A stable hash of the partition key (CRC-32 of its type and value), never
-        # hash(); the open shard whose range holds it takes the record.
-        type_code, value = keys[1], keys[2]
-        raw = value if type_code == "B" else value.encode()
+        # A stable hash of the partition key (CRC-32 of its type and value, the
+        # prefix's CRC precomputed), never hash(); the open shard whose range
+        # holds it takes the record.
         h = zlib.crc32(raw, _ROUTE_PREFIX_CRC[type_code])
-        return self._open[bisect_right(self._starts, h) - 1]
+        self._open[bisect_right(self._starts, h) - 1].append(
+            (
+                seq,
+                self._now_ms(),
+                event_name,
+                keys,
+                new,
+                old,
+                size,
+                fmt.json_bound(size),
+                fmt.event_id(seq),
+            )
+        )
 
     # -- replay (issue 9) --------------------------------------------------------
 
