@@ -382,7 +382,7 @@ FlatRecord = tuple[int, int, str, str, int, str]
 def flat_records(
     items: Sequence[dict[str, str]], shard_count: int, setup: StreamSetup
 ) -> list[list[FlatRecord]]:
-    """The benchmark's items as flat records per shard (routed, numbered and sized as esm_sim does)."""
+    """The benchmark's items as flat records per shard, routed, numbered and sized as esm_sim's."""
     shards: list[list[FlatRecord]] = [[] for _ in range(shard_count)]
     starts = setup.route_starts
     seq, step, now, event_id = setup.seq_base, setup.seq_step, setup.start_ms, setup.event_id

@@ -978,7 +978,9 @@ def floor_check() -> Check:
 LEAN_SIMPY_TARGET = 1.5  # issue 18: esm_sim's run phase >= 1.5x a lean SimPy model
 
 
-def lean_simpy_subject(items: list[dict[str, str]], shard_count: int) -> tuple[float, dict[str, Any]]:
+def lean_simpy_subject(
+    items: list[dict[str, str]], shard_count: int
+) -> tuple[float, dict[str, Any]]:
     """esm_sim's run phase: the items written (untimed), then ``run_until_idle`` (timed)."""
     sim, table, fn, dlq = build_sim(shard_count)
     start = sim.now_ms

@@ -907,7 +907,9 @@ def _json_default(value: object) -> object:
     raise TypeError(msg)
 
 
-def _raised(invocation: Invocation | HandlerRun, exc: BaseException, error_type: str, message: str) -> None:
+def _raised(
+    invocation: Invocation | HandlerRun, exc: BaseException, error_type: str, message: str
+) -> None:
     """Record what the handler raised as an Unhandled function error."""
     invocation.error = "Unhandled"
     invocation.error_type = error_type

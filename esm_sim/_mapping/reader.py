@@ -55,7 +55,7 @@ from __future__ import annotations
 
 from bisect import insort
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Final, Protocol
 
 from esm_sim._mapping.gather import GET_RECORDS_MAX_BYTES, GET_RECORDS_MAX_RECORDS, Gathering
 from esm_sim._mapping.lanes import LaneView
@@ -94,7 +94,7 @@ Span = tuple[int, int]
 # is made for it): request id, started and ended ms, the function error, its
 # type and message (None for none), and the event's renderer (for a duplicate).
 Sent = tuple[str, int, int, "str | None", "str | None", "str | None", Callable[[], dict[str, Any]]]
-SENT_ERROR = 3
+SENT_ERROR: Final = 3
 
 
 class Batch:

@@ -447,9 +447,9 @@ class MappingRuntime:
             verdict = _DUPLICATE_VERDICT
         elif error is not None:
             # policies.judge's first rule (spec 3.1): one verdict per error type.
-            verdict = _FAILED.get(run.error_type)
-            if verdict is None:
-                verdict = _FAILED[run.error_type] = judge(
+            failed = _FAILED.get(run.error_type)
+            if failed is None:
+                failed = _FAILED[run.error_type] = judge(
                     error=error,
                     error_type=run.error_type,
                     response=None,
@@ -459,6 +459,7 @@ class MappingRuntime:
                     final=False,
                     non_object_fails=False,
                 )
+            verdict = failed
         else:
             in_window, final = judge_as
             rbif = self.config.report_batch_item_failures
@@ -530,10 +531,7 @@ class MappingRuntime:
             else:
                 committed = done
         request_id, started_ms, ended_ms, error, error_type, error_message, _ = sent
-        if error is not None:
-            detail = f"{error_type}: {error_message}"
-        else:
-            detail = verdict.reason or ""
+        detail = f"{error_type}: {error_message}" if error is not None else verdict.reason or ""
         self.trace.add(
             (
                 *self._head("result", reader, records, verdict.outcome, detail),
@@ -580,10 +578,12 @@ class MappingRuntime:
         request that could be throttled.
         """
         records = reader.batch.records if reader.batch is not None else []
+        render = original[6]
+        assert isinstance(render, BatchEvent)
         sent, verdict, pending = self._call(
             reader,
             records,
-            original[6],
+            render,
             outcome="duplicate",
             data=("duplicate_of", original[0]),
             judge_as=None,
