@@ -367,3 +367,171 @@ def stream_simpy(shards: list[list[tuple[Any, ...]]], **kw: Any) -> tuple[Stream
 def tuple_records(n: int, start_ms: int) -> list[tuple[int, int, str, str, str, int]]:
     """``n`` plain tuples of atomic values: the cheapest record the collector can ignore."""
     return [(100 * i, start_ms, "INSERT", f"k{i}", "ok", 12) for i in range(n)]
+
+
+# ---------------------------------------------------------------------------
+# Issue 18: the floor, and a lean SimPy model written as a user would
+# ---------------------------------------------------------------------------
+
+# A flat record of the benchmark's table (items {"pk": str, "v": str}), as a
+# user modelling that table keeps it: (seq, created ms, pk, v, SizeBytes, eventID).
+F_SEQ, F_CREATED, F_KEY, F_VALUE, F_SIZE, F_ID = range(6)
+FlatRecord = tuple[int, int, str, str, int, str]
+
+
+def flat_records(
+    items: Sequence[dict[str, str]], shard_count: int, setup: StreamSetup
+) -> list[list[FlatRecord]]:
+    """The benchmark's items as flat records per shard, routed, numbered and sized as esm_sim's."""
+    shards: list[list[FlatRecord]] = [[] for _ in range(shard_count)]
+    starts = setup.route_starts
+    seq, step, now, event_id = setup.seq_base, setup.seq_step, setup.start_ms, setup.event_id
+    crc32 = zlib.crc32
+    for item in items:
+        k, v = item["pk"], item["v"]
+        seq += step
+        # SizeBytes: the keys, then the new image (attribute names and values).
+        size = 2 * (len("pk") + len(k)) + len("v") + len(v)
+        rec = (seq, now, k, v, size, event_id(seq))
+        shards[bisect_right(starts, crc32(b"S:" + k.encode())) - 1].append(rec)
+    return shards
+
+
+def render_flat(batch: Sequence[FlatRecord], region: str, arn: str) -> dict[str, Any]:
+    """The AWS-shaped event of a batch of flat records: fresh dicts, one literal per record."""
+    return {
+        "Records": [
+            {
+                "eventID": eid,
+                "eventName": "INSERT",
+                "eventVersion": EVENT_VERSION,
+                "eventSource": EVENT_SOURCE,
+                "awsRegion": region,
+                "dynamodb": {
+                    "ApproximateCreationDateTime": float(created // 1000),
+                    "Keys": {"pk": {"S": k}},
+                    "NewImage": {"pk": {"S": k}, "v": {"S": v}},
+                    "SequenceNumber": str(seq),
+                    "SizeBytes": size,
+                    "StreamViewType": VIEW_TYPE,
+                },
+                "eventSourceARN": arn,
+            }
+            for seq, created, k, v, size, eid in batch
+        ]
+    }
+
+
+def floor_deliver(
+    batches: Sequence[Sequence[FlatRecord]],
+    region: str,
+    arn: str,
+    handler: Callable[[dict[str, Any], Any], Any],
+) -> tuple[int, int]:
+    """
+    The floor: each delivery's event rendered and handed to ``handler``, nothing else.
+
+    No scheduling, no bookkeeping, no judging: what any simulator delivering
+    these batches as AWS-shaped events must at least spend. (invocations, records).
+    """
+    records = 0
+    for batch in batches:
+        handler(render_flat(batch, region, arn), None)
+        records += len(batch)
+    return len(batches), records
+
+
+def lean_simpy(
+    shards: Sequence[Sequence[FlatRecord]],
+    *,
+    start_ms: int,
+    region: str,
+    stream_arn: str,
+    function_arn: str,
+    handler: Callable[[dict[str, Any], Any], Any],
+    duration_ms: Callable[[int], int],
+    batch_size: int,
+    max_retries: int,
+    enable_ms: int,
+) -> tuple[StreamCounters, int]:
+    """
+    The esm_backlog_bisect workload as a competent SimPy user models it: one
+    process per shard over flat records, the event rendered for each
+    invocation, the handler called, ``yield env.timeout(...)`` for its
+    duration (``duration_ms`` of the batch size, tabled once) and the retry backoff, bisect on
+    failure (first half ``ceil(n/2)`` first, retries inherited), a record that
+    failed ``max_retries`` retries alone written to a DLQ list as its
+    DynamoDB failure record. Returns (counters, end ms).
+    """
+    assert simpy is not None
+    env = simpy.Environment(initial_time=start_ms)
+    timeout = env.timeout
+    counters = StreamCounters()
+    dlq: list[dict[str, Any]] = []
+    durations = [duration_ms(n) for n in range(batch_size + 1)]
+
+    def reader(records: Sequence[FlatRecord], shard_id: str) -> Generator[Any, Any, None]:
+        yield timeout(enable_ms)
+        for pos in range(0, len(records), batch_size):
+            todo = [(records[pos : pos + batch_size], 0)]
+            while todo:
+                batch, retries = todo.pop()
+                invokes = 0
+                while True:
+                    counters.invocations += 1
+                    invokes += 1
+                    try:
+                        handler(render_flat(batch, region, stream_arn), None)
+                        ok = True
+                    except Exception:
+                        ok = False
+                    n = len(batch)
+                    yield timeout(durations[n])
+                    if ok:
+                        counters.processed += n
+                        break
+                    if n > 1:  # bisect: first half first, both keep the retry count
+                        mid = (n + 1) // 2
+                        todo.append((batch[mid:], retries))
+                        batch = batch[:mid]
+                        invokes = 0
+                        continue
+                    retries += 1
+                    if retries > max_retries:
+                        counters.discarded += 1
+                        seq = str(batch[0][F_SEQ])
+                        arrival = _iso(batch[0][F_CREATED], False)
+                        dlq.append(
+                            {
+                                "requestContext": {
+                                    "requestId": f"{counters.invocations:032x}",
+                                    "functionArn": function_arn,
+                                    "condition": "RetryAttemptsExhausted",
+                                    "approximateInvokeCount": invokes,
+                                },
+                                "responseContext": {
+                                    "statusCode": 200,
+                                    "executedVersion": "$LATEST",
+                                    "functionError": "Unhandled",
+                                },
+                                "version": "1.0",
+                                "timestamp": _iso(int(env.now), True),
+                                "DDBStreamBatchInfo": {
+                                    "shardId": shard_id,
+                                    "startSequenceNumber": seq,
+                                    "endSequenceNumber": seq,
+                                    "approximateArrivalOfFirstRecord": arrival,
+                                    "approximateArrivalOfLastRecord": arrival,
+                                    "batchSize": 1,
+                                    "streamArn": stream_arn,
+                                },
+                            }
+                        )
+                        break
+                    yield timeout(min(1000 << (retries - 1), 60_000))  # backoff 1 s, 2 s...
+
+    for i, records in enumerate(shards):
+        env.process(reader(records, f"shard-{i}"))
+    env.run()
+    counters.dlq = [r["requestContext"]["requestId"] for r in dlq]
+    return counters, int(env.now)

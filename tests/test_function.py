@@ -469,3 +469,27 @@ class TestFunctionArgs:
         """A duration callable that returns a negative number is a ConfigError."""
         with pytest.raises(ConfigError, match=r"^duration callable returned -1"):
             _direct(lambda e, c: None, duration=lambda e, c: -1)
+
+
+class TestSharedRows:
+    """Issue 18: one row per invocation, shared by the function's log and the mapping's."""
+
+    def test_mapping_log_references_the_function_rows(self) -> None:
+        """The mapping's log keeps no copy of a row: it lists the function's rows, equal item by item."""
+        sim, fn = _run(lambda e, c: None, records=3)
+        (mapping,) = sim.mappings.values()
+        assert len(mapping.invocations) == len(fn.invocations) == 1
+        assert len(mapping.invocations._rows) == 0  # no row of its own
+        assert list(mapping.invocations) == list(fn.invocations)
+        assert mapping.invocations[0].event == fn.invocations[0].event
+
+    def test_context_field_set_by_handler_is_kept(self) -> None:
+        """A context field the handler sets keeps its value when the others are filled in."""
+        seen: list[Any] = []
+
+        def handler(event: Any, context: Any) -> None:
+            context.identity = "mine"
+            seen.append((context.function_name, context.identity, context.client_context))
+
+        _run(handler)
+        assert [("proc", "mine", None)] == seen

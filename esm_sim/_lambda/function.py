@@ -14,6 +14,7 @@ import json
 import math
 import re
 import traceback
+from array import array
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from decimal import Decimal
 from types import MappingProxyType, TracebackType
@@ -34,16 +35,51 @@ MAX_SYNC_PAYLOAD_BYTES = 6 * 1024 * 1024
 MAX_RESPONSE_BYTES = 6_291_556
 
 
+_DAY_MS = 86_400_000
+# The log stream's day prefix ("YYYY/MM/DD/[$LATEST]") of the last day asked for.
+_day_prefix: list[Any] = [-1, ""]
+
+
+def _log_stream_prefix(started_ms: int) -> str:
+    day = started_ms // _DAY_MS
+    if day != _day_prefix[0]:
+        _day_prefix[1] = iso_ms(day * _DAY_MS)[:10].replace("-", "/") + "/[$LATEST]"
+        _day_prefix[0] = day
+    prefix: str = _day_prefix[1]
+    return prefix
+
+
+# The context's fields read from its function, filled on first read of any of them.
+_CONTEXT_LAZY = frozenset(
+    (
+        "client_context",
+        "function_name",
+        "function_version",
+        "identity",
+        "invoked_function_arn",
+        "memory_limit_in_mb",
+        "tenant_id",
+    )
+)
+
+
 class Context:
     """
     The ``context`` a Python handler receives, on the virtual clock (spec 10, RIC).
 
     ``memory_limit_in_mb`` is a ``str``, as the real runtime reads it from an
     environment variable. ``get_remaining_time_in_millis()`` never goes below 0.
+
+    One is made for every handler call, so it is made cheaply: the fields that
+    come from the function (``function_name``, ``function_version``,
+    ``invoked_function_arn``, ``memory_limit_in_mb``, and ``identity``,
+    ``client_context``, ``tenant_id``, always None here) are filled in on the
+    first read of any of them, and ``log_stream_name`` on its first read.
     """
 
     __slots__ = (
         "_deadline_ms",
+        "_function",
         "_log_stream_name",
         "_now_ms",
         "_started_ms",
@@ -57,6 +93,15 @@ class Context:
         "tenant_id",
     )
 
+    aws_request_id: str
+    client_context: Any
+    function_name: str
+    function_version: str
+    identity: Any
+    invoked_function_arn: str
+    memory_limit_in_mb: str
+    tenant_id: Any
+
     def __init__(
         self,
         *,
@@ -67,18 +112,36 @@ class Context:
         log_stream_name: str | None,
         started_ms: int | None = None,
     ) -> None:
+        self._function = function
         self.aws_request_id = request_id
-        self.function_name = function.name
-        self.function_version = function.version
-        self.invoked_function_arn = function.arn
-        self.memory_limit_in_mb = str(function.memory_size)
         self._log_stream_name = log_stream_name
         self._started_ms = now_ms() if started_ms is None else started_ms
-        self.identity = None
-        self.client_context = None  # spec 10 (I): ESM invokes carry no client context
-        self.tenant_id = None
         self._deadline_ms = deadline_ms
         self._now_ms = now_ms
+
+    def __getattr__(self, name: str) -> Any:
+        # Reached only for a slot not yet set: fill the function's fields once
+        # (a field the handler already set keeps its value).
+        if name not in _CONTEXT_LAZY:
+            msg = f"'Context' object has no attribute {name!r}"
+            raise AttributeError(msg)
+        fn = self._function
+        values = {
+            "function_name": fn.name,
+            "function_version": fn.version,
+            "invoked_function_arn": fn.arn,
+            "memory_limit_in_mb": str(fn.memory_size),
+            "identity": None,
+            "client_context": None,  # spec 10 (I): ESM invokes carry no client context
+            "tenant_id": None,
+        }
+        get = object.__getattribute__
+        for key, value in values.items():
+            try:
+                get(self, key)
+            except AttributeError:
+                object.__setattr__(self, key, value)
+        return get(self, name)
 
     @property
     def log_group_name(self) -> str:
@@ -88,10 +151,12 @@ class Context:
     @property
     def log_stream_name(self) -> str:
         """``YYYY/MM/DD/[$LATEST]<32 hex>``, as the runtime names an execution environment's log."""
-        if self._log_stream_name is None:
-            day = iso_ms(self._started_ms)[:10].replace("-", "/")
-            self._log_stream_name = f"{day}/[$LATEST]{self.aws_request_id.replace('-', '')}"
-        return self._log_stream_name
+        name = self._log_stream_name
+        if name is None:
+            name = self._log_stream_name = _log_stream_prefix(
+                self._started_ms
+            ) + self.aws_request_id.replace("-", "")
+        return name
 
     def get_remaining_time_in_millis(self) -> int:
         """Milliseconds left before the function times out, never below 0."""
@@ -99,6 +164,30 @@ class Context:
 
     def __repr__(self) -> str:
         return f"<Context {self.function_name} request_id={self.aws_request_id}>"
+
+
+class HandlerRun:
+    """
+    What one handler run produced, for the invocation log to keep as a row.
+
+    The event source mapping's hot path fills this instead of an
+    :class:`Invocation` (built only when the log is read). Fields that the run
+    did not set keep their class defaults, so a plain success costs two.
+    """
+
+    response: Any = None
+    response_json: Any = None
+    error: str | None = None
+    error_type: str | None = None
+    error_message: str | None = None
+    exception: BaseException | None = None
+    logs: str = ""
+    _frames: tuple[Any, ...] = ()
+    _pending: tuple[BaseException, TracebackType | None] | None = None
+
+    def __init__(self, request_id: str, started_ms: int) -> None:
+        self.request_id = request_id
+        self.started_ms = started_ms
 
 
 class Invocation:
@@ -406,11 +495,24 @@ class InvocationLog(Sequence[Invocation]):
     (``render.compact()``: where the batch came from, then its records) and
     rebuilt with ``expand`` on read.
 
+    An invocation listed in two logs (a function's and its mapping's) is kept
+    once: the second log holds a reference to the first's row
+    (:meth:`append_ref`), two integers in arrays the collector does not see.
+
     Reading an item builds a fresh :class:`Invocation`, equal to the one the
     handler's run filled in. Slices are lists.
     """
 
-    __slots__ = ("_exceptions", "_expand", "_indexed", "_rows", "_seq_index")
+    __slots__ = (
+        "_exceptions",
+        "_expand",
+        "_indexed",
+        "_ref_index",
+        "_ref_source",
+        "_rows",
+        "_seq_index",
+        "_sources",
+    )
 
     def __init__(
         self, expand: Expand | None = None, exceptions: ExceptionStore | None = None
@@ -424,6 +526,11 @@ class InvocationLog(Sequence[Invocation]):
         # (delivering), extended by the rows added since (_indexed of them done).
         self._seq_index: dict[int, list[int]] = {}
         self._indexed = 0
+        # Once a reference is added, every item is one: item i is row
+        # _ref_index[i] of the log _sources[_ref_source[i]] (self for its own rows).
+        self._sources: list[InvocationLog] = []
+        self._ref_source: array[int] | None = None
+        self._ref_index = array("q")
 
     def append(self, invocation: Invocation) -> Row:
         """Keep a finished handler run (its fields no longer change); returns its row."""
@@ -454,16 +561,98 @@ class InvocationLog(Sequence[Invocation]):
             *frames,
         )
         row += (True, *compact()) if compact is not None else (False, render)
-        self._rows.append(row)
+        self._add_own(row)
         return row
 
-    def append_row(self, row: Row, source: InvocationLog) -> None:
-        """Keep a row ``source`` made (the same invocation, listed in two places)."""
-        compact = row[_FRAMES + 1 + row[_FRAMES]]
-        if (compact and self._expand is None) or source._exceptions is not self._exceptions:
+    def keep(
+        self,
+        run: HandlerRun,
+        *,
+        ended_ms: int,
+        mapping_uuid: str,
+        shard_id: str,
+        outcome: str | None,
+        reason: str | None,
+        compact: tuple[Any, ...],
+    ) -> int:
+        """
+        Keep a mapping's handler run as one row; returns its index (for :meth:`append_ref`).
+
+        ``compact`` is the event renderer's compact form (``render.compact()``):
+        the row is built in one pass, with no :class:`Invocation` made.
+        """
+        if self._expand is None:
+            msg = "a handler run is kept in compact form only by a log that expands it"
+            raise SimulationError(msg)
+        exception: Any = run.exception
+        if exception is not None and self._exceptions is not None:
+            exception = self._exceptions.put(exception)
+        frames = run._frames
+        index = len(self._rows)
+        self._add_own(
+            (
+                run.request_id,
+                run.started_ms,
+                ended_ms,
+                mapping_uuid,
+                shard_id,
+                None,  # the sequence numbers are read from the records on use
+                run.response,
+                run.response_json,
+                run.error,
+                run.error_type,
+                run.error_message,
+                exception,
+                outcome,
+                reason,
+                run.logs,
+                len(frames),
+                *frames,
+                True,
+                *compact,
+            )
+        )
+        return index
+
+    def _add_own(self, row: Row) -> None:
+        refs = self._ref_source
+        if refs is not None:
+            refs.append(self._source_number(self))
+            self._ref_index.append(len(self._rows))
+        self._rows.append(row)
+
+    def _source_number(self, source: InvocationLog) -> int:
+        sources = self._sources
+        for number, known in enumerate(sources):
+            if known is source:
+                return number
+        sources.append(source)
+        return len(sources) - 1
+
+    def append_ref(self, source: InvocationLog, index: int) -> None:
+        """List row ``index`` of ``source``'s own rows here too, without copying it."""
+        if (self._expand is None) != (source._expand is None) or (
+            source._exceptions is not self._exceptions
+        ):
             msg = "an invocation row is shared only between logs that expand it the same way"
             raise SimulationError(msg)
-        self._rows.append(row)
+        refs = self._ref_source
+        if refs is None:
+            # From now on every item is a reference (own rows to self first).
+            refs = self._ref_source = array("q")
+            if len(self._rows):
+                number = self._source_number(self)
+                refs.extend([number] * len(self._rows))
+                self._ref_index.extend(range(len(self._rows)))
+        refs.append(self._source_number(source))
+        self._ref_index.append(index)
+
+    def _row(self, i: int) -> Row:
+        """Item ``i``'s row (0 <= i < len)."""
+        refs = self._ref_source
+        if refs is None:
+            return self._rows.row(i)
+        return self._sources[refs[i]]._rows.row(self._ref_index[i])
 
     def _make(self, row: Row) -> Invocation:
         inv = Invocation.__new__(Invocation)
@@ -483,16 +672,24 @@ class InvocationLog(Sequence[Invocation]):
         return inv
 
     def __len__(self) -> int:
-        return len(self._rows)
+        refs = self._ref_source
+        return len(self._rows) if refs is None else len(refs)
 
     def records_from(self, start: int) -> int:
         """How many records the invocations from index ``start`` on carried."""
-        rows = self._rows
         total = 0
-        for i in range(start, len(rows)):
-            seqs = rows[i][_SEQS]
-            # Sequence numbers not kept in the row are read from its batch.
-            total += len(seqs) if seqs is not None else len(self._make(rows[i]).sequence_numbers)
+        row_of = self._row
+        for i in range(start, len(self)):
+            row = row_of(i)
+            seqs = row[_SEQS]
+            if seqs is not None:
+                total += len(seqs)
+                continue
+            end = _FRAMES + 1 + row[_FRAMES]
+            if row[end]:  # compact: the source's three fields, then the records
+                total += len(row) - end - 4
+            else:  # sequence numbers not kept in the row are read from its batch
+                total += len(self._make(row).sequence_numbers)
         return total
 
     def delivering(self, shard_id: str, sequence_number: int) -> tuple[Invocation, ...]:
@@ -503,19 +700,19 @@ class InvocationLog(Sequence[Invocation]):
         only the rows added since, so asking for every record's deliveries costs
         one pass over the log, not one per record.
         """
-        rows, index = self._rows, self._seq_index
-        for i in range(self._indexed, len(rows)):
-            row = rows[i]
+        row_of, index = self._row, self._seq_index
+        n = len(self)
+        for i in range(self._indexed, n):
+            row = row_of(i)
             seqs = row[_SEQS]
             if seqs is None:
                 seqs = self._make(row).sequence_numbers
             for seq in seqs:
                 index.setdefault(seq, []).append(i)
-        self._indexed = len(rows)
+        self._indexed = n
         make = self._make
-        return tuple(
-            make(rows[i]) for i in index.get(sequence_number, ()) if rows[i][_SHARD] == shard_id
-        )
+        rows = [row_of(i) for i in index.get(sequence_number, ())]
+        return tuple(make(row) for row in rows if row[_SHARD] == shard_id)
 
     @overload
     def __getitem__(self, index: int) -> Invocation: ...
@@ -524,14 +721,22 @@ class InvocationLog(Sequence[Invocation]):
     def __getitem__(self, index: slice) -> list[Invocation]: ...
 
     def __getitem__(self, index: int | slice) -> Invocation | list[Invocation]:
+        n = len(self)
         if isinstance(index, slice):
-            return [self._make(row) for row in self._rows[index]]
-        return self._make(self._rows[index])
+            return [self._make(self._row(i)) for i in range(*index.indices(n))]
+        if index < 0:
+            index += n
+        if not 0 <= index < n:
+            raise IndexError(index)
+        return self._make(self._row(index))
 
     def __iter__(self) -> Iterator[Invocation]:
-        make = self._make
-        for row in self._rows:
-            yield make(row)
+        # Rows added while iterating are seen too, as with a list.
+        make, row_of = self._make, self._row
+        i = 0
+        while i < len(self):
+            yield make(row_of(i))
+            i += 1
 
     def __eq__(self, other: object) -> bool:
         if isinstance(other, InvocationLog | list | tuple):
@@ -705,7 +910,9 @@ def _json_default(value: object) -> object:
     raise TypeError(msg)
 
 
-def _raised(invocation: Invocation, exc: BaseException, error_type: str, message: str) -> None:
+def _raised(
+    invocation: Invocation | HandlerRun, exc: BaseException, error_type: str, message: str
+) -> None:
     """Record what the handler raised as an Unhandled function error."""
     invocation.error = "Unhandled"
     invocation.error_type = error_type
@@ -764,7 +971,10 @@ def _exit_message(request_id: str, exc: BaseException) -> str:
 
 
 def _call(
-    invocation: Invocation, function: Function, event: dict[str, Any], context: Context
+    invocation: Invocation | HandlerRun,
+    function: Function,
+    event: dict[str, Any],
+    context: Context,
 ) -> Any:
     """The handler's answer, or None with what it raised recorded on ``invocation``."""
     try:
@@ -779,10 +989,16 @@ def _call(
 
 
 def run_handler(
-    invocation: Invocation, function: Function, event: dict[str, Any], context: Context
+    invocation: Invocation | HandlerRun,
+    function: Function,
+    event: dict[str, Any],
+    context: Context,
 ) -> int:
     """
     Run the handler once and fill ``invocation``; return the virtual duration in ms.
+
+    ``invocation`` is an :class:`Invocation`, or a :class:`HandlerRun` that the
+    invocation log keeps as a row (the event source mapping's hot path).
 
     Function errors (spec 3.1, "during invocation"): the handler raises; it runs
     past its timeout; its response cannot be marshalled to JSON; or the response

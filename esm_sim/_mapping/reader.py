@@ -54,7 +54,8 @@ more before the reader moves on; the duplicate's response is ignored.
 from __future__ import annotations
 
 from bisect import insort
-from typing import TYPE_CHECKING, Protocol
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, Final, Protocol
 
 from esm_sim._mapping.gather import GET_RECORDS_MAX_BYTES, GET_RECORDS_MAX_RECORDS, Gathering
 from esm_sim._mapping.lanes import LaneView
@@ -75,7 +76,6 @@ from esm_sim._streams.shard import Shard
 
 if TYPE_CHECKING:
     from esm_sim._engine.scheduler import Scheduler
-    from esm_sim._lambda.function import Invocation
     from esm_sim._mapping.config import Behaviour, MappingConfig
     from esm_sim._mapping.fates import Ledger
     from esm_sim._streams.table import Table
@@ -89,6 +89,12 @@ INVOKING = "invoking"
 BACKOFF = "backoff"
 
 Span = tuple[int, int]
+
+# What the runtime tells a reader of an invocation it sent (no Invocation object
+# is made for it): request id, started and ended ms, the function error, its
+# type and message (None for none), and the event's renderer (for a duplicate).
+Sent = tuple[str, int, int, "str | None", "str | None", "str | None", Callable[[], dict[str, Any]]]
+SENT_ERROR: Final = 3
 
 
 class Batch:
@@ -152,7 +158,7 @@ class ReaderHost(Protocol):
     def admit(self, reader: ShardReader) -> str | None: ...
     def invoke(self, reader: ShardReader, records: list[Record]) -> None: ...
     def take_duplicate(self) -> bool: ...
-    def invoke_duplicate(self, reader: ShardReader, original: Invocation) -> None: ...
+    def invoke_duplicate(self, reader: ShardReader, original: Sent) -> None: ...
     def processed(self, reader: ShardReader, records: list[Record], spans: list[Span]) -> None: ...
     def filtered(self, reader: ShardReader, records: list[Record]) -> None: ...
     def expire(self, reader: ShardReader, records: list[Record], spans: list[Span]) -> None: ...
@@ -733,14 +739,14 @@ class ShardReader:
         self._set_state(BACKOFF)
         self._retry_timer = self.runtime.scheduler.call_later(delay_ms, self._attempt)
 
-    def on_result(self, invocation: Invocation, verdict: Verdict) -> None:
+    def on_result(self, invocation: Sent, verdict: Verdict) -> None:
         """Carry out the verdict on the invocation of the current batch (made by ``policies``)."""
         rt = self.runtime
         batch = self.batch
         assert batch is not None
         if verdict.outcome == FAILURE:
             rt.set_last_processing_result("PROBLEM: Function call failed")
-            self._failed(batch, function_error=invocation.error)
+            self._failed(batch, function_error=invocation[SENT_ERROR])
             return
         if batch.final:
             self._final_done(batch)

@@ -25,13 +25,13 @@ from esm_sim._engine.scheduler import Scheduler
 from esm_sim._engine.timefmt import iso_ms, iso_seconds
 from esm_sim._engine.trace import Trace
 from esm_sim._lambda.concurrency import Concurrency
-from esm_sim._lambda.function import Context, Function, Invocation, InvocationLog, run_handler
+from esm_sim._lambda.function import Context, Function, HandlerRun, InvocationLog, run_handler
 from esm_sim._mapping import advice
 from esm_sim._mapping.config import Behaviour, MappingConfig
 from esm_sim._mapping.fates import Ledger
 from esm_sim._mapping.lanes import LaneTable, LaneView
 from esm_sim._mapping.policies import FAILURE, SUCCESS, Verdict, judge
-from esm_sim._mapping.reader import Batch, ShardReader, Span
+from esm_sim._mapping.reader import Batch, Sent, ShardReader, Span
 from esm_sim._streams.records import CREATED_MS, SEQ, Record
 from esm_sim._streams.shard import Shard
 from esm_sim._streams.table import Table
@@ -54,6 +54,10 @@ class Deliver(Protocol):
 
 
 DUPLICATE_REASON = "an injected duplicate delivery: its response is ignored (spec 3.7)"
+# Verdicts are immutable: the common ones are made once and shared.
+_DUPLICATE_VERDICT = Verdict(outcome=SUCCESS, reason=DUPLICATE_REASON)
+_PLAIN_SUCCESS = Verdict(outcome=SUCCESS)
+_FAILED: dict[str | None, Verdict] = {}  # per error type: policies.judge on a function error
 
 
 @attrs.frozen(kw_only=True)
@@ -355,8 +359,8 @@ class MappingRuntime:
         fn = self.function
         batch = reader.batch
         assert batch is not None
-        window = reader.window_info(batch)
-        invocation = self._call(
+        window = reader.window_info(batch) if reader.window is not None else None
+        sent, verdict, pending = self._call(
             reader,
             records,  # never mutated in place: the reader only ever slices anew
             BatchEvent(records, self.table, reader.shard.shard_id, window),
@@ -366,37 +370,35 @@ class MappingRuntime:
             else ("window_start_ms", window[0], "window_final", window[3]),
             judge_as=(window is not None, batch.final),
         )
-        batch.request_id = invocation.request_id
-        self.scheduler.call_at(invocation.ended_ms, self._finish, reader, invocation, fn)
-        invocation._raise_pending()  # Ctrl-C or a duration ConfigError, now the end is due
+        batch.request_id = sent[0]
+        self.scheduler.call_at(sent[2], self._finish, reader, sent, verdict, fn)
+        if pending is not None:  # Ctrl-C or a duration ConfigError, now the end is due
+            raise pending[0].with_traceback(pending[1])
 
     def _call(
         self,
         reader: ShardReader,
         records: list[Record],
-        render: Callable[[], dict[str, Any]],
+        render: BatchEvent,
         *,
         outcome: str,
         data: tuple[Any, ...],
         judge_as: tuple[bool, bool] | None,
-    ) -> Invocation:
+    ) -> tuple[Sent, Verdict, tuple[BaseException, Any] | None]:
         """
         Trace the invoke, run the handler on ``render()``'s event, judge the answer
         (``policies.judge``, with the settings the batch was sent under; a
         duplicate's answer is ignored: ``judge_as`` None) and keep the invocation
-        with its verdict.
+        with its verdict, as one row shared by the function's log and the
+        mapping's. Returns what the reader needs of it, the verdict, and what
+        must be raised once its end is scheduled (or None).
+
+        No :class:`Invocation` is made: the logs build one when read.
         """
         fn = self.function
         now = self.scheduler.now_ms
         request_id = self.request_ids.next()
-        invocation = Invocation(
-            request_id=request_id,
-            render=render,
-            started_ms=now,
-            mapping_uuid=self.uuid,
-            shard_id=reader.shard.shard_id,
-            sequence_numbers=None,  # the batch's, read from the renderer on use
-        )
+        shard_id = reader.shard.shard_id
         context = Context(
             function=fn,
             request_id=request_id,
@@ -405,53 +407,107 @@ class MappingRuntime:
             log_stream_name=None,  # made from the request id and start time when read
             started_ms=now,
         )
-        head = self._head("invoke", reader, records, outcome, request_id)
-        info: tuple[Any, ...] = ("request_id", request_id, "function", fn.name)
         if records:
-            info += ("iterator_age_ms", now - records[-1][CREATED_MS])
-        self.trace.add(head + info + data)
-        mark = advice.handler_mark(self.table)
-        duration_ms = run_handler(invocation, fn, render(), context)
-        runaway = advice.after_handler(self, records, mark)  # writes into its own source table
-        if runaway is not None and invocation._pending is None:
-            invocation._pending = (runaway, None)  # raised once the end is scheduled
-        invocation.ended_ms = now + duration_ms
+            self.trace.add(
+                (
+                    now,
+                    "invoke",
+                    self.uuid,
+                    shard_id,
+                    reader.lane,
+                    records[0][SEQ],
+                    records[-1][SEQ],
+                    len(records),
+                    outcome,
+                    request_id,
+                    "request_id",
+                    request_id,
+                    "function",
+                    fn.name,
+                    "iterator_age_ms",
+                    now - records[-1][CREATED_MS],
+                    *data,
+                )
+            )
+        else:
+            head = self._head("invoke", reader, records, outcome, request_id)
+            self.trace.add((*head, "request_id", request_id, "function", fn.name, *data))
+        table = self.table
+        mark = table.last_sequence  # advice.handler_mark
+        run = HandlerRun(request_id, now)
+        duration_ms = run_handler(run, fn, render(), context)
+        pending = run._pending
+        if table.last_sequence != mark:  # the handler wrote into its own source table
+            runaway = advice.after_handler(self, records, mark)
+            if runaway is not None and pending is None:
+                pending = (runaway, None)  # raised once the end is scheduled
+        ended = now + duration_ms
+        error = run.error
         if judge_as is None:
-            verdict = Verdict(outcome=SUCCESS, reason=DUPLICATE_REASON)
+            verdict = _DUPLICATE_VERDICT
+        elif error is not None:
+            # policies.judge's first rule (spec 3.1): one verdict per error type.
+            failed = _FAILED.get(run.error_type)
+            if failed is None:
+                failed = _FAILED[run.error_type] = judge(
+                    error=error,
+                    error_type=run.error_type,
+                    response=None,
+                    sequence_numbers=(),
+                    report_batch_item_failures=False,
+                    window=False,
+                    final=False,
+                    non_object_fails=False,
+                )
+            verdict = failed
         else:
             in_window, final = judge_as
             rbif = self.config.report_batch_item_failures
-            verdict = judge(
-                error=invocation.error,
-                error_type=invocation.error_type,
-                response=invocation.response_json,
-                sequence_numbers=[str(r[SEQ]) for r in records] if rbif else (),
-                report_batch_item_failures=rbif,
-                window=in_window,
-                final=final,
-                non_object_fails=self.behaviour.non_object_response == "failure",
-            )
-        invocation.verdict = verdict
-        invocation.outcome, invocation.reason = verdict.outcome, verdict.reason
-        advice.after_verdict(self, verdict.reason)
-        self.invocations.append_row(fn.invocations.append(invocation), fn.invocations)
-        return invocation
+            response = run.response_json
+            if response is None and not in_window and not rbif:
+                verdict = _PLAIN_SUCCESS  # what judge answers: nothing to read
+            else:
+                verdict = judge(
+                    error=None,
+                    error_type=None,
+                    response=response,
+                    sequence_numbers=[str(r[SEQ]) for r in records] if rbif else (),
+                    report_batch_item_failures=rbif,
+                    window=in_window,
+                    final=final,
+                    non_object_fails=self.behaviour.non_object_response == "failure",
+                )
+        reason = verdict.reason
+        if reason is not None:
+            advice.after_verdict(self, reason)
+        log = fn.invocations
+        index = log.keep(
+            run,
+            ended_ms=ended,
+            mapping_uuid=self.uuid,
+            shard_id=shard_id,
+            outcome=verdict.outcome,
+            reason=reason,
+            compact=render.compact(),
+        )
+        self.invocations.append_ref(log, index)
+        sent: Sent = (request_id, now, ended, error, run.error_type, run.error_message, render)
+        return sent, verdict, pending
 
-    def _finish(self, reader: ShardReader, invocation: Invocation, fn: Function) -> None:
+    def _finish(self, reader: ShardReader, sent: Sent, verdict: Verdict, fn: Function) -> None:
         # The slot goes back to the function that ran, even if the mapping was
         # pointed at another function meanwhile.
         self.ports.concurrency.release(fn)
         batch = reader.batch
-        verdict = invocation.verdict
-        assert batch is not None and verdict is not None
-        self._trace_result(reader, batch, invocation, verdict)
-        reader.on_result(invocation, verdict)
+        assert batch is not None
+        self._trace_result(reader, batch, sent, verdict)
+        reader.on_result(sent, verdict)
 
     def _trace_result(
         self,
         reader: ShardReader,
         batch: Batch | None,
-        invocation: Invocation,
+        sent: Sent,
         verdict: Verdict,
         *extra: Any,
     ) -> None:
@@ -474,21 +530,19 @@ class MappingRuntime:
                 joined = done
             else:
                 committed = done
-        if invocation.error is not None:
-            detail = f"{invocation.error_type}: {invocation.error_message}"
-        else:
-            detail = verdict.reason or ""
+        request_id, started_ms, ended_ms, error, error_type, error_message, _ = sent
+        detail = f"{error_type}: {error_message}" if error is not None else verdict.reason or ""
         self.trace.add(
             (
                 *self._head("result", reader, records, verdict.outcome, detail),
                 "request_id",
-                invocation.request_id,
+                request_id,
                 "duration_ms",
-                invocation.ended_ms - invocation.started_ms,
+                ended_ms - started_ms,
                 "error",
-                invocation.error,
+                error,
                 "error_type",
-                invocation.error_type,
+                error_type,
                 "reason",
                 verdict.reason,
                 "committed",
@@ -513,7 +567,7 @@ class MappingRuntime:
             self.duplicates[name] = left - 1
         return True
 
-    def invoke_duplicate(self, reader: ShardReader, original: Invocation) -> None:
+    def invoke_duplicate(self, reader: ShardReader, original: Sent) -> None:
         """
         Deliver ``original``'s event once more, as AWS's at-least-once delivery may
         (spec 3.7, injected, I): same records and event, a new request id. The
@@ -524,21 +578,22 @@ class MappingRuntime:
         request that could be throttled.
         """
         records = reader.batch.records if reader.batch is not None else []
-        invocation = self._call(
+        render = original[6]
+        assert isinstance(render, BatchEvent)
+        sent, verdict, pending = self._call(
             reader,
             records,
-            original._render,
+            render,
             outcome="duplicate",
-            data=("duplicate_of", original.request_id),
+            data=("duplicate_of", original[0]),
             judge_as=None,
         )
-        self.scheduler.call_at(invocation.ended_ms, self._finish_duplicate, reader, invocation)
-        invocation._raise_pending()  # as in invoke
+        self.scheduler.call_at(sent[2], self._finish_duplicate, reader, sent, verdict)
+        if pending is not None:  # as in invoke
+            raise pending[0].with_traceback(pending[1])
 
-    def _finish_duplicate(self, reader: ShardReader, invocation: Invocation) -> None:
-        verdict = invocation.verdict
-        assert verdict is not None
-        self._trace_result(reader, reader.batch, invocation, verdict, "duplicate", True)
+    def _finish_duplicate(self, reader: ShardReader, sent: Sent, verdict: Verdict) -> None:
+        self._trace_result(reader, reader.batch, sent, verdict, "duplicate", True)
         reader.duplicate_done()
 
     # -- fates -------------------------------------------------------------------------
