@@ -47,12 +47,15 @@ from esm_sim._lambda.sandbox import HandlerHost
 from esm_sim._mapping import advice
 from esm_sim._mapping.config import SETTINGS, Behaviour
 from esm_sim._mapping.fates import OUTCOMES, Fate
+from esm_sim._mapping.lanes import key_hash
 from esm_sim._mapping.runtime import MappingPorts, MappingRuntime, expand_render
 from esm_sim._metrics import Metrics
 from esm_sim._redrive import RedriveResult
 from esm_sim._redrive import redrive as _redrive
 from esm_sim._sinks import Bucket, Queue, Topic, deliver_failure_record
+from esm_sim._streams.attributes import Image
 from esm_sim._streams.records import SEQUENCE_BASE, SEQUENCE_STEP
+from esm_sim._streams.shard import Shard
 from esm_sim._streams.table import Table
 from esm_sim.errors import ConfigError, SimulationError, SimulationLimitExceeded
 
@@ -97,6 +100,54 @@ def _check_callable(fn: object) -> None:
 
 # One simulation runs at a time per process (re-entrant: a handler may run another).
 _RUN_LOCK = threading.RLock()
+
+
+class _Trimmer:
+    """
+    What a table's shards ask before freeing trimmed records (``Shard.trim``,
+    spec 7.1): the retention, the lowest index a mapping of the table still
+    needs, the lane hash each trimmed record keeps; and the sweep over the
+    table's shards, run when a shard fills a chunk or the table rolls over.
+    """
+
+    __slots__ = ("_done", "mappings", "now_ms", "retention_ms", "table")
+
+    def __init__(
+        self,
+        table: Table,
+        mappings: dict[str, MappingRuntime],
+        retention_ms: int,
+        now_ms: Callable[[], int],
+    ) -> None:
+        self.table = table
+        self.mappings = mappings
+        self.retention_ms = retention_ms
+        self.now_ms = now_ms
+        self._done = 0  # the leading shards closed and trimmed to their end
+
+    def floor(self, shard: Shard) -> int:
+        """The lowest first-open index over the mappings reading this table."""
+        return min(
+            (m.first_open_index(shard) for m in self.mappings.values() if m.table is self.table),
+            default=shard.end,
+        )
+
+    def key_hash(self, keys: Image) -> int:
+        """The lane hash (``ParallelizationFactor`` lanes, spec 5) of a key."""
+        return key_hash(keys)
+
+    def sweep(self, _shard: object = None) -> None:
+        """Trim every shard of the table that may have records to free."""
+        cutoff = self.now_ms() - self.retention_ms
+        shards = self.table.shards
+        for shard in shards[self._done :]:
+            shard.trim(cutoff)
+        while (
+            self._done < len(shards)
+            and shards[self._done].closed_ms is not None
+            and shards[self._done].trimmed >= shards[self._done].end
+        ):
+            self._done += 1
 
 
 class Simulation:
@@ -575,6 +626,14 @@ class Simulation:
             ttl_delay_ms=self.behaviour.ttl_delay_ms,
         )
         table.on_new_shard(self._trace_shard_opened)
+        # spec 7.1: records past retention and every checkpoint are freed.
+        trimmer = _Trimmer(
+            table, self.mappings, self.behaviour.retention_ms, lambda: self._scheduler.now_ms
+        )
+        for shard in table.shards:
+            shard.trimmer = trimmer
+        table.on_new_shard(lambda shard: setattr(shard, "trimmer", trimmer))
+        table.on_new_shard(trimmer.sweep)
         table.on_shard_closed(self._trace_shard_closed)
         self.tables[name] = table
         if table.has_stream:

@@ -48,6 +48,10 @@ class LaneTable:
     def sync(self) -> None:
         """Deal the records appended since the last call into their lanes."""
         shard, lanes, factor = self.shard, self.lanes, self.factor
+        if self.synced < shard.trimmed:  # trimmed records kept their key's hash only
+            for index, crc in enumerate(shard.trimmed_key_hashes(self.synced), self.synced):
+                lanes[crc % factor].append(index)
+            self.synced = shard.trimmed
         for index in range(self.synced, shard.end):
             lanes[key_hash(shard.at(index)[KEYS]) % factor].append(index)
         self.synced = shard.end
