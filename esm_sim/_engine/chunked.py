@@ -189,6 +189,23 @@ class FlatRows(Sequence[tuple[Any, ...]]):
     def __len__(self) -> int:
         return len(self._starts)
 
+    def forget(self, n: int) -> None:
+        """
+        Drop the first ``n`` rows (``Simulation(history_hours=...)``): indexes
+        then count from the first row kept. Frozen chunks holding only dropped
+        rows are freed; a chunk a kept row starts in stays whole.
+        """
+        n = min(n, len(self._starts))
+        if n <= 0:
+            return
+        del self._starts[:n]
+        first = self._starts[0] if self._starts else self._tail_base + len(self._tail)
+        bases, chunks = self._bases, self._chunks
+        k = bisect_right(bases, first) - 1 if bases and first < self._tail_base else len(bases)
+        if k > 0:
+            del bases[:k]
+            del chunks[:k]
+
     def row(self, index: int) -> tuple[Any, ...]:
         """Row ``index`` (0 <= index < len), as a new tuple."""
         starts = self._starts

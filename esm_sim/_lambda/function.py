@@ -389,6 +389,7 @@ _ROW_FIELDS = (
 _FRAMES = len(_ROW_FIELDS)
 _SEQS = _ROW_FIELDS.index("_seqs")
 _SHARD = _ROW_FIELDS.index("shard_id")
+_ENDED = _ROW_FIELDS.index("ended_ms")
 
 Row = tuple[Any, ...]
 Expand = Callable[[tuple[Any, ...]], Callable[[], dict[str, Any]]]
@@ -410,7 +411,7 @@ class InvocationLog(Sequence[Invocation]):
     handler's run filled in. Slices are lists.
     """
 
-    __slots__ = ("_exceptions", "_expand", "_indexed", "_rows", "_seq_index")
+    __slots__ = ("_exceptions", "_expand", "_indexed", "_rows", "_seq_index", "forgotten")
 
     def __init__(
         self, expand: Expand | None = None, exceptions: ExceptionStore | None = None
@@ -424,6 +425,7 @@ class InvocationLog(Sequence[Invocation]):
         # (delivering), extended by the rows added since (_indexed of them done).
         self._seq_index: dict[int, list[int]] = {}
         self._indexed = 0
+        self.forgotten = 0  # invocations dropped by forget_ended_before
 
     def append(self, invocation: Invocation) -> Row:
         """Keep a finished handler run (its fields no longer change); returns its row."""
@@ -484,6 +486,23 @@ class InvocationLog(Sequence[Invocation]):
 
     def __len__(self) -> int:
         return len(self._rows)
+
+    def forget_ended_before(self, at_ms: int) -> int:
+        """
+        Drop the leading invocations that ended before ``at_ms``
+        (``Simulation(history_hours=...)``); returns how many. Indexes then
+        count from the first invocation kept.
+        """
+        rows = self._rows
+        n = 0
+        while n < len(rows) and rows.row(n)[_ENDED] < at_ms:
+            n += 1
+        if n:
+            rows.forget(n)
+            self.forgotten += n
+            self._seq_index = {}  # row numbers moved: index again when asked
+            self._indexed = 0
+        return n
 
     def records_from(self, start: int) -> int:
         """How many records the invocations from index ``start`` on carried."""

@@ -191,11 +191,13 @@ class Shard:
             seqs.extend([r[SEQ] - SEQUENCE_BASE for r in part])
             created.extend([r[CREATED_MS] for r in part])
             hashes.extend([key_hash(r[KEYS]) for r in part])
-        records.drop_chunks(stop)
         if whole:
-            records.tail = [None] * len(records.tail)  # type: ignore[list-item]
+            # Nothing of a sealed shard is left to read: its storage goes (``end``
+            # is then ``trimmed``).
+            self._records = ChunkedList()
             self.trimmed = end
         else:
+            records.drop_chunks(stop)
             self.trimmed = stop << CHUNK_BITS
 
     def _tombstone(self, index: int) -> Record:
@@ -231,7 +233,7 @@ class Shard:
     @property
     def end(self) -> int:
         """The index one past the last record."""
-        return len(self._records)
+        return len(self._records) or self.trimmed  # a sealed shard trimmed whole keeps none
 
     def at(self, index: int) -> Record:
         """The record at an absolute index (0 <= index < end); a trimmed one is a tombstone."""
