@@ -657,6 +657,92 @@ def bench_memory(scale: str) -> Bench:
     return Bench("memory", runs, checks, extra=lambda: figures, absolute=absolute)
 
 
+# -- long_run_memory (issue 18) --------------------------------------------------------
+
+
+def long_run_days(
+    shards: int, burst: int, every_min: int, days: int, writes: bool = True
+) -> list[int]:
+    """
+    tracemalloc's current traced bytes (after ``gc.collect()``) at the end of each
+    virtual day of a steady run: ``Simulation(history_hours=24)``, one table of
+    ``shards`` shards, one mapping (BatchSize 100), ``burst`` writes to 1000 item
+    keys every ``every_min`` minutes (none without ``writes``). Counted from before
+    the simulation was made, so each figure is everything the simulation holds.
+    """
+    gc.collect()
+    tracemalloc.start()
+    base = tracemalloc.get_traced_memory()[0]
+    sim = Simulation(seed=7, history_hours=24)
+    table = sim.create_table("long", partition_key="pk", shard_count=shards)
+    sim.create_function("f", handler)
+    sim.lambda_client.create_event_source_mapping(
+        EventSourceArn=table.stream_arn,
+        FunctionName="f",
+        StartingPosition="TRIM_HORIZON",
+        BatchSize=100,
+    )
+    put = table.put_item
+    out = []
+    i = 0
+    for _ in range(days):
+        for _ in range(1440 // every_min):
+            if writes:
+                for _ in range(burst):
+                    put({"pk": f"k{i % 1000}", "v": "payload-" + str(i)})
+                    i += 1
+            sim.run_for(60 * every_min)
+        gc.collect()
+        out.append(tracemalloc.get_traced_memory()[0] - base)
+    tracemalloc.stop()
+    return out
+
+
+def bench_long_run_memory(scale: str) -> Bench:
+    # full: 3 shards, 1 write/s (86 400 a day); smoke: 2 shards, 0.2 write/s.
+    shards, burst, every = (3, 300, 5) if scale == "full" else (2, 60, 5)
+    rounds = 2 if scale == "full" else 1
+    figures: dict[str, Any] = {}
+
+    def absolute(result: dict[str, Any]) -> list[dict[str, Any]]:
+        empty = long_run_days(shards, burst, every, 3, writes=False)[-1]
+        days = [long_run_days(shards, burst, every, 3) for _ in range(rounds)]
+        ratios = [d[2] / d[0] for d in days]
+        ratio = statistics.median(ratios)
+        above = all(d[0] > empty and d[2] > empty for d in days)
+        figures.update(
+            {
+                "bytes_by_day": days,
+                "empty_bytes": empty,
+                "ratios": ratios,
+                "writes_per_day": burst * 1440 // every,
+            }
+        )
+        return [
+            {
+                "check": "long_run_memory",
+                "subject": "day 3",
+                "anchor": "day 1",
+                "kind": "absolute",
+                "subject_median_s": None,
+                "anchor_median_s": None,
+                "ratio_of_medians": ratio,
+                "median_round_ratio": ratio,
+                "min_round_ratio": min(ratios),
+                "max_round_ratio": max(ratios),
+                "target": 1.2,
+                "gated": True,
+                "passed": ratio <= 1.2 and above,
+                "work_equal": True,
+                "mismatch": {},
+                "note": "tracemalloc current bytes after gc.collect(), end of day 3 / day 1, "
+                f"history_hours=24; empty simulation {empty} B (both days must be above it)",
+            }
+        ]
+
+    return Bench("long_run_memory", [], [], rounds=1, extra=lambda: figures, absolute=absolute)
+
+
 # -- B12 scaling_shards --------------------------------------------------------------
 
 
@@ -1100,6 +1186,7 @@ BENCHES: dict[str, Callable[[str], Bench]] = {
     "esm_backlog_bisect": bench_esm_backlog,
     "idle_horizon": bench_idle_horizon,
     "memory": bench_memory,
+    "long_run_memory": bench_long_run_memory,
     "scaling_shards": bench_scaling_shards,
     "scaling_parallelization": bench_scaling_parallelization,
     "lanes": bench_lanes,

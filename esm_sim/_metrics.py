@@ -25,7 +25,8 @@ way). ``ConcurrentExecutions`` is a level: one point per change.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from array import array
+from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -99,8 +100,11 @@ class Metrics:
         mappings: dict[str, Any],
         functions: Callable[[], Mapping[str, Any]] | None = None,
         iterator_age_at: str = "send",
+        archive: MetricsArchive | None = None,
     ) -> None:
         self._trace = trace
+        # The points of forgotten trace entries (history_hours), or None.
+        self._archive = archive
         # uuid -> the mapping (its AWS fields and function), as the simulation keeps them.
         self._mappings = mappings
         # The simulation's functions by name, read on each query (a template re-keys
@@ -292,16 +296,81 @@ class Metrics:
     def _refresh(self) -> None:
         """Recompute every point when the trace has grown since the last query."""
         trace = self._trace
-        if len(trace) == self._seen:
+        archive = self._archive
+        seen = trace.forgotten + len(trace)
+        if seen == self._seen:
             return
-        self._seen = len(trace)
-        at_finish = self._iterator_age_at == "finish"
-        points: dict[str, list[Point]] = {n: [] for n in METRIC_NAMES}
-        deltas: list[Point] = []
-        invokes: dict[str, TraceEvent] = {}
-        function_of: dict[str, str] = {}  # mapping -> the function it last invoked
-        high_water: dict[tuple[str, str, int], int] = {}
-        has_poll_events = any(e.kind == "poll" for e in trace)
+        self._seen = seen
+        if archive is None:
+            fold = _Fold(self._mappings, self._iterator_age_at)
+            fold.has_poll_events = any(e.kind == "poll" for e in trace)
+            points: dict[str, list[Point]] = {n: [] for n in METRIC_NAMES}
+            deltas: list[Point] = []
+        else:
+            # What the forgotten entries gave, then the entries kept (history_hours).
+            fold = archive.fold.copy()
+            fold.has_poll_events |= any(e.kind == "poll" for e in trace)
+            points = {n: archive.points(n) for n in METRIC_NAMES}
+            deltas = archive.points(_DELTAS)
+        fold.run(trace, points, deltas, forget=False)
+        for values in points.values():
+            values.sort(key=lambda p: p[0])  # stable: trace order within one ms
+        self._points = points
+        self._deltas = deltas
+
+
+_DELTAS = "~ConcurrentExecutions"  # the archive's name for the level's +1/-1 steps
+
+
+class _Fold:
+    """
+    Turns trace entries into metric points, in trace order, remembering across
+    calls what later entries need: each invocation's ``invoke`` entry until its
+    result, each mapping's last function, each lane's high-water mark.
+    """
+
+    __slots__ = (
+        "function_of",
+        "has_poll_events",
+        "high_water",
+        "invokes",
+        "iterator_age_at",
+        "mappings",
+    )
+
+    def __init__(self, mappings: dict[str, Any], iterator_age_at: str) -> None:
+        self.mappings = mappings
+        self.iterator_age_at = iterator_age_at
+        self.invokes: dict[str, TraceEvent] = {}
+        self.function_of: dict[str, str] = {}  # mapping -> the function it last invoked
+        self.high_water: dict[tuple[str, str, int], int] = {}
+        self.has_poll_events = False
+
+    def copy(self) -> _Fold:
+        """A fold that goes on from this one's state, leaving this one as it is."""
+        other = _Fold(self.mappings, self.iterator_age_at)
+        other.invokes = dict(self.invokes)
+        other.function_of = dict(self.function_of)
+        other.high_water = dict(self.high_water)
+        other.has_poll_events = self.has_poll_events
+        return other
+
+    def run(
+        self,
+        events: Iterable[TraceEvent],
+        points: dict[str, list[Point]],
+        deltas: list[Point],
+        *,
+        forget: bool,
+    ) -> None:
+        """
+        Append the points of ``events`` to ``points`` and ``deltas``. With
+        ``forget``, an invocation's ``invoke`` entry is let go at its result
+        (the events are being forgotten: nothing will ask for it again).
+        """
+        at_finish = self.iterator_age_at == "finish"
+        invokes, function_of, high_water = self.invokes, self.function_of, self.high_water
+        has_poll_events = self.has_poll_events
 
         def fn_of(e: TraceEvent) -> str:
             fn = e.get("function")
@@ -310,7 +379,7 @@ class Metrics:
                 return fn
             if e.mapping in function_of:
                 return function_of[e.mapping]
-            m = self._mappings.get(e.mapping)
+            m = self.mappings.get(e.mapping)
             return m.function.name if m is not None else ""
 
         def polled(e: TraceEvent, fn: str) -> None:
@@ -325,7 +394,7 @@ class Metrics:
                 high_water[lane] = int(e.last_seq)
                 points["PolledEventCount"].append((e.at_ms, e.count, fn, e.mapping))
 
-        for e in trace:
+        for e in events:
             kind = e.kind
             if kind == "poll":
                 points["PolledEventCount"].append((e.at_ms, e.count, fn_of(e), e.mapping))
@@ -343,7 +412,7 @@ class Metrics:
                         points["IteratorAge"].append((e.at_ms, age, fn, e.mapping))
             elif kind == "result":
                 rid = e.get("request_id", "")
-                sent = invokes.get(rid)
+                sent = invokes.pop(rid, None) if forget else invokes.get(rid)
                 if sent is None:
                     continue
                 fn = fn_of(sent)
@@ -375,7 +444,7 @@ class Metrics:
                     points["Invocations"].append((e.at_ms, 1, fn, ""))
                     deltas.append((e.at_ms, 1, fn, ""))
                 elif rid in invokes and e.outcome in ("success", "partial", "failure"):
-                    sent = invokes[rid]
+                    sent = invokes.pop(rid) if forget else invokes[rid]
                     deltas.append((e.at_ms, -1, fn, ""))
                     points["Duration"].append((sent.at_ms, e.get("duration_ms", 0), fn, ""))
                     if e.get("error") is not None:
@@ -407,7 +476,61 @@ class Metrics:
                 # spec 9.2: a failed delivery counts 1 failure and drops the records.
                 points["DestinationDeliveryFailures"].append((e.at_ms, 1, fn, e.mapping))
                 points["DroppedEventCount"].append((e.at_ms, e.count, fn, e.mapping))
-        for values in points.values():
-            values.sort(key=lambda p: p[0])  # stable: trace order within one ms
-        self._points = points
-        self._deltas = deltas
+
+
+class MetricsArchive:
+    """
+    The metric points of forgotten trace entries (``Simulation(history_hours=...)``),
+    kept compactly so every metric stays exact: per metric, the points' times
+    (``array('q')``), values (``array('d')``) and (function, mapping) pairs (an
+    ``array('I')`` of numbers into one shared list): 20 bytes a point, against
+    the few hundred a trace entry keeps; plus the fold's state (invocations
+    still running, each mapping's function, each lane's high-water mark).
+    """
+
+    __slots__ = ("_at", "_key", "_keys", "_numbers", "_value", "fold")
+
+    def __init__(self, mappings: dict[str, Any], iterator_age_at: str) -> None:
+        self.fold = _Fold(mappings, iterator_age_at)
+        self._keys: list[tuple[str, str]] = []
+        self._numbers: dict[tuple[str, str], int] = {}
+        names = (*METRIC_NAMES, _DELTAS)
+        self._at = {n: array("q") for n in names}
+        self._value = {n: array("d") for n in names}
+        self._key = {n: array("I") for n in names}
+
+    def absorb(self, events: list[TraceEvent]) -> None:
+        """Keep the points of entries the trace is forgetting (in trace order)."""
+        if not events:
+            return
+        self.fold.has_poll_events |= any(e.kind == "poll" for e in events)
+        points: dict[str, list[Point]] = {n: [] for n in METRIC_NAMES}
+        deltas: list[Point] = []
+        self.fold.run(events, points, deltas, forget=True)
+        points[_DELTAS] = deltas
+        numbers, keys = self._numbers, self._keys
+        for name, values in points.items():
+            at, value, key = self._at[name], self._value[name], self._key[name]
+            for t, v, fn, mapping in values:
+                pair = (fn, mapping)
+                number = numbers.get(pair)
+                if number is None:
+                    number = numbers[pair] = len(keys)
+                    keys.append(pair)
+                at.append(t)
+                value.append(v)
+                key.append(number)
+
+    def points(self, name: str) -> list[Point]:
+        """The archived points of one metric (or ``_DELTAS``), in the order made."""
+        keys = self._keys
+        values = self._value[name]
+        return [
+            (t, _number(values[i]), *keys[k])
+            for i, (t, k) in enumerate(zip(self._at[name], self._key[name], strict=True))
+        ]
+
+
+def _number(value: float) -> float:
+    """A value as it was put in: whole numbers were ints (counts, milliseconds)."""
+    return int(value) if value.is_integer() else value

@@ -358,15 +358,23 @@ def _resolve(
     # failure record may name. Its batchSize tells: when the range holds more, only
     # the first record's lane is kept (by the mapping's ParallelizationFactor now).
     entries = mapping.ledger.entries
-    records = [
-        record
-        for record in shard.slice(first, last + 1)
+    indexed = [
+        (index, record)
+        for index, record in enumerate(shard.slice(first, last + 1), first)
         if entries.get(record[SEQ], ("",))[0] == "destination"
     ]
+    records = [record for _, record in indexed]
     factor = mapping.config.parallelization_factor
     if len(records) != info.get("batchSize") and factor > 1:
-        lane = key_hash(shard.at(first)[KEYS]) % factor
-        records = [r for r in records if key_hash(r[KEYS]) % factor == lane]
+
+        def lane_of(index: int) -> int:
+            # A trimmed record (spec 7.1) kept its key's lane hash only.
+            if index < shard.trimmed:
+                return shard.trimmed_key_hash(index) % factor
+            return key_hash(shard.at(index)[KEYS]) % factor
+
+        lane = lane_of(first)
+        records = [r for i, r in indexed if lane_of(i) == lane]
     return _Plan(item, mapping, table, shard, records)
 
 

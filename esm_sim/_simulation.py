@@ -9,6 +9,7 @@ concurrency) and the destinations, and it is the only object users hold.
 from __future__ import annotations
 
 import functools
+import math
 import re
 import threading
 from collections.abc import Callable, ItemsView, Iterator, Mapping
@@ -48,12 +49,15 @@ from esm_sim._lambda.sandbox import HandlerHost
 from esm_sim._mapping import advice
 from esm_sim._mapping.config import SETTINGS, Behaviour
 from esm_sim._mapping.fates import OUTCOMES, Fate
+from esm_sim._mapping.lanes import key_hash
 from esm_sim._mapping.runtime import MappingPorts, MappingRuntime, expand_render
-from esm_sim._metrics import Metrics
+from esm_sim._metrics import Metrics, MetricsArchive
 from esm_sim._redrive import RedriveResult
 from esm_sim._redrive import redrive as _redrive
 from esm_sim._sinks import Bucket, Queue, Topic, deliver_failure_record
+from esm_sim._streams.attributes import Image
 from esm_sim._streams.records import SEQUENCE_BASE, SEQUENCE_STEP
+from esm_sim._streams.shard import Shard
 from esm_sim._streams.table import Table
 from esm_sim.errors import ConfigError, SimulationError, SimulationLimitExceeded
 
@@ -120,6 +124,72 @@ def _check_callable(fn: object) -> None:
 
 # One simulation runs at a time per process (re-entrant: a handler may run another).
 _RUN_LOCK = threading.RLock()
+
+
+def _history_ms(history_hours: object) -> int | None:
+    """``history_hours`` in ms: None, or a positive finite number of hours."""
+    if history_hours is None:
+        return None
+    if (
+        not isinstance(history_hours, int | float)
+        or isinstance(history_hours, bool)
+        or not math.isfinite(history_hours)
+        or history_hours <= 0
+    ):
+        msg = f"history_hours={history_hours!r} must be None or a positive number of hours"
+        raise ConfigError(msg)
+    return max(1, round(history_hours * 3_600_000))
+
+
+class _Trimmer:
+    """
+    What a table's shards ask before freeing trimmed records (``Shard.trim``,
+    spec 7.1): the retention, the lowest index a mapping of the table still
+    needs, the lane hash each trimmed record keeps; and the sweep over the
+    table's shards, run when a shard fills a chunk or the table rolls over.
+    """
+
+    __slots__ = ("_done", "after", "mappings", "now_ms", "retention_ms", "table")
+
+    def __init__(
+        self,
+        table: Table,
+        mappings: dict[str, MappingRuntime],
+        retention_ms: int,
+        now_ms: Callable[[], int],
+        after: Callable[[], None],
+    ) -> None:
+        self.after = after  # run after each sweep: the simulation drops old history
+        self.table = table
+        self.mappings = mappings
+        self.retention_ms = retention_ms
+        self.now_ms = now_ms
+        self._done = 0  # the leading shards closed and trimmed to their end
+
+    def floor(self, shard: Shard) -> int:
+        """The lowest first-open index over the mappings reading this table."""
+        return min(
+            (m.first_open_index(shard) for m in self.mappings.values() if m.table is self.table),
+            default=shard.end,
+        )
+
+    def key_hash(self, keys: Image) -> int:
+        """The lane hash (``ParallelizationFactor`` lanes, spec 5) of a key."""
+        return key_hash(keys)
+
+    def sweep(self, _shard: object = None) -> None:
+        """Trim every shard of the table that may have records to free."""
+        cutoff = self.now_ms() - self.retention_ms
+        shards = self.table.shards
+        for shard in shards[self._done :]:
+            shard.trim(cutoff)
+        while (
+            self._done < len(shards)
+            and shards[self._done].closed_ms is not None
+            and shards[self._done].trimmed >= shards[self._done].end
+        ):
+            self._done += 1
+        self.after()
 
 
 class Simulation:
@@ -193,6 +263,14 @@ class Simulation:
         iterator_age_at: "send" or "finish" (spec 11 row 10).
         account_concurrency: the account's concurrent-executions limit (spec 10).
         max_filters: the filters-per-mapping quota (spec 8: 5 by default, up to 10).
+        history_hours: None (the default) keeps the whole history; a positive number
+            N keeps only about the last N virtual hours of the trace and of the
+            invocation logs (functions' and mappings'), for long runs: entries are
+            dropped in batches, so between N and N + N/32 hours stay. ``fate()``,
+            ``fate_counts()`` and ``metrics`` stay exact (the metrics keep compact
+            points of what is forgotten); ``Fate.deliveries``, timelines,
+            ``trace.text()``/``digest()`` and the invariants cover only what is kept.
+            Not a behaviour setting: what happens is the same, only less is remembered.
     """
 
     def __init__(
@@ -224,12 +302,14 @@ class Simulation:
         iterator_age_at: str = "send",
         account_concurrency: int = DEFAULT_ACCOUNT_CONCURRENCY,
         max_filters: int = 5,
+        history_hours: float | None = None,
     ) -> None:
         # The settings, by name, before any other local exists: the table checks
         # and converts them all (tests/test_settings.py keeps it and this
         # signature in step).
         arguments = locals()
         settings = {s.name: arguments[s.name] for s in SETTINGS}
+        history_ms = _history_ms(history_hours)
         if not isinstance(seed, int) or isinstance(seed, bool):
             msg = f"seed={seed!r} must be an int"
             raise ConfigError(msg)
@@ -265,6 +345,12 @@ class Simulation:
             f"# esm_sim trace seed={seed} start={iso_ms(self._scheduler.now_ms)} "
             f"region={region} account={account_id} {behaviour_repr}"
         )
+        # history_hours: how long entries are kept, the next time to drop some, and
+        # the metric points of those dropped.
+        self.history_hours = history_hours
+        self._history_ms = history_ms
+        self._next_forget_ms = self._scheduler.now_ms
+        self._metrics_archive: MetricsArchive | None = None
         self.tables: dict[str, Table] = {}
         self.tables_by_stream_arn: dict[str, Table] = {}
         # What handlers raised, shared by the invocation logs (InvocationLog).
@@ -415,26 +501,30 @@ class Simulation:
             bar_format=None if bounded else "{desc}: {n:.0f}{unit} [{elapsed}{postfix}]",
         )
         if bar is None:
-            return self._scheduler.run_until(limit, stop)
+            done = self._scheduler.run_until(limit, stop)
+            self._forget_history()
+            return done
         seen: dict[str, int] = {}  # invocations counted so far, per function
         totals = [0, 0]  # records, invocations
 
         def postfix() -> str:
             for name, fn in self.functions.items():
-                log = fn.invocations
+                log = fn.invocations  # counted from its first invocation, forgotten or not
                 before = seen.get(name, 0)
-                totals[0] += log.records_from(before)
-                totals[1] += len(log) - before
-                seen[name] = len(log)
+                totals[0] += log.records_from(max(0, before - log.forgotten))
+                totals[1] += log.forgotten + len(log) - before
+                seen[name] = log.forgotten + len(log)
             return f"t={iso_ms(self.now_ms)}, records={totals[0]}, invocations={totals[1]}"
 
         scheduler, every = self._scheduler, _progress.EVERY
-        return _progress.run_with_bar(
+        done = _progress.run_with_bar(
             bar,
             lambda: scheduler.run_events(limit, stop, every),
             seconds=lambda: (scheduler.now_ms - start) / 1000,
             postfix=postfix,
         )
+        self._forget_history()
+        return done
 
     def run_for(self, seconds: float, *, progress: object = None) -> None:
         """
@@ -598,6 +688,18 @@ class Simulation:
             ttl_delay_ms=self.behaviour.ttl_delay_ms,
         )
         table.on_new_shard(self._trace_shard_opened)
+        # spec 7.1: records past retention and every checkpoint are freed.
+        trimmer = _Trimmer(
+            table,
+            self.mappings,
+            self.behaviour.retention_ms,
+            lambda: self._scheduler.now_ms,
+            self._forget_history,
+        )
+        for shard in table.shards:
+            shard.trimmer = trimmer
+        table.on_new_shard(lambda shard: setattr(shard, "trimmer", trimmer))
+        table.on_new_shard(trimmer.sweep)
         table.on_shard_closed(self._trace_shard_closed)
         self.tables[name] = table
         if table.has_stream:
@@ -918,6 +1020,36 @@ class Simulation:
         """
         return _redrive(self, source, function_name=function_name, uuid=uuid, delete=delete)
 
+    # -- history (history_hours) ------------------------------------------------------------
+
+    def _forget_history(self) -> None:
+        """
+        Drop trace entries and invocations older than ``history_hours``, in
+        batches of an eighth of it (so the cost is amortised), keeping the
+        metric points of the entries dropped.
+        """
+        history_ms = self._history_ms
+        if history_ms is None:
+            return
+        horizon = self.now_ms - history_ms
+        if horizon < self._next_forget_ms:
+            return
+        self._next_forget_ms = horizon + max(1, history_ms // 32)
+        gone = self.trace.forget_before(horizon)
+        if gone:
+            if self._metrics_archive is None:
+                self._metrics_archive = MetricsArchive(
+                    self.mappings, self.behaviour.iterator_age_at
+                )
+                cached: Metrics | None = getattr(self, "_metrics", None)
+                if cached is not None:
+                    cached._archive = self._metrics_archive
+            self._metrics_archive.absorb(gone)
+        for fn in self.functions.values():
+            fn.invocations.forget_ended_before(horizon)
+        for mapping in self.mappings.values():
+            mapping.invocations.forget_ended_before(horizon)
+
     # -- fates -----------------------------------------------------------------------------
 
     def _locate(self, sequence_number: int) -> tuple[Table, Any, int] | None:
@@ -1006,6 +1138,7 @@ class Simulation:
                 mappings=self.mappings,
                 functions=lambda: self.functions,
                 iterator_age_at=self.behaviour.iterator_age_at,
+                archive=self._metrics_archive,
             )
         return cached
 

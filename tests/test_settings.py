@@ -24,7 +24,7 @@ from esm_sim.errors import ConfigError
 
 README = Path(__file__).resolve().parent.parent / "README.md"
 # Simulation keywords that are not behaviour settings: identity and placement.
-NOT_SETTINGS = ("seed", "start", "region", "account_id", "handler_clock")
+NOT_SETTINGS = ("seed", "start", "region", "account_id", "handler_clock", "history_hours")
 BY_KIND = {kind: [s for s in SETTINGS if s.kind == kind] for kind in ("bool", "count", "duration")}
 
 
@@ -50,7 +50,7 @@ class TestSettingsTable:
         assert expected == actual
 
     def test_every_simulation_keyword_is_a_setting(self) -> None:
-        """Simulation takes no keyword that is not in the table, apart from seed, start, region, account_id and handler_clock (what handlers see, not how mappings behave)."""
+        """Simulation takes no keyword that is not in the table, apart from seed, start, region, account_id, handler_clock and history_hours (what handlers see and what is remembered, not how mappings behave)."""
         assert sorted(s.name for s in SETTINGS) == sorted(set(_keywords()) - set(NOT_SETTINGS))
 
     def test_every_setting_is_in_the_readme_table(self) -> None:

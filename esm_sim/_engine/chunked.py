@@ -36,11 +36,26 @@ class ChunkedList(Sequence[T], Generic[T]):
     item ``i`` is ``chunks[i >> CHUNK_BITS][i & LOW]`` while that chunk is full.
     """
 
-    __slots__ = ("chunks", "tail")
+    __slots__ = ("chunks", "dropped", "tail")
 
     def __init__(self) -> None:
         self.chunks: list[tuple[T, ...]] = []
         self.tail: list[T] = []
+        # How many leading chunks were dropped (emptied by ``drop_chunks``):
+        # their items are gone, and ``bisect`` searches after them.
+        self.dropped = 0
+
+    def drop_chunks(self, n: int) -> None:
+        """
+        Empty the first ``n`` full chunks (their items are freed; indexes are kept).
+
+        Reading a dropped item is the owner's business to prevent: its chunk is
+        an empty tuple. ``__iter__`` and ``slice`` skip what was dropped.
+        """
+        chunks = self.chunks
+        for c in range(self.dropped, min(n, len(chunks))):
+            chunks[c] = ()
+        self.dropped = max(self.dropped, min(n, len(chunks)))
 
     def append(self, item: T) -> None:
         """Add one item at the end."""
@@ -105,7 +120,7 @@ class ChunkedList(Sequence[T], Generic[T]):
         chunks = self.chunks
         # Every item of the chunks before c falls before the insertion point
         # (their last one does), so it lies in chunk c, or in the open chunk.
-        c = find(chunks, value, key=lambda chunk: key(chunk[-1]))
+        c = find(chunks, value, lo=self.dropped, key=lambda chunk: key(chunk[-1]))
         source: Sequence[T] = chunks[c] if c < len(chunks) else self.tail
         return (c << CHUNK_BITS) + find(source, value, key=key)
 
@@ -173,6 +188,23 @@ class FlatRows(Sequence[tuple[Any, ...]]):
 
     def __len__(self) -> int:
         return len(self._starts)
+
+    def forget(self, n: int) -> None:
+        """
+        Drop the first ``n`` rows (``Simulation(history_hours=...)``): indexes
+        then count from the first row kept. Frozen chunks holding only dropped
+        rows are freed; a chunk a kept row starts in stays whole.
+        """
+        n = min(n, len(self._starts))
+        if n <= 0:
+            return
+        del self._starts[:n]
+        first = self._starts[0] if self._starts else self._tail_base + len(self._tail)
+        bases, chunks = self._bases, self._chunks
+        k = bisect_right(bases, first) - 1 if bases and first < self._tail_base else len(bases)
+        if k > 0:
+            del bases[:k]
+            del chunks[:k]
 
     def row(self, index: int) -> tuple[Any, ...]:
         """Row ``index`` (0 <= index < len), as a new tuple."""

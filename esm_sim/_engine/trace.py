@@ -108,11 +108,32 @@ class Trace:
     each would make the cyclic GC run, and walk them, far more often.
     """
 
-    __slots__ = ("_rows", "header")
+    __slots__ = ("_rows", "forgotten", "header")
 
     def __init__(self, header: str) -> None:
         self.header = header
         self._rows = FlatRows()
+        # Entries dropped by ``forget_before`` (``Simulation(history_hours=...)``).
+        self.forgotten = 0
+
+    def forget_before(self, at_ms: int) -> list[TraceEvent]:
+        """
+        Drop the leading entries that happened before ``at_ms`` and return them
+        (for what keeps aggregates of them: the metrics). Indexes, ``text()`` and
+        ``digest()`` then cover only the entries kept.
+        """
+        rows = self._rows
+        lo, hi = 0, len(rows)
+        while lo < hi:  # entries are in time order: the first at or after at_ms
+            mid = (lo + hi) // 2
+            if rows.row(mid)[0] < at_ms:
+                lo = mid + 1
+            else:
+                hi = mid
+        gone = [_event(rows.row(i)) for i in range(lo)]
+        rows.forget(lo)
+        self.forgotten += lo
+        return gone
 
     def append(self, event: TraceEvent) -> None:
         """Record one happening (the only way the trace grows)."""

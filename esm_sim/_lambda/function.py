@@ -478,6 +478,7 @@ _ROW_FIELDS = (
 _FRAMES = len(_ROW_FIELDS)
 _SEQS = _ROW_FIELDS.index("_seqs")
 _SHARD = _ROW_FIELDS.index("shard_id")
+_ENDED = _ROW_FIELDS.index("ended_ms")
 
 Row = tuple[Any, ...]
 Expand = Callable[[tuple[Any, ...]], Callable[[], dict[str, Any]]]
@@ -504,6 +505,7 @@ class InvocationLog(Sequence[Invocation]):
     """
 
     __slots__ = (
+        "_dropped",
         "_exceptions",
         "_expand",
         "_indexed",
@@ -512,6 +514,7 @@ class InvocationLog(Sequence[Invocation]):
         "_rows",
         "_seq_index",
         "_sources",
+        "forgotten",
     )
 
     def __init__(
@@ -526,11 +529,14 @@ class InvocationLog(Sequence[Invocation]):
         # (delivering), extended by the rows added since (_indexed of them done).
         self._seq_index: dict[int, list[int]] = {}
         self._indexed = 0
-        # Once a reference is added, every item is one: item i is row
-        # _ref_index[i] of the log _sources[_ref_source[i]] (self for its own rows).
+        # Once a reference is added, every item is one: item i is own row
+        # _ref_index[i] (counted from the first ever kept) of the log
+        # _sources[_ref_source[i]] (self for its own rows).
         self._sources: list[InvocationLog] = []
         self._ref_source: array[int] | None = None
         self._ref_index = array("q")
+        self.forgotten = 0  # invocations dropped by forget_ended_before
+        self._dropped = 0  # own rows dropped by forget_ended_before
 
     def append(self, invocation: Invocation) -> Row:
         """Keep a finished handler run (its fields no longer change); returns its row."""
@@ -588,7 +594,7 @@ class InvocationLog(Sequence[Invocation]):
         if exception is not None and self._exceptions is not None:
             exception = self._exceptions.put(exception)
         frames = run._frames
-        index = len(self._rows)
+        index = self._dropped + len(self._rows)
         self._add_own(
             (
                 run.request_id,
@@ -618,7 +624,7 @@ class InvocationLog(Sequence[Invocation]):
         refs = self._ref_source
         if refs is not None:
             refs.append(self._source_number(self))
-            self._ref_index.append(len(self._rows))
+            self._ref_index.append(self._dropped + len(self._rows))
         self._rows.append(row)
 
     def _source_number(self, source: InvocationLog) -> int:
@@ -643,7 +649,7 @@ class InvocationLog(Sequence[Invocation]):
             if len(self._rows):
                 number = self._source_number(self)
                 refs.extend([number] * len(self._rows))
-                self._ref_index.extend(range(len(self._rows)))
+                self._ref_index.extend(range(self._dropped, self._dropped + len(self._rows)))
         refs.append(self._source_number(source))
         self._ref_index.append(index)
 
@@ -652,7 +658,8 @@ class InvocationLog(Sequence[Invocation]):
         refs = self._ref_source
         if refs is None:
             return self._rows.row(i)
-        return self._sources[refs[i]]._rows.row(self._ref_index[i])
+        source = self._sources[refs[i]]
+        return source._rows.row(self._ref_index[i] - source._dropped)
 
     def _make(self, row: Row) -> Invocation:
         inv = Invocation.__new__(Invocation)
@@ -674,6 +681,44 @@ class InvocationLog(Sequence[Invocation]):
     def __len__(self) -> int:
         refs = self._ref_source
         return len(self._rows) if refs is None else len(refs)
+
+    def forget_ended_before(self, at_ms: int) -> int:
+        """
+        Drop the leading invocations that ended before ``at_ms``
+        (``Simulation(history_hours=...)``); returns how many. Indexes then
+        count from the first invocation kept.
+        """
+        n, total = 0, len(self)
+        refs = self._ref_source
+        while n < total:
+            if refs is not None:
+                source = self._sources[refs[n]]
+                own = self._ref_index[n] - source._dropped
+                if own < 0:  # its source forgot it already (ended before at_ms)
+                    n += 1
+                    continue
+                ended = source._rows.row(own)[_ENDED]
+            else:
+                ended = self._rows.row(n)[_ENDED]
+            if ended >= at_ms:
+                break
+            n += 1
+        if n:
+            if refs is None:
+                mine = n
+            else:
+                # Own rows are kept in order, so those among the first n items
+                # are this log's first own rows.
+                me = self._source_number(self)
+                mine = sum(1 for k in range(n) if refs[k] == me)
+                del refs[:n]
+                del self._ref_index[:n]
+            self._rows.forget(mine)
+            self._dropped += mine
+            self.forgotten += n
+            self._seq_index = {}  # item numbers moved: index again when asked
+            self._indexed = 0
+        return n
 
     def records_from(self, start: int) -> int:
         """How many records the invocations from index ``start`` on carried."""

@@ -85,10 +85,14 @@ class LaneTable:
     def sync(self) -> None:
         """Deal the records appended since the last call into their lanes (one slice)."""
         shard = self.shard
+        lanes, factor = self.lanes, self.factor
+        if self.synced < shard.trimmed:  # trimmed records kept their key's hash only
+            for index, crc in enumerate(shard.trimmed_key_hashes(self.synced), self.synced):
+                lanes[crc % factor].append(index)
+            self.synced = shard.trimmed
         start, end = self.synced, shard.end
         if start >= end:
             return
-        lanes, factor = self.lanes, self.factor
         prefixes = _PREFIXES
         crc32, nul = _crc32, _NUL
         index = start

@@ -14,6 +14,7 @@ It receives the few things it uses (:class:`MappingPorts`), never the
 from __future__ import annotations
 
 import json
+from bisect import bisect_left
 from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
@@ -252,6 +253,16 @@ class MappingRuntime:
             return readers[0], index
         view = readers[0].shard
         assert isinstance(view, LaneView)
+        if index < shard.trimmed:
+            # A trimmed record keeps no key: find its lane in the lane table.
+            view.table.sync()
+            for reader in readers:
+                lane_view = reader.shard
+                assert isinstance(lane_view, LaneView)
+                lane = view.table.lanes[lane_view.lane]
+                position = bisect_left(lane, index)
+                if position < len(lane) and lane[position] == index:
+                    return reader, position
         reader = readers[view.table.lane_of(shard.at(index))]
         lane_view = reader.shard
         assert isinstance(lane_view, LaneView)
@@ -267,6 +278,19 @@ class MappingRuntime:
         if position < reader.checkpoint:
             return "processed"
         return "pending"
+
+    def first_open_index(self, shard: Shard) -> int:
+        """
+        The lowest shard index this mapping's readers of ``shard`` have not
+        finished (their checkpoints); the shard's end when none reads it (a
+        reader made later meets trimmed records only to expire or skip them).
+        """
+        if self.deleted:
+            return shard.end
+        readers = self.readers.get(shard.shard_id)
+        if not readers:
+            return shard.end
+        return min(_first_open(r, shard) for r in readers)
 
     def skipped_count(self, shard: Shard) -> int:
         """How many records of a shard this mapping does not own (before its LATEST start)."""

@@ -217,6 +217,10 @@ def _sim_kwargs(r: random.Random) -> dict[str, Any]:
         # Only tables drawn with ttl use it; it is picked
         # from what was drawn, not drawn, so every seed keeps the scenario it named.
         "ttl_delay_hours": (0.0, 0.5, 48.0)[int(retention * 1000) % 3],
+        # Picked the same way. Kept at least a day: the invariants read the whole
+        # trace and invocation logs, and a scenario's run stays well inside a day,
+        # so what this draws is that the option costs no fate, count or promise.
+        "history_hours": (None, 24.0, 168.0)[int(base * 10 + retention * 1000) % 3],
     }
 
 

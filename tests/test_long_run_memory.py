@@ -1,0 +1,105 @@
+"""Memory bounded by retention (issue 18): trimmed records freed, history_hours."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from esm_sim import Simulation
+from esm_sim.errors import ConfigError
+from esm_sim.invariants import check_all
+
+
+def _run(hours: int, *, history: float | None = None, factor: int = 1) -> tuple[Simulation, Any]:
+    sim = Simulation(seed=3, history_hours=history)
+    table = sim.create_table("tbl", partition_key="pk", shard_count=1)
+    sim.create_function("f", lambda event, context: None)
+    sim.lambda_client.create_event_source_mapping(
+        EventSourceArn=table.stream_arn,
+        FunctionName="f",
+        StartingPosition="TRIM_HORIZON",
+        BatchSize=100,
+        ParallelizationFactor=factor,
+    )
+    i = 0
+    for _ in range(hours * 6):
+        for _ in range(60):
+            table.put_item({"pk": f"k{i % 50}", "n": i})
+            i += 1
+        sim.run_for(600)
+    return sim, table
+
+
+def test_records_past_retention_and_checkpoints_are_freed_and_still_answer() -> None:
+    """A record past retention and every checkpoint loses its payload, but its
+    sequence number, fate and counts stay, and the stream view agrees (spec 7.1)."""
+    sim, table = _run(30)
+    shards = table.shards
+    trimmed = sum(s.trimmed for s in shards)
+    assert trimmed > 0
+    shard = next(s for s in shards if s.trimmed)
+    first = shard.sequence_numbers[0]
+    assert shard.index_of(int(first)) == 0
+    assert sim.fate(first).outcome == "processed"
+    counts = sim.fate_counts()
+    assert counts["processed"] == sum(len(s) for s in shards)
+    assert len(shard.records) == len(shard) - shard.trimmed
+    assert shard.at(0)[3] == ()  # a tombstone: no keys kept
+    check_all(sim)
+
+
+def test_a_mapping_made_after_trimming_expires_trimmed_records() -> None:
+    """A TRIM_HORIZON mapping created later, with lanes, meets trimmed records only
+    to expire them (by sequence number), and accounts for every record."""
+    sim, table = _run(30)
+    sim.create_function("g", lambda event, context: None)
+    uuid = sim.lambda_client.create_event_source_mapping(
+        EventSourceArn=table.stream_arn,
+        FunctionName="g",
+        StartingPosition="TRIM_HORIZON",
+        ParallelizationFactor=3,
+    )["UUID"]
+    sim.run_for(600)
+    counts = sim.fate_counts(uuid)
+    trimmed = sum(s.trimmed for s in table.shards)
+    assert trimmed > 0
+    assert counts["expired"] >= trimmed
+    assert sum(counts.values()) == sum(len(s) for s in table.shards)
+    first = next(s for s in table.shards if s.trimmed).sequence_numbers[0]
+    assert sim.fate(first, uuid=uuid).outcome == "expired"
+
+
+def test_default_history_keeps_everything() -> None:
+    """Without history_hours the trace starts at the beginning and logs keep every invocation."""
+    sim, _ = _run(30)
+    assert sim.trace.forgotten == 0
+    assert sim.trace[0].at_ms == Simulation(seed=3).now_ms  # from the very start
+    invocations = sim.functions["f"].invocations
+    assert invocations.forgotten == 0
+    assert invocations[0].started_ms < sim.now_ms - 24 * 3_600_000
+
+
+def test_history_hours_keeps_the_last_hours_and_exact_fates_and_metrics() -> None:
+    """history_hours=N drops older trace entries and invocations, while fate counts
+    and metrics equal those of the same run keeping everything."""
+    full, _ = _run(30)
+    short, _ = _run(30, history=6)
+    horizon = short.now_ms - 6 * 3_600_000
+    assert short.trace.forgotten > 0
+    assert short.trace[0].at_ms >= horizon - 6 * 3_600_000 // 32 - 1
+    assert all(inv.ended_ms >= horizon - 3_600_000 for inv in short.functions["f"].invocations)
+    assert len(short.functions["f"].invocations) < len(full.functions["f"].invocations)
+    assert short.fate_counts() == full.fate_counts()
+    for name in ("Invocations", "Duration", "IteratorAge", "InvokedEventCount"):
+        assert short.metrics.series(name) == full.metrics.series(name), name
+    assert short.metrics.series("ConcurrentExecutions") == full.metrics.series(
+        "ConcurrentExecutions"
+    )
+
+
+@pytest.mark.parametrize("bad", [0, -1, float("nan"), float("inf"), True, "24"])
+def test_history_hours_must_be_a_positive_number(bad: object) -> None:
+    """history_hours is None or a positive finite number; anything else is refused by name."""
+    with pytest.raises(ConfigError, match="history_hours"):
+        Simulation(history_hours=bad)  # type: ignore[arg-type]
