@@ -398,9 +398,9 @@ class TestSimulationSettings:
         assert set(settings) <= set(ess.BEHAVIOUR_KEYWORDS)
 
     def test_every_behaviour_keyword_of_simulation_is_drawn(self) -> None:
-        """The keywords drawn are exactly Simulation's keywords but seed, start, region, account and handler_clock (what a handler reads, not what AWS does)."""
+        """The keywords drawn are exactly Simulation's keywords but seed, start, region, account, handler_clock (what a handler reads) and history_hours (what the views keep): none is what AWS does."""
         parameters = set(inspect.signature(esm_sim.Simulation).parameters)
-        not_drawn = {"seed", "start", "region", "account_id", "handler_clock"}
+        not_drawn = {"seed", "start", "region", "account_id", "handler_clock", "history_hours"}
         assert parameters - not_drawn == set(ess.BEHAVIOUR_KEYWORDS)
 
     @pytest.mark.parametrize("keyword", ess.BEHAVIOUR_KEYWORDS)
