@@ -103,3 +103,44 @@ def test_history_hours_must_be_a_positive_number(bad: object) -> None:
     """history_hours is None or a positive finite number; anything else is refused by name."""
     with pytest.raises(ConfigError, match="history_hours"):
         Simulation(history_hours=bad)  # type: ignore[arg-type]
+
+
+def _two_mappings(history: float | None) -> Simulation:
+    sim = Simulation(seed=5, history_hours=history)
+    sim.create_function("f", lambda event, context: None)
+    tables = [
+        sim.create_table(name, partition_key="pk", shard_count=2) for name in ("tbl-a", "tbl-b")
+    ]
+    for table in tables:
+        sim.lambda_client.create_event_source_mapping(
+            EventSourceArn=table.stream_arn,
+            FunctionName="f",
+            StartingPosition="TRIM_HORIZON",
+            BatchSize=7,
+        )
+    for step in range(12 * 6):
+        for i in range(20):
+            tables[(step + i) % 2].put_item({"pk": f"k{i}", "n": step})
+        sim.run_for(600)
+    return sim
+
+
+def test_history_hours_keeps_the_tail_of_each_log_when_mappings_share_a_function() -> None:
+    """With history_hours, the function's log and each mapping's log (which shares
+    the function's rows) keep exactly the last invocations of the same run keeping everything."""
+    full, short = _two_mappings(None), _two_mappings(2)
+    assert short.functions["f"].invocations.forgotten > 0
+
+    def ids(log: Any) -> list[tuple[str, str, int]]:
+        return [(inv.request_id, inv.shard_id, inv.ended_ms) for inv in log]
+
+    kept = ids(short.functions["f"].invocations)
+    assert kept == ids(full.functions["f"].invocations)[-len(kept) :]
+    for uuid, mapping in short.mappings.items():
+        kept = ids(mapping.invocations)
+        assert kept
+        assert mapping.invocations.forgotten > 0
+        assert kept == ids(full.mappings[uuid].invocations)[-len(kept) :]
+        assert [inv.sequence_numbers for inv in mapping.invocations] == [
+            inv.sequence_numbers for inv in full.mappings[uuid].invocations[-len(kept) :]
+        ]
