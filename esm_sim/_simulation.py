@@ -149,7 +149,7 @@ class _Trimmer:
     table's shards, run when a shard fills a chunk or the table rolls over.
     """
 
-    __slots__ = ("_done", "after", "mappings", "now_ms", "retention_ms", "table")
+    __slots__ = ("_done", "_wake_ms", "after", "mappings", "now_ms", "retention_ms", "table")
 
     def __init__(
         self,
@@ -165,6 +165,8 @@ class _Trimmer:
         self.retention_ms = retention_ms
         self.now_ms = now_ms
         self._done = 0  # the leading shards closed and trimmed to their end
+        # No shard can free anything while the cutoff is below this (see sweep).
+        self._wake_ms = -(2**63)
 
     def floor(self, shard: Shard) -> int:
         """The lowest first-open index over the mappings reading this table."""
@@ -178,17 +180,31 @@ class _Trimmer:
         return key_hash(keys)
 
     def sweep(self, _shard: object = None) -> None:
-        """Trim every shard of the table that may have records to free."""
-        cutoff = self.now_ms() - self.retention_ms
-        shards = self.table.shards
-        for shard in shards[self._done :]:
-            shard.trim(cutoff)
-        while (
-            self._done < len(shards)
-            and shards[self._done].closed_ms is not None
-            and shards[self._done].trimmed >= shards[self._done].end
-        ):
-            self._done += 1
+        """
+        Trim every shard of the table that may have records to free.
+
+        Until the cutoff reaches the earliest time any shard could free a chunk
+        (found by the last sweep; what is written after it is newer still), no
+        shard is visited: a table that rolls over often does not pay one visit
+        per shard per rollover while nothing is past retention.
+        """
+        now = self.now_ms()
+        cutoff = now - self.retention_ms
+        if cutoff >= self._wake_ms:
+            shards = self.table.shards
+            wake = now  # what is appended from now on is written at or after now
+            for shard in shards[self._done :]:
+                shard.trim(cutoff)
+                at = shard.trimmable_from_ms()
+                if at is not None and at < wake:
+                    wake = at
+            self._wake_ms = wake
+            while (
+                self._done < len(shards)
+                and shards[self._done].closed_ms is not None
+                and shards[self._done].trimmed >= shards[self._done].end
+            ):
+                self._done += 1
         self.after()
 
 

@@ -144,3 +144,20 @@ def test_history_hours_keeps_the_tail_of_each_log_when_mappings_share_a_function
         assert [inv.sequence_numbers for inv in mapping.invocations] == [
             inv.sequence_numbers for inv in full.mappings[uuid].invocations[-len(kept) :]
         ]
+
+
+def test_records_written_after_idle_sweeps_are_still_freed() -> None:
+    """Sweeps over a table with nothing kept (idle rollovers) do not stop later
+    records from being freed once they pass retention and the checkpoints."""
+    sim = Simulation(seed=4)
+    table = sim.create_table("tbl", partition_key="pk", shard_count=2)
+    sim.create_function("f", lambda event, context: None)
+    sim.lambda_client.create_event_source_mapping(
+        EventSourceArn=table.stream_arn, FunctionName="f", StartingPosition="TRIM_HORIZON"
+    )
+    sim.run_for(9 * 3600)  # rollovers of empty shards: each one sweeps the table
+    for i in range(3000):
+        table.put_item({"pk": f"k{i}"})
+    sim.run_for(30 * 3600)  # the shards they were written to are sealed and swept
+    assert sum(s.trimmed for s in table.shards) == 3000
+    assert sim.fate_counts()["processed"] == 3000

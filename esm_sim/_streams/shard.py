@@ -200,6 +200,19 @@ class Shard:
             records.drop_chunks(stop)
             self.trimmed = stop << CHUNK_BITS
 
+    def trimmable_from_ms(self) -> int | None:
+        """
+        The earliest cutoff at which :meth:`trim` could free anything now: when
+        the last record of the oldest chunk kept was written (None: none kept).
+        Records appended later are newer, so this only grows until then.
+        """
+        if self.trimmer is None or self.trimmed >= self.end:
+            return None
+        records = self._records
+        chunks = records.chunks
+        oldest = chunks[records.dropped] if records.dropped < len(chunks) else records.tail
+        return int(oldest[-1][CREATED_MS])
+
     def _tombstone(self, index: int) -> Record:
         """What a trimmed record reads as: its sequence number and creation time only."""
         return (
