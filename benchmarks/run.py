@@ -508,7 +508,22 @@ def bench_esm_backlog(scale: str) -> Bench:
     ]
     if anchors.HAVE_SIMPY:
         runs.append(Run("simpy", lambda: esm_anchor("simpy", items_big, shards, setup), big))
-        checks.insert(0, Check("vs_simpy", "esm_sim", "simpy", "speed", 1.5, equal=eq))
+        # Issue 18: this SimPy model keeps nested-tuple records and spends most of
+        # its time in the GC, which flatters esm_sim; vs_lean_simpy replaces it,
+        # and this one stays as information only.
+        checks.insert(
+            0,
+            Check(
+                "vs_simpy",
+                "esm_sim",
+                "simpy",
+                "speed",
+                1.5,
+                equal=eq,
+                gated=False,
+                note="the old SimPy model (GC-bound); information only since issue 18",
+            ),
+        )
     # issue 18: the floor of the same run's deliveries (see FloorSetup).
     floor = FloorSetup(items_big, shards)
     runs.append(Run("floor", floor.run, big))
