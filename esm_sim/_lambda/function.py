@@ -50,17 +50,16 @@ def _log_stream_prefix(started_ms: int) -> str:
 
 
 # The context's fields read from its function, filled on first read of any of them.
-_CONTEXT_LAZY = frozenset(
-    (
-        "client_context",
-        "function_name",
-        "function_version",
-        "identity",
-        "invoked_function_arn",
-        "memory_limit_in_mb",
-        "tenant_id",
-    )
+_CONTEXT_FROM_FUNCTION = (
+    "client_context",
+    "function_name",
+    "function_version",
+    "identity",
+    "invoked_function_arn",
+    "memory_limit_in_mb",
+    "tenant_id",
 )
+_CONTEXT_LAZY = frozenset(_CONTEXT_FROM_FUNCTION)
 
 
 class Context:
@@ -84,13 +83,7 @@ class Context:
         "_now_ms",
         "_started_ms",
         "aws_request_id",
-        "client_context",
-        "function_name",
-        "function_version",
-        "identity",
-        "invoked_function_arn",
-        "memory_limit_in_mb",
-        "tenant_id",
+        *_CONTEXT_FROM_FUNCTION,
     )
 
     aws_request_id: str
