@@ -214,13 +214,20 @@ def _console_like(handler: logging.StreamHandler[Any]) -> bool:
 class _LogCapture:
     """While installed, console-like logging handlers write into one invocation's buffer."""
 
-    __slots__ = ("_outer", "buffer")
+    __slots__ = ("_hook", "_outer", "buffer")
 
     def __init__(self) -> None:
         self.buffer: io.StringIO | None = None
         # The emit in place when installed (an outer simulation's, when a handler
         # runs a simulation of its own), put back on removal.
         self._outer: Callable[..., None] = _STREAM_EMIT
+        capture = self
+
+        def emit(handler: logging.StreamHandler[Any], record: logging.LogRecord) -> None:
+            capture.emit(handler, record)
+
+        # What StreamHandler.emit is while installed (made once, not per invocation).
+        self._hook = emit
 
     def emit(self, handler: logging.StreamHandler[Any], record: logging.LogRecord) -> None:
         buffer = self.buffer
@@ -238,12 +245,7 @@ class _LogCapture:
         """Route console-like handlers into ``buffer`` (one class attribute: no handler search)."""
         self.buffer = buffer
         self._outer = logging.StreamHandler.emit
-        capture = self
-
-        def emit(handler: logging.StreamHandler[Any], record: logging.LogRecord) -> None:
-            capture.emit(handler, record)
-
-        logging.StreamHandler.emit = emit  # type: ignore[method-assign,assignment]
+        logging.StreamHandler.emit = self._hook  # type: ignore[method-assign,assignment]
 
     def remove(self) -> None:
         logging.StreamHandler.emit = self._outer  # type: ignore[method-assign]
@@ -251,21 +253,34 @@ class _LogCapture:
         self.buffer = None
 
 
+def _store(environ: Any) -> Any:
+    """
+    ``os.environ``'s own mapping of encoded names to encoded values (CPython's
+    ``_Environ._data``), copied and compared at C speed; ``environ`` itself
+    when it has none (a plain mapping put in its place).
+    """
+    data = getattr(environ, "_data", None)
+    return data if isinstance(data, dict) else environ
+
+
+def _identity(value: Any) -> Any:
+    return value
+
+
 class HandlerHost:
     """The environment, clock and log capture around each handler run of one simulation."""
 
-    __slots__ = ("_applied", "_clock", "_log_capture", "_saved", "_user_environ", "region")
+    __slots__ = ("_applied", "_clock", "_log_capture", "_user_store", "region")
 
     def __init__(self, *, region: str, handler_clock: str = "wall") -> None:
         self.region = region
         self._clock = check_handler_clock(handler_clock)
         # The function whose environment os.environ holds now (None: the user's own).
         self._applied: Function | None = None
-        # The user's value of every variable written (None: it was not set).
-        self._saved: dict[str, str | None] = {}
-        # The user's whole environment when handlers took it over: restore() gives
-        # back exactly this, so what a handler sets or deletes itself stays inside.
-        self._user_environ: dict[str, str] | None = None
+        # The user's whole environment (os.environ's store, copied) when handlers
+        # took it over: restore() gives back exactly this, so what a handler sets
+        # or deletes itself stays inside.
+        self._user_store: dict[Any, Any] | None = None
         self._log_capture = _LogCapture()
 
     @property
@@ -273,31 +288,30 @@ class HandlerHost:
         """ "wall" or "virtual"."""
         return self._clock
 
-    def _set(self, name: str, value: str) -> None:
-        environ = os.environ
-        if name not in self._saved:
-            self._saved[name] = environ.get(name)
-        environ[name] = value
-
     def _apply(self, function: Function) -> None:
         wanted = function.environment_variables(self.region)
         previous = self._applied
-        if self._user_environ is None:
-            self._user_environ = dict(os.environ)
+        environ = os.environ
+        if self._user_store is None:
+            self._user_store = dict(_store(environ))
         if previous is not None:
             for name in previous.environment_variables(self.region):
                 if name not in wanted:
                     self._put_back(name)
         for name, value in wanted.items():
-            self._set(name, value)
+            environ[name] = value
         self._applied = function
 
     def _put_back(self, name: str) -> None:
-        value = self._saved.pop(name, None)
+        """The user's value of ``name`` (or none), as it was when handlers took over."""
+        environ = os.environ
+        user = self._user_store
+        assert user is not None
+        value = user.get(getattr(environ, "encodekey", _identity)(name))
         if value is None:
-            os.environ.pop(name, None)
+            environ.pop(name, None)
         else:
-            os.environ[name] = value
+            environ[name] = getattr(environ, "decodevalue", _identity)(value)
 
     def restore(self) -> None:
         """
@@ -307,19 +321,20 @@ class HandlerHost:
         deleted in ``os.environ`` itself (within one function's consecutive
         invocations such changes persist, as in one Lambda execution environment).
         """
-        user = self._user_environ
-        if user is None and self._applied is None and not self._saved:
+        user = self._user_store
+        if user is None:
             return
-        for name in list(self._saved):
-            self._put_back(name)
-        if user is not None:
-            environ = os.environ
-            for name in [n for n in environ if n not in user]:
-                del environ[name]
-            for name, value in user.items():
-                if environ.get(name) != value:
-                    environ[name] = value
-        self._user_environ = None
+        environ = os.environ
+        data = _store(environ)
+        if data != user:
+            decodekey = getattr(environ, "decodekey", _identity)
+            decodevalue = getattr(environ, "decodevalue", _identity)
+            for key in [k for k in data if k not in user]:
+                del environ[decodekey(key)]
+            for key, value in user.items():
+                if data.get(key) != value:
+                    environ[decodekey(key)] = decodevalue(value)
+        self._user_store = None
         self._applied = None
 
     def run(
@@ -333,7 +348,7 @@ class HandlerHost:
         """
         if self._applied is not function:
             self._apply(function)
-        self._set(LOG_STREAM_VARIABLE, context.log_stream_name)
+        os.environ[LOG_STREAM_VARIABLE] = context.log_stream_name
         buffer = _InvocationOutput()
         saved_out, saved_err = sys.stdout, sys.stderr
         self._log_capture.install(buffer)
