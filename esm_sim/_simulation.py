@@ -366,6 +366,8 @@ class Simulation:
         self.history_hours = history_hours
         self._history_ms = history_ms
         self._next_forget_ms = self._scheduler.now_ms
+        # The horizon of the last forgetting that dropped anything (None: none did).
+        self._history_start_ms: int | None = None
         self._metrics_archive: MetricsArchive | None = None
         self.tables: dict[str, Table] = {}
         self.tables_by_stream_arn: dict[str, Table] = {}
@@ -1061,10 +1063,15 @@ class Simulation:
                 if cached is not None:
                     cached._archive = self._metrics_archive
             self._metrics_archive.absorb(gone)
+        forgot = bool(gone)
         for fn in self.functions.values():
-            fn.invocations.forget_ended_before(horizon)
+            forgot = bool(fn.invocations.forget_ended_before(horizon)) or forgot
         for mapping in self.mappings.values():
-            mapping.invocations.forget_ended_before(horizon)
+            forgot = bool(mapping.invocations.forget_ended_before(horizon)) or forgot
+        if forgot:
+            # Everything about a record written from here on is still kept
+            # (invariants check only those records).
+            self._history_start_ms = horizon
 
     # -- fates -----------------------------------------------------------------------------
 

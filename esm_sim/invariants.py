@@ -18,6 +18,11 @@ The rules, per mapping (spec 3.7, 7.1):
 - every record not discarded, filtered, expired or skipped is delivered at
   least once (``check_at_least_once``).
 
+With ``Simulation(history_hours=N)``, once older trace entries and invocations
+were dropped, the checks that read them look only at records written at or
+after the oldest moment still kept (everything about those is kept); fates and
+fate counts are still checked for every record.
+
 .. versionadded:: 0.1.0
 """
 
@@ -32,7 +37,7 @@ from esm_sim._mapping.fates import OUTCOMES
 from esm_sim._mapping.runtime import MappingRuntime
 from esm_sim._simulation import Simulation
 from esm_sim._streams.attributes import triples
-from esm_sim._streams.records import KEYS, SEQ
+from esm_sim._streams.records import CREATED_MS, KEYS, SEQ
 from esm_sim._streams.shard import Shard
 
 __all__ = [
@@ -61,6 +66,23 @@ def _records(mapping: MappingRuntime) -> Iterator[tuple[int, Any]]:
         for i in range(len(shard)):
             record = shard.at(i)
             yield record[SEQ], record[KEYS] if i >= shard.trimmed else None
+
+
+def _hidden(sim: Simulation, mapping: MappingRuntime) -> set[int]:
+    """
+    The records written before the history ``Simulation(history_hours=...)``
+    still keeps: their invocations and trace entries may be gone (empty when
+    nothing was dropped).
+    """
+    start = sim._history_start_ms
+    if start is None:
+        return set()
+    return {
+        record[SEQ]
+        for shard in mapping.table.shards
+        for record in (shard.at(i) for i in range(len(shard)))
+        if record[CREATED_MS] < start
+    }
 
 
 def _span(shard: Shard, event: TraceEvent) -> list[int]:
@@ -139,11 +161,25 @@ def check_accounted(sim: Simulation) -> None:
             reached = _outcome_of(event)
             if reached is not None:
                 traced[reached] += event.count
+        hidden = _hidden(sim, mapping)
+        # With history dropped, the trace still holds every record written since
+        # (at least that many) and at most every record.
+        kept: Counter[str] = (
+            Counter(
+                sim.fate(seq, uuid=uuid).outcome
+                for seq, _ in _records(mapping)
+                if seq not in hidden
+            )
+            if hidden
+            else Counter(counts)
+        )
         for outcome in OUTCOMES:
-            if outcome != "processed" and traced[outcome] != counts[outcome]:
+            if outcome != "processed" and not kept[outcome] <= traced[outcome] <= counts[outcome]:
                 msg = (
                     f"mapping {uuid}: the trace sends {traced[outcome]} record(s) to "
-                    f"{outcome}, but {counts[outcome]} record(s) ended there: some record "
+                    f"{outcome}, but {counts[outcome]} record(s) ended there"
+                    + (f" ({kept[outcome]} written since the history kept)" if hidden else "")
+                    + ": some record "
                     "reached its last place twice, or without a trace entry"
                 )
                 raise AssertionError(msg)
@@ -158,6 +194,8 @@ def check_key_order(sim: Simulation) -> None:
     """
     for mapping in _mappings(sim):
         key_of = dict(_records(mapping))
+        for seq in _hidden(sim, mapping):
+            key_of[seq] = None  # its first delivery may be among what was dropped
         seen: set[int] = set()
         last: dict[Any, tuple[int, str]] = {}
         for inv in mapping.invocations:
@@ -167,7 +205,7 @@ def check_key_order(sim: Simulation) -> None:
                 seen.add(seq)
                 key = key_of[seq]
                 if key is None:
-                    continue  # trimmed: its key is gone, its order was checked by nobody
+                    continue  # trimmed (its key is gone) or written before the history kept
                 before = last.get(key)
                 if before is not None and before[0] > seq:
                     msg = (
@@ -207,6 +245,7 @@ def check_checkpoints(sim: Simulation) -> None:
         shards = _shards_by_id(mapping)
         by_request = {inv.request_id: inv for inv in mapping.invocations}
         entries = mapping.ledger.entries
+        hidden = _hidden(sim, mapping)  # what sent or committed them may be gone
         committed: dict[int, str] = {}  # sequence number -> the line that committed it
         joined: dict[tuple[str, int], list[int]] = {}  # per lane: records in its window
         events = sim.trace.events(mapping=mapping.uuid)
@@ -226,7 +265,7 @@ def check_checkpoints(sim: Simulation) -> None:
                 if event.outcome == "duplicate" or not event.first_seq:
                     continue  # an injected duplicate re-sends committed records on purpose
                 for seq in _batch(by_request, shard, event):
-                    if seq in committed:
+                    if seq in committed and seq not in hidden:
                         msg = (
                             f"mapping {mapping.uuid} shard {event.shard} lane {event.lane}: "
                             f"invocation {event.get('request_id')} at {event.line()[:24]} sent "
@@ -282,6 +321,7 @@ def check_no_delivery_after_discard(sim: Simulation) -> None:
         shards = _shards_by_id(mapping)
         entries = mapping.ledger.entries
         by_request = {inv.request_id: inv for inv in mapping.invocations}
+        hidden = _hidden(sim, mapping)  # their deliveries may be among what was dropped
         # A discard entry spans first..last of its shard; with several lanes the
         # span holds other lanes' records, known by the lane that delivered them.
         lane_of: dict[int, int] = {}
@@ -298,7 +338,7 @@ def check_no_delivery_after_discard(sim: Simulation) -> None:
             if event.kind == "invoke":
                 sent = by_request.get(event.get("request_id"))
                 for seq in sent.sequence_numbers if sent is not None else ():
-                    if seq in gone:
+                    if seq in gone and seq not in hidden:
                         msg = (
                             f"mapping {mapping.uuid} shard {event.shard}: record {seq} was "
                             f"delivered by invocation {event.get('request_id')} after it "
@@ -330,8 +370,9 @@ def check_at_least_once(sim: Simulation) -> None:
         for inv in mapping.invocations:
             delivered.update(inv.sequence_numbers)
         missing: list[str] = []
+        hidden = _hidden(sim, mapping)  # their deliveries may be among what was dropped
         for seq, _ in _records(mapping):
-            if delivered[seq]:
+            if delivered[seq] or seq in hidden:
                 continue
             fate = sim.fate(seq, uuid=mapping.uuid)
             if fate.outcome == "processed" or fate.reason == "RetryAttemptsExhausted":
