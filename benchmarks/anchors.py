@@ -232,6 +232,48 @@ def _iso(ms: int, with_ms: bool) -> str:
     return f"{text}.{ms % 1000:03d}Z" if with_ms else text + "Z"
 
 
+def failure_record(
+    *,
+    request_no: int,
+    function_arn: str,
+    invokes: int,
+    timestamp: str,
+    shard_id: str,
+    first: tuple[str, str],
+    last: tuple[str, str],
+    size: int,
+    stream_arn: str,
+) -> dict[str, Any]:
+    """The on-failure destination record of a batch whose retries ran out (spec 3.5).
+
+    ``first`` and ``last`` are (sequence number, approximate arrival) of the batch's ends.
+    """
+    return {
+        "requestContext": {
+            "requestId": f"{request_no:032x}",
+            "functionArn": function_arn,
+            "condition": "RetryAttemptsExhausted",
+            "approximateInvokeCount": invokes,
+        },
+        "responseContext": {
+            "statusCode": 200,
+            "executedVersion": "$LATEST",
+            "functionError": "Unhandled",
+        },
+        "version": "1.0",
+        "timestamp": timestamp,
+        "DDBStreamBatchInfo": {
+            "shardId": shard_id,
+            "startSequenceNumber": first[0],
+            "endSequenceNumber": last[0],
+            "approximateArrivalOfFirstRecord": first[1],
+            "approximateArrivalOfLastRecord": last[1],
+            "batchSize": size,
+            "streamArn": stream_arn,
+        },
+    }
+
+
 def shard_process(
     records: list[tuple[Any, ...]],
     shard_id: str,
@@ -286,34 +328,17 @@ def shard_process(
                     counters.discarded += n
                     counters.dlq.append(
                         json.dumps(
-                            {
-                                "requestContext": {
-                                    "requestId": f"{counters.invocations:032x}",
-                                    "functionArn": function_arn,
-                                    "condition": "RetryAttemptsExhausted",
-                                    "approximateInvokeCount": invokes,
-                                },
-                                "responseContext": {
-                                    "statusCode": 200,
-                                    "executedVersion": "$LATEST",
-                                    "functionError": "Unhandled",
-                                },
-                                "version": "1.0",
-                                "timestamp": _iso(now, True),
-                                "DDBStreamBatchInfo": {
-                                    "shardId": shard_id,
-                                    "startSequenceNumber": str(batch[0][R_SEQ]),
-                                    "endSequenceNumber": str(batch[-1][R_SEQ]),
-                                    "approximateArrivalOfFirstRecord": _iso(
-                                        batch[0][R_CREATED], False
-                                    ),
-                                    "approximateArrivalOfLastRecord": _iso(
-                                        batch[-1][R_CREATED], False
-                                    ),
-                                    "batchSize": n,
-                                    "streamArn": arn,
-                                },
-                            }
+                            failure_record(
+                                request_no=counters.invocations,
+                                function_arn=function_arn,
+                                invokes=invokes,
+                                timestamp=_iso(now, True),
+                                shard_id=shard_id,
+                                first=(str(batch[0][R_SEQ]), _iso(batch[0][R_CREATED], False)),
+                                last=(str(batch[-1][R_SEQ]), _iso(batch[-1][R_CREATED], False)),
+                                size=n,
+                                stream_arn=arn,
+                            )
                         )
                     )
                     break
@@ -502,30 +527,17 @@ def lean_simpy(
                         seq = str(batch[0][F_SEQ])
                         arrival = _iso(batch[0][F_CREATED], False)
                         dlq.append(
-                            {
-                                "requestContext": {
-                                    "requestId": f"{counters.invocations:032x}",
-                                    "functionArn": function_arn,
-                                    "condition": "RetryAttemptsExhausted",
-                                    "approximateInvokeCount": invokes,
-                                },
-                                "responseContext": {
-                                    "statusCode": 200,
-                                    "executedVersion": "$LATEST",
-                                    "functionError": "Unhandled",
-                                },
-                                "version": "1.0",
-                                "timestamp": _iso(int(env.now), True),
-                                "DDBStreamBatchInfo": {
-                                    "shardId": shard_id,
-                                    "startSequenceNumber": seq,
-                                    "endSequenceNumber": seq,
-                                    "approximateArrivalOfFirstRecord": arrival,
-                                    "approximateArrivalOfLastRecord": arrival,
-                                    "batchSize": 1,
-                                    "streamArn": stream_arn,
-                                },
-                            }
+                            failure_record(
+                                request_no=counters.invocations,
+                                function_arn=function_arn,
+                                invokes=invokes,
+                                timestamp=_iso(int(env.now), True),
+                                shard_id=shard_id,
+                                first=(seq, arrival),
+                                last=(seq, arrival),
+                                size=1,
+                                stream_arn=stream_arn,
+                            )
                         )
                         break
                     yield timeout(min(1000 << (retries - 1), 60_000))  # backoff 1 s, 2 s...

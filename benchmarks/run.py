@@ -375,6 +375,18 @@ def build_sim(
     return sim, table, fn, dlq
 
 
+def run_counters(sim: Simulation, fn: Any, dlq: Any, start: int) -> dict[str, Any]:
+    """What a run of the end-to-end workload did (compared with the anchors' counters)."""
+    counts = sim.fate_counts()
+    return {
+        "invocations": len(fn.invocations),
+        "processed": counts["processed"],
+        "discarded": counts["destination"] + counts["dropped"],
+        "dlq_messages": len(dlq.messages),
+        "virtual_ms": sim.now_ms - start,
+    }
+
+
 def esm_subject(
     items: list[dict[str, str]], shard_count: int, factor: int = 1
 ) -> tuple[float, dict[str, Any]]:
@@ -390,13 +402,8 @@ def esm_subject(
         sim.run_until_idle()
         t1 = time.perf_counter()
     seconds = t1 - t0
-    counts = sim.fate_counts()
     return seconds, {
-        "invocations": len(fn.invocations),
-        "processed": counts["processed"],
-        "discarded": counts["destination"] + counts["dropped"],
-        "dlq_messages": len(dlq.messages),
-        "virtual_ms": sim.now_ms - start,
+        **run_counters(sim, fn, dlq, start),
         "~write_share": (t_write - t0) / seconds,
         "~gc_share": gct.seconds / seconds,
     }
@@ -1097,15 +1104,7 @@ def lean_simpy_subject(
         t0 = time.perf_counter()
         sim.run_until_idle()
         seconds = time.perf_counter() - t0
-    counts = sim.fate_counts()
-    return seconds, {
-        "invocations": len(fn.invocations),
-        "processed": counts["processed"],
-        "discarded": counts["destination"] + counts["dropped"],
-        "dlq_messages": len(dlq.messages),
-        "virtual_ms": sim.now_ms - start,
-        "~gc_share": gct.seconds / seconds,
-    }
+    return seconds, {**run_counters(sim, fn, dlq, start), "~gc_share": gct.seconds / seconds}
 
 
 def _duration_ms(n: int) -> int:
