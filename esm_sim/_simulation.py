@@ -654,7 +654,7 @@ class Simulation:
 
     def _run_user(self, fn: Callable[..., object], args: tuple[Any, ...]) -> None:
         self._user_pending -= 1
-        self._host.restore()  # user code sees the user's environment, not a function's
+        self._host.step_out()  # user code sees the user's environment, not a function's
         name = getattr(fn, "__qualname__", type(fn).__name__)
         self.trace.append(TraceEvent(at_ms=self.now_ms, kind="user", detail=name))
         fn(*args)

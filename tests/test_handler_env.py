@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+import itertools
 import logging
 import os
 import sys
@@ -130,6 +131,35 @@ class TestEnvironment:
         sim.run_until_idle()
         assert {("fa", "1", None), ("fb", None, "2")} == set(seen)
         assert 6 == len(seen)
+
+    def test_a_handlers_own_writes_stay_with_its_function(self) -> None:
+        """What a handler writes to os.environ is seen by its function's later
+        invocations in the run, never by another function's handler taking turns with it."""
+        seen: list[tuple[str, str | None]] = []
+
+        def handler(event: Any, context: Any) -> None:
+            name = context.function_name
+            seen.append((name, os.environ.get("WRITTEN_BY")))
+            os.environ["WRITTEN_BY"] = name
+
+        sim = esm_sim.Simulation()
+        for name in ("fa", "fb"):
+            table = sim.create_table(f"t_{name}", partition_key="pk")
+            sim.create_function(name, handler)
+            sim.lambda_client.create_event_source_mapping(
+                EventSourceArn=table.stream_arn,
+                FunctionName=name,
+                StartingPosition="TRIM_HORIZON",
+                BatchSize=1,
+            )
+            for i in range(3):
+                sim.call_later(i * 10, table.put_item, {"pk": f"k{i}"})
+        sim.run_until_idle()
+        assert [None, "fa", "fa"] == [v for n, v in seen if n == "fa"]
+        assert [None, "fb", "fb"] == [v for n, v in seen if n == "fb"]
+        # the two functions did take turns
+        assert any(a[0] != b[0] for a, b in itertools.pairwise(seen))
+        assert "WRITTEN_BY" not in os.environ
 
     def test_a_functions_environment_is_read_only_and_memory_changes_show(self) -> None:
         """fn.environment cannot be changed in place; a changed memory_size reaches the handler."""

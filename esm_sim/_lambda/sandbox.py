@@ -267,10 +267,25 @@ def _identity(value: Any) -> Any:
     return value
 
 
+def _become(target: dict[Any, Any]) -> None:
+    """Make ``os.environ``'s store equal ``target`` (a copy of it), changing only what differs."""
+    environ = os.environ
+    data = _store(environ)
+    if data == target:
+        return
+    decodekey = getattr(environ, "decodekey", _identity)
+    decodevalue = getattr(environ, "decodevalue", _identity)
+    for key in [k for k in data if k not in target]:
+        del environ[decodekey(key)]
+    for key, value in target.items():
+        if data.get(key) != value:
+            environ[decodekey(key)] = decodevalue(value)
+
+
 class HandlerHost:
     """The environment, clock and log capture around each handler run of one simulation."""
 
-    __slots__ = ("_applied", "_clock", "_log_capture", "_user_store", "region")
+    __slots__ = ("_applied", "_clock", "_kept", "_log_capture", "_user_store", "region")
 
     def __init__(self, *, region: str, handler_clock: str = "wall") -> None:
         self.region = region
@@ -281,6 +296,10 @@ class HandlerHost:
         # took it over: restore() gives back exactly this, so what a handler sets
         # or deletes itself stays inside.
         self._user_store: dict[Any, Any] | None = None
+        # Per function that ran and handed over to another: its environment as its
+        # handlers left it, given back when it runs again (one execution
+        # environment per function; only looked up, never iterated).
+        self._kept: dict[Function, dict[Any, Any]] = {}
         self._log_capture = _LogCapture()
 
     @property
@@ -289,53 +308,49 @@ class HandlerHost:
         return self._clock
 
     def _apply(self, function: Function) -> None:
-        wanted = function.environment_variables(self.region)
-        previous = self._applied
         environ = os.environ
         if self._user_store is None:
             self._user_store = dict(_store(environ))
+        previous = self._applied
         if previous is not None:
-            for name in previous.environment_variables(self.region):
-                if name not in wanted:
-                    self._put_back(name)
-        for name, value in wanted.items():
+            # Switching functions: what this one's handlers wrote stays with it.
+            self._kept[previous] = dict(_store(environ))
+        kept = self._kept.pop(function, None)
+        if kept is not None:
+            _become(kept)
+        elif previous is not None:
+            _become(self._user_store)
+        for name, value in function.environment_variables(self.region).items():
             environ[name] = value
         self._applied = function
 
-    def _put_back(self, name: str) -> None:
-        """The user's value of ``name`` (or none), as it was when handlers took over."""
-        environ = os.environ
-        user = self._user_store
-        assert user is not None
-        value = user.get(getattr(environ, "encodekey", _identity)(name))
-        if value is None:
-            environ.pop(name, None)
-        else:
-            environ[name] = getattr(environ, "decodevalue", _identity)(value)
-
-    def restore(self) -> None:
+    def step_out(self) -> None:
         """
-        Give ``os.environ`` back exactly as the user had it.
-
-        The function's variables go, and so does whatever a handler set, changed or
-        deleted in ``os.environ`` itself (within one function's consecutive
-        invocations such changes persist, as in one Lambda execution environment).
+        Give ``os.environ`` back as the user had it, for user code in the middle of
+        a run (a ``call_later`` callback); each function's environment, as its
+        handlers left it, is given back when it runs again. What the user's code
+        writes is the user's environment from then on.
         """
         user = self._user_store
         if user is None:
             return
-        environ = os.environ
-        data = _store(environ)
-        if data != user:
-            decodekey = getattr(environ, "decodekey", _identity)
-            decodevalue = getattr(environ, "decodevalue", _identity)
-            for key in [k for k in data if k not in user]:
-                del environ[decodekey(key)]
-            for key, value in user.items():
-                if data.get(key) != value:
-                    environ[decodekey(key)] = decodevalue(value)
+        if self._applied is not None:
+            self._kept[self._applied] = dict(_store(os.environ))
+        _become(user)
         self._user_store = None
         self._applied = None
+
+    def restore(self) -> None:
+        """
+        Give ``os.environ`` back exactly as the user had it, at the end of a run.
+
+        The function's variables go, and so does whatever a handler set, changed or
+        deleted in ``os.environ`` itself. Within a run, such changes persist for
+        the function whose handler made them (as in one Lambda execution
+        environment) and are never seen by another function's handler.
+        """
+        self.step_out()
+        self._kept.clear()
 
     def run(
         self, function: Function, context: Context, call: Callable[..., Any], *args: Any
