@@ -161,6 +161,40 @@ class TestEnvironment:
         assert any(a[0] != b[0] for a, b in itertools.pairwise(seen))
         assert "WRITTEN_BY" not in os.environ
 
+    def test_user_code_changing_the_environment_mid_run_reaches_every_function(
+        self, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """A variable set by user code between invocations (a call_later callback) is
+        seen by every handler after it, alongside what a handler wrote for its own function."""
+        monkeypatch.delenv("FLAG", raising=False)
+        seen: list[tuple[str, str | None, str | None]] = []
+
+        def handler(event: Any, context: Any) -> None:
+            seen.append(
+                (context.function_name, os.environ.get("FLAG"), os.environ.get("WRITTEN_BY"))
+            )
+            os.environ["WRITTEN_BY"] = context.function_name
+
+        sim = esm_sim.Simulation()
+        tables = {}
+        for name in ("fa", "fb"):
+            tables[name] = sim.create_table(f"t_{name}", partition_key="pk")
+            sim.create_function(name, handler)
+            sim.lambda_client.create_event_source_mapping(
+                EventSourceArn=tables[name].stream_arn,
+                FunctionName=name,
+                StartingPosition="TRIM_HORIZON",
+                BatchSize=1,
+            )
+        sim.call_later(1, tables["fa"].put_item, {"pk": "a1"})
+        sim.call_later(30, os.environ.__setitem__, "FLAG", "on")
+        sim.call_later(40, tables["fa"].put_item, {"pk": "a2"})
+        sim.call_later(40, tables["fb"].put_item, {"pk": "b1"})
+        sim.run_until_idle()
+        assert [("fa", None, None), ("fa", "on", "fa"), ("fb", "on", None)] == seen
+        assert "on" == os.environ["FLAG"]  # the user's own write stays
+        assert "WRITTEN_BY" not in os.environ
+
     def test_a_functions_environment_is_read_only_and_memory_changes_show(self) -> None:
         """fn.environment cannot be changed in place; a changed memory_size reaches the handler."""
         seen: list[str | None] = []

@@ -285,7 +285,7 @@ def _become(target: dict[Any, Any]) -> None:
 class HandlerHost:
     """The environment, clock and log capture around each handler run of one simulation."""
 
-    __slots__ = ("_applied", "_clock", "_kept", "_log_capture", "_user_store", "region")
+    __slots__ = ("_applied", "_base", "_clock", "_kept", "_log_capture", "_user_store", "region")
 
     def __init__(self, *, region: str, handler_clock: str = "wall") -> None:
         self.region = region
@@ -296,9 +296,14 @@ class HandlerHost:
         # took it over: restore() gives back exactly this, so what a handler sets
         # or deletes itself stays inside.
         self._user_store: dict[Any, Any] | None = None
-        # Per function that ran and handed over to another: its environment as its
-        # handlers left it, given back when it runs again (one execution
-        # environment per function; only looked up, never iterated).
+        # The store as the applied function's environment began (the user's
+        # environment and the function's variables): what its handlers changed
+        # since is told from it.
+        self._base: dict[Any, Any] = {}
+        # Per function whose handlers changed os.environ and then handed over (to
+        # another function or to user code): those changes (a value, or None for
+        # a deletion), made again when it runs next (one execution environment per
+        # function; only looked up, never iterated for output).
         self._kept: dict[Function, dict[Any, Any]] = {}
         self._log_capture = _LogCapture()
 
@@ -313,29 +318,44 @@ class HandlerHost:
             self._user_store = dict(_store(environ))
         previous = self._applied
         if previous is not None:
-            # Switching functions: what this one's handlers wrote stays with it.
-            self._kept[previous] = dict(_store(environ))
-        kept = self._kept.pop(function, None)
-        if kept is not None:
-            _become(kept)
-        elif previous is not None:
+            self._keep_changes(previous)
             _become(self._user_store)
         for name, value in function.environment_variables(self.region).items():
             environ[name] = value
+        data = _store(environ)
+        self._base = dict(data)
+        changes = self._kept.pop(function, None)
+        if changes:
+            # What its handlers wrote earlier in the run, on today's user environment.
+            decodekey = getattr(environ, "decodekey", _identity)
+            decodevalue = getattr(environ, "decodevalue", _identity)
+            for key, value in changes.items():
+                if value is None:
+                    environ.pop(decodekey(key), None)
+                else:
+                    environ[decodekey(key)] = decodevalue(value)
         self._applied = function
+
+    def _keep_changes(self, function: Function) -> None:
+        """Keep what ``function``'s handlers changed in os.environ (a handover)."""
+        data, base = _store(os.environ), self._base
+        if data == base:
+            return
+        changes: dict[Any, Any] = {k: None for k in base if k not in data}
+        changes.update((k, v) for k, v in data.items() if base.get(k) != v)
+        self._kept[function] = changes
 
     def step_out(self) -> None:
         """
         Give ``os.environ`` back as the user had it, for user code in the middle of
-        a run (a ``call_later`` callback); each function's environment, as its
-        handlers left it, is given back when it runs again. What the user's code
-        writes is the user's environment from then on.
+        a run (a ``call_later`` callback). What a function's handlers changed is
+        made again, on the user's environment as it is then, when it runs next.
         """
         user = self._user_store
         if user is None:
             return
         if self._applied is not None:
-            self._kept[self._applied] = dict(_store(os.environ))
+            self._keep_changes(self._applied)
         _become(user)
         self._user_store = None
         self._applied = None
