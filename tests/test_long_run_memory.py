@@ -194,3 +194,38 @@ def test_invariants_still_check_records_written_within_the_history_kept() -> Non
     mapping.invocations = _Log(kept[:-1])  # type: ignore[assignment]
     with pytest.raises(AssertionError, match=f"never delivered.*{last.sequence_numbers[0]}"):
         invariants.check_at_least_once(sim)
+
+
+def test_a_mapping_repointed_to_another_function_keeps_reading_its_rows() -> None:
+    """With history_hours, a function keeps the rows a mapping's log still lists: a
+    mapping repointed while a slow invocation runs lists rows of two functions and
+    forgets them later than the new function would (its log read the wrong rows)."""
+    sim = Simulation(seed=1, history_hours=0.05)  # 3 virtual minutes
+    table = sim.create_table("tbl", partition_key="pk", shard_count=2)
+    sim.create_function("slow", lambda event, context: None, duration=600, timeout=900)
+    fast = sim.create_function("fast", lambda event, context: None, duration=1)
+    uuid = sim.lambda_client.create_event_source_mapping(
+        EventSourceArn=table.stream_arn,
+        FunctionName="slow",
+        StartingPosition="LATEST",
+        BatchSize=1,
+    )["UUID"]
+    sim.run_for(60)
+    table.put_item({"pk": "a"})
+    sim.run_for(10)
+    sim.lambda_client.update_event_source_mapping(UUID=uuid, FunctionName="fast")
+    sim.run_for(30)
+    for i in range(20):
+        table.put_item({"pk": f"k{i}"})
+        sim.run_for(1)
+    log = sim.mappings[uuid].invocations
+    expected = [(inv.request_id, inv.sequence_numbers) for inv in log]
+    for _ in range(16):  # past the slow invocation's end: then both logs forget
+        sim.run_for(60)
+        kept = [(inv.request_id, inv.sequence_numbers) for inv in log]
+        known = {request_id for request_id, _ in expected}
+        expected += [item for item in kept if item[0] not in known]  # new since
+        assert kept == expected[len(expected) - len(kept) :]
+    assert fast.invocations.forgotten > 0
+    assert len(log) < len(expected)
+    check_all(sim)

@@ -504,6 +504,7 @@ class InvocationLog(Sequence[Invocation]):
         "_indexed",
         "_ref_index",
         "_ref_source",
+        "_referrers",
         "_rows",
         "_seq_index",
         "_sources",
@@ -530,6 +531,8 @@ class InvocationLog(Sequence[Invocation]):
         self._ref_index = array("q")
         self.forgotten = 0  # invocations dropped by forget_ended_before
         self._dropped = 0  # own rows dropped by forget_ended_before
+        # The logs that list some of this log's own rows (they pin them).
+        self._referrers: list[InvocationLog] = []
 
     def append(self, invocation: Invocation) -> Row:
         """Keep a finished handler run (its fields no longer change); returns its row."""
@@ -626,7 +629,24 @@ class InvocationLog(Sequence[Invocation]):
             if known is source:
                 return number
         sources.append(source)
+        if source is not self:
+            source._referrers.append(self)
         return len(sources) - 1
+
+    def _pin(self) -> int:
+        """How many leading own rows no other log still lists (only those may go)."""
+        pin = len(self._rows)
+        for log in self._referrers:
+            refs = log._ref_source
+            number = next((k for k, known in enumerate(log._sources) if known is self), None)
+            if refs is None or number is None:
+                continue
+            try:
+                first = refs.index(number)
+            except ValueError:
+                continue  # it lists none of them any more
+            pin = min(pin, log._ref_index[first] - self._dropped)
+        return pin
 
     def append_ref(self, source: InvocationLog, index: int) -> None:
         """List row ``index`` of ``source``'s own rows here too, without copying it."""
@@ -683,6 +703,9 @@ class InvocationLog(Sequence[Invocation]):
         """
         n, total = 0, len(self)
         refs = self._ref_source
+        # Own rows another log still lists stay (that log forgets its items in
+        # its own order: one repointed to another function may lag behind).
+        pin = self._pin() if self._referrers else len(self._rows)
         while n < total:
             if refs is not None:
                 source = self._sources[refs[n]]
@@ -690,8 +713,12 @@ class InvocationLog(Sequence[Invocation]):
                 if own < 0:  # its source forgot it already (ended before at_ms)
                     n += 1
                     continue
+                if source is self and own >= pin:
+                    break
                 ended = source._rows.row(own)[_ENDED]
             else:
+                if n >= pin:
+                    break
                 ended = self._rows.row(n)[_ENDED]
             if ended >= at_ms:
                 break
