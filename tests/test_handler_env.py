@@ -43,6 +43,23 @@ def _run(handler: Any, *, items: int = 1, **kwargs: Any) -> esm_sim.Simulation:
     return sim
 
 
+def _two_functions(
+    sim: esm_sim.Simulation, handler: Any, environments: dict[str, dict[str, str]]
+) -> dict[str, Any]:
+    """Functions fa and fb (with these environments), each fed by its own table; the tables."""
+    tables = {}
+    for name in ("fa", "fb"):
+        tables[name] = sim.create_table(f"t_{name}", partition_key="pk")
+        sim.create_function(name, handler, environment=environments.get(name))
+        sim.lambda_client.create_event_source_mapping(
+            EventSourceArn=tables[name].stream_arn,
+            FunctionName=name,
+            StartingPosition="TRIM_HORIZON",
+            BatchSize=1,
+        )
+    return tables
+
+
 class TestEnvironment:
     def test_handler_sees_its_environment_and_lambdas_reserved_variables(self) -> None:
         """os.environ holds create_function's environment and Lambda's reserved variables while the handler runs."""
@@ -117,15 +134,8 @@ class TestEnvironment:
             seen.append((context.function_name, os.environ.get("VAR_A"), os.environ.get("VAR_B")))
 
         sim = esm_sim.Simulation()
-        for name, env in (("fa", {"VAR_A": "1"}), ("fb", {"VAR_B": "2"})):
-            table = sim.create_table(f"t_{name}", partition_key="pk")
-            sim.create_function(name, handler, environment=env)
-            sim.lambda_client.create_event_source_mapping(
-                EventSourceArn=table.stream_arn,
-                FunctionName=name,
-                StartingPosition="TRIM_HORIZON",
-                BatchSize=1,
-            )
+        tables = _two_functions(sim, handler, {"fa": {"VAR_A": "1"}, "fb": {"VAR_B": "2"}})
+        for table in tables.values():
             for i in range(3):
                 sim.call_later(i, table.put_item, {"pk": f"k{i}"})
         sim.run_until_idle()
@@ -143,15 +153,7 @@ class TestEnvironment:
             os.environ["WRITTEN_BY"] = name
 
         sim = esm_sim.Simulation()
-        for name in ("fa", "fb"):
-            table = sim.create_table(f"t_{name}", partition_key="pk")
-            sim.create_function(name, handler)
-            sim.lambda_client.create_event_source_mapping(
-                EventSourceArn=table.stream_arn,
-                FunctionName=name,
-                StartingPosition="TRIM_HORIZON",
-                BatchSize=1,
-            )
+        for table in _two_functions(sim, handler, {}).values():
             for i in range(3):
                 sim.call_later(i * 10, table.put_item, {"pk": f"k{i}"})
         sim.run_until_idle()
@@ -176,16 +178,7 @@ class TestEnvironment:
             os.environ["WRITTEN_BY"] = context.function_name
 
         sim = esm_sim.Simulation()
-        tables = {}
-        for name in ("fa", "fb"):
-            tables[name] = sim.create_table(f"t_{name}", partition_key="pk")
-            sim.create_function(name, handler)
-            sim.lambda_client.create_event_source_mapping(
-                EventSourceArn=tables[name].stream_arn,
-                FunctionName=name,
-                StartingPosition="TRIM_HORIZON",
-                BatchSize=1,
-            )
+        tables = _two_functions(sim, handler, {})
         sim.call_later(1, tables["fa"].put_item, {"pk": "a1"})
         sim.call_later(30, os.environ.__setitem__, "FLAG", "on")
         sim.call_later(40, tables["fa"].put_item, {"pk": "a2"})
