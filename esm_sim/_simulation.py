@@ -1064,10 +1064,12 @@ class Simulation:
                     cached._archive = self._metrics_archive
             self._metrics_archive.absorb(gone)
         forgot = bool(gone)
-        for fn in self.functions.values():
-            forgot = bool(fn.invocations.forget_ended_before(horizon)) or forgot
+        # Mappings' logs first: they list rows of their functions' logs, which
+        # keep a row while any log still lists it.
         for mapping in self.mappings.values():
             forgot = bool(mapping.invocations.forget_ended_before(horizon)) or forgot
+        for fn in self.functions.values():
+            forgot = bool(fn.invocations.forget_ended_before(horizon)) or forgot
         if forgot:
             # Everything about a record written from here on is still kept
             # (invariants check only those records).

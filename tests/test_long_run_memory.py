@@ -90,6 +90,9 @@ def test_history_hours_keeps_the_last_hours_and_exact_fates_and_metrics() -> Non
     assert short.trace[0].at_ms >= horizon - 6 * 3_600_000 // 32 - 1
     assert all(inv.ended_ms >= horizon - 3_600_000 for inv in short.functions["f"].invocations)
     assert len(short.functions["f"].invocations) < len(full.functions["f"].invocations)
+    # The function's log keeps no more than its one mapping's lists (no lag behind it).
+    (mapping,) = short.mappings.values()
+    assert list(short.functions["f"].invocations) == list(mapping.invocations)
     assert short.fate_counts() == full.fate_counts()
     for name in ("Invocations", "Duration", "IteratorAge", "InvokedEventCount"):
         assert short.metrics.series(name) == full.metrics.series(name), name
