@@ -390,42 +390,30 @@ def serialize_sized(item: Mapping[str, object]) -> tuple[Image, int] | None:
     out: list[Any] = []
     append = out.append
     total = 0
-    for name in names:
-        if type(name) is not str:
-            return None
-        value: Any = item[name]
-        kind = type(value)
-        if name.isascii():
-            total += len(name)
-        else:
-            try:
-                total += len(name.encode("utf-8"))
-            except UnicodeEncodeError:
+    try:  # a lone surrogate cannot be encoded: the general path reports it
+        for name in names:
+            if type(name) is not str:
                 return None
-        append(name)
-        if kind is str:
-            append("S")
-            append(value)
-            if value.isascii():
-                total += len(value)
+            value: Any = item[name]
+            kind = type(value)
+            total += len(name) if name.isascii() else len(name.encode("utf-8"))
+            append(name)
+            if kind is str:
+                append("S")
+                append(value)
+                total += len(value) if value.isascii() else len(value.encode("utf-8"))
+            elif kind is int and -_INT_FAST_BOUND < value < _INT_FAST_BOUND:
+                text = str(value)
+                append("N")
+                append(text)
+                total += _number_size(text)
             else:
-                try:
-                    total += len(value.encode("utf-8"))
-                except UnicodeEncodeError:
-                    return None
-        elif kind is int and -_INT_FAST_BOUND < value < _INT_FAST_BOUND:
-            text = str(value)
-            append("N")
-            append(text)
-            total += _number_size(text)
-        else:
-            code, compact = _serialize_value(value, 0)
-            append(code)
-            append(compact)
-            try:
+                code, compact = _serialize_value(value, 0)
+                append(code)
+                append(compact)
                 total += _value_size(code, compact)
-            except UnicodeEncodeError:
-                return None
+    except UnicodeEncodeError:
+        return None
     return tuple(out), total
 
 
