@@ -375,6 +375,17 @@ def build_sim(
     return sim, table, fn, dlq
 
 
+def anchor_counters(counters: Any, virtual_ms: int) -> dict[str, Any]:
+    """What an anchor model's run did, under the names of :func:`run_counters`."""
+    return {
+        "invocations": counters.invocations,
+        "processed": counters.processed,
+        "discarded": counters.discarded,
+        "dlq_messages": len(counters.dlq),
+        "virtual_ms": virtual_ms,
+    }
+
+
 def run_counters(sim: Simulation, fn: Any, dlq: Any, start: int) -> dict[str, Any]:
     """What a run of the end-to-end workload did (compared with the anchors' counters)."""
     counts = sim.fate_counts()
@@ -449,11 +460,7 @@ def esm_anchor(
         t1 = time.perf_counter()
     seconds = t1 - t0
     return seconds, {
-        "invocations": counters.invocations,
-        "processed": counters.processed,
-        "discarded": counters.discarded,
-        "dlq_messages": len(counters.dlq),
-        "virtual_ms": end - setup.start_ms,
+        **anchor_counters(counters, end - setup.start_ms),
         "~write_share": (t_write - t0) / seconds,
         "~gc_share": gct.seconds / seconds,
     }
@@ -1134,11 +1141,7 @@ def lean_simpy_anchor(
         )
         seconds = time.perf_counter() - t0
     return seconds, {
-        "invocations": counters.invocations,
-        "processed": counters.processed,
-        "discarded": counters.discarded,
-        "dlq_messages": len(counters.dlq),
-        "virtual_ms": end - setup.start_ms,
+        **anchor_counters(counters, end - setup.start_ms),
         "~gc_share": gct.seconds / seconds,
     }
 

@@ -11,17 +11,20 @@ from esm_sim.errors import ConfigError
 from esm_sim.invariants import check_all
 
 
+def _map(sim: Simulation, table: Any, function: str, **settings: Any) -> str:
+    """A mapping from the table's stream to the function (TRIM_HORIZON unless said); its UUID."""
+    settings.setdefault("StartingPosition", "TRIM_HORIZON")
+    response = sim.lambda_client.create_event_source_mapping(
+        EventSourceArn=table.stream_arn, FunctionName=function, **settings
+    )
+    return str(response["UUID"])
+
+
 def _run(hours: int, *, history: float | None = None, factor: int = 1) -> tuple[Simulation, Any]:
     sim = Simulation(seed=3, history_hours=history)
     table = sim.create_table("tbl", partition_key="pk", shard_count=1)
     sim.create_function("f", lambda event, context: None)
-    sim.lambda_client.create_event_source_mapping(
-        EventSourceArn=table.stream_arn,
-        FunctionName="f",
-        StartingPosition="TRIM_HORIZON",
-        BatchSize=100,
-        ParallelizationFactor=factor,
-    )
+    _map(sim, table, "f", BatchSize=100, ParallelizationFactor=factor)
     i = 0
     for _ in range(hours * 6):
         for _ in range(60):
@@ -54,12 +57,7 @@ def test_a_mapping_made_after_trimming_expires_trimmed_records() -> None:
     to expire them (by sequence number), and accounts for every record."""
     sim, table = _run(30)
     sim.create_function("g", lambda event, context: None)
-    uuid = sim.lambda_client.create_event_source_mapping(
-        EventSourceArn=table.stream_arn,
-        FunctionName="g",
-        StartingPosition="TRIM_HORIZON",
-        ParallelizationFactor=3,
-    )["UUID"]
+    uuid = _map(sim, table, "g", ParallelizationFactor=3)
     sim.run_for(600)
     counts = sim.fate_counts(uuid)
     trimmed = sum(s.trimmed for s in table.shards)
@@ -115,12 +113,7 @@ def _two_mappings(history: float | None) -> Simulation:
         sim.create_table(name, partition_key="pk", shard_count=2) for name in ("tbl-a", "tbl-b")
     ]
     for table in tables:
-        sim.lambda_client.create_event_source_mapping(
-            EventSourceArn=table.stream_arn,
-            FunctionName="f",
-            StartingPosition="TRIM_HORIZON",
-            BatchSize=7,
-        )
+        _map(sim, table, "f", BatchSize=7)
     for step in range(12 * 6):
         for i in range(20):
             tables[(step + i) % 2].put_item({"pk": f"k{i}", "n": step})
@@ -155,9 +148,7 @@ def test_records_written_after_idle_sweeps_are_still_freed() -> None:
     sim = Simulation(seed=4)
     table = sim.create_table("tbl", partition_key="pk", shard_count=2)
     sim.create_function("f", lambda event, context: None)
-    sim.lambda_client.create_event_source_mapping(
-        EventSourceArn=table.stream_arn, FunctionName="f", StartingPosition="TRIM_HORIZON"
-    )
+    _map(sim, table, "f")
     sim.run_for(9 * 3600)  # rollovers of empty shards: each one sweeps the table
     for i in range(3000):
         table.put_item({"pk": f"k{i}"})
@@ -207,12 +198,7 @@ def test_a_mapping_repointed_to_another_function_keeps_reading_its_rows() -> Non
     table = sim.create_table("tbl", partition_key="pk", shard_count=2)
     sim.create_function("slow", lambda event, context: None, duration=600, timeout=900)
     fast = sim.create_function("fast", lambda event, context: None, duration=1)
-    uuid = sim.lambda_client.create_event_source_mapping(
-        EventSourceArn=table.stream_arn,
-        FunctionName="slow",
-        StartingPosition="LATEST",
-        BatchSize=1,
-    )["UUID"]
+    uuid = _map(sim, table, "slow", StartingPosition="LATEST", BatchSize=1)
     sim.run_for(60)
     table.put_item({"pk": "a"})
     sim.run_for(10)
