@@ -17,7 +17,9 @@ characters of the shard id; ``first..last`` the batch's sequence-number range.
 from __future__ import annotations
 
 import hashlib
+from bisect import bisect_left
 from collections.abc import Iterator
+from operator import itemgetter
 from typing import Any, NamedTuple, overload
 
 from esm_sim._engine.chunked import FlatRows
@@ -123,13 +125,8 @@ class Trace:
         ``digest()`` then cover only the entries kept.
         """
         rows = self._rows
-        lo, hi = 0, len(rows)
-        while lo < hi:  # entries are in time order: the first at or after at_ms
-            mid = (lo + hi) // 2
-            if rows.row(mid)[0] < at_ms:
-                lo = mid + 1
-            else:
-                hi = mid
+        # Entries are in time order: the first at or after at_ms.
+        lo = bisect_left(rows, at_ms, key=itemgetter(0))
         gone = [_event(rows.row(i)) for i in range(lo)]
         rows.forget(lo)
         self.forgotten += lo

@@ -267,19 +267,30 @@ def _identity(value: Any) -> Any:
     return value
 
 
-def _become(target: dict[Any, Any]) -> None:
-    """Make ``os.environ``'s store equal ``target`` (a copy of it), changing only what differs."""
+def _diff(old: dict[Any, Any], new: dict[Any, Any]) -> dict[Any, Any]:
+    """What turns store ``old`` into ``new``: each changed key's new value, None if removed."""
+    changes: dict[Any, Any] = {key: None for key in old if key not in new}
+    changes.update((key, value) for key, value in new.items() if old.get(key) != value)
+    return changes
+
+
+def _write(changes: dict[Any, Any]) -> None:
+    """Make ``changes`` (encoded keys and values, None for a removal) in ``os.environ``."""
     environ = os.environ
-    data = _store(environ)
-    if data == target:
-        return
     decodekey = getattr(environ, "decodekey", _identity)
     decodevalue = getattr(environ, "decodevalue", _identity)
-    for key in [k for k in data if k not in target]:
-        del environ[decodekey(key)]
-    for key, value in target.items():
-        if data.get(key) != value:
+    for key, value in changes.items():
+        if value is None:
+            environ.pop(decodekey(key), None)
+        else:
             environ[decodekey(key)] = decodevalue(value)
+
+
+def _become(target: dict[Any, Any]) -> None:
+    """Make ``os.environ``'s store equal ``target`` (a copy of it), changing only what differs."""
+    data = _store(os.environ)
+    if data != target:
+        _write(_diff(data, target))
 
 
 class HandlerHost:
@@ -322,18 +333,12 @@ class HandlerHost:
             _become(self._user_store)
         for name, value in function.environment_variables(self.region).items():
             environ[name] = value
-        data = _store(environ)
-        self._base = dict(data)
+        self._base = dict(_store(environ))
         changes = self._kept.pop(function, None)
         if changes:
-            # What its handlers wrote earlier in the run, on today's user environment.
-            decodekey = getattr(environ, "decodekey", _identity)
-            decodevalue = getattr(environ, "decodevalue", _identity)
-            for key, value in changes.items():
-                if value is None:
-                    environ.pop(decodekey(key), None)
-                else:
-                    environ[decodekey(key)] = decodevalue(value)
+            _write(
+                changes
+            )  # what its handlers wrote earlier in the run, on today's user environment
         self._applied = function
 
     def _keep_changes(self, function: Function) -> None:
@@ -341,9 +346,11 @@ class HandlerHost:
         data, base = _store(os.environ), self._base
         if data == base:
             return
-        changes: dict[Any, Any] = {k: None for k in base if k not in data}
-        changes.update((k, v) for k, v in data.items() if base.get(k) != v)
-        self._kept[function] = changes
+        changes = _diff(base, data)
+        # The log stream's name is set per invocation by run(), not by a handler.
+        changes.pop(getattr(os.environ, "encodekey", _identity)(LOG_STREAM_VARIABLE), None)
+        if changes:
+            self._kept[function] = changes
 
     def step_out(self) -> None:
         """

@@ -57,7 +57,18 @@ class Deliver(Protocol):
 DUPLICATE_REASON = "an injected duplicate delivery: its response is ignored (spec 3.7)"
 # Verdicts are immutable: the common ones are made once and shared.
 _DUPLICATE_VERDICT = Verdict(outcome=SUCCESS, reason=DUPLICATE_REASON)
-_PLAIN_SUCCESS = Verdict(outcome=SUCCESS)
+# What policies.judge answers for no error and no response outside a window
+# without ReportBatchItemFailures (nothing to read), asked once.
+_PLAIN_SUCCESS = judge(
+    error=None,
+    error_type=None,
+    response=None,
+    sequence_numbers=(),
+    report_batch_item_failures=False,
+    window=False,
+    final=False,
+    non_object_fails=False,
+)
 _FAILED: dict[str | None, Verdict] = {}  # per error type: policies.judge on a function error
 
 

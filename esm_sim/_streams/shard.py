@@ -59,8 +59,6 @@ _NO_KEYS: Image = ()
 class Trimmer(Protocol):
     """What a shard asks before freeing trimmed records (given by the simulation)."""
 
-    retention_ms: int
-
     def floor(self, shard: Shard) -> int:
         """The lowest shard index some mapping reading ``shard`` has not passed (its checkpoint)."""
         ...
@@ -226,12 +224,6 @@ class Shard:
             0,
             "",
         )
-
-    def seq_at(self, index: int) -> int:
-        """The sequence number of the record at an index (trimmed or not)."""
-        if index < self.trimmed:
-            return self._trimmed_seq[index] + SEQUENCE_BASE
-        return self._records.at(index)[SEQ]
 
     def trimmed_key_hash(self, index: int) -> int:
         """The lane hash a trimmed record kept of its key (0 <= index < trimmed)."""
