@@ -516,36 +516,15 @@ class Table:
             ConfigError: ``item`` is not a mapping, or holds a string with a lone
                 surrogate (not UTF-8).
         """
-        # One pass over the item: serialized and sized together (serialize_sized);
-        # the general path below only for what that pass leaves to it.
-        sized = None
-        if type(item) is dict:
-            try:
-                sized = serialize_sized(item)
-            except ValidationException as exc:
-                raise _named(exc, "PutItem") from None
-        if sized is not None:
-            image, size = sized
-            keys = None
-            pk = self._plain_partition_key
-            if pk is not None:  # one S key (or untyped): read it straight from the item
-                value = item.get(pk)
-                if type(value) is str and value:
-                    keys = (pk, "S", value)
-            if keys is None:
-                keys = self._fast_keys(image) or self._keys(image, "PutItem")
-        else:
-            if type(item) is not dict and not isinstance(item, Mapping):  # as _image
-                raise _not_a_mapping("item", item)
-            try:
-                image = serialize_item(item)
-            except ValidationException as exc:
-                raise _named(exc, "PutItem") from None
+        image, size = self._sized("item", item, "PutItem")
+        keys = None
+        pk = self._plain_partition_key
+        if pk is not None and type(item) is dict:  # one S key: read it straight from the item
+            value = item.get(pk)
+            if type(value) is str and value:
+                keys = (pk, "S", value)
+        if keys is None:
             keys = self._fast_keys(image) or self._keys(image, "PutItem")
-            try:  # as _image_size
-                size = image_size_bytes(image)
-            except UnicodeEncodeError as exc:
-                raise _surrogate("item", item, exc) from None
         if size > _SMALL_ITEM_BYTES:  # one comparison for the usual small item
             if size > MAX_ITEM_SIZE_BYTES:
                 msg = "Item size has exceeded the maximum allowed size"
