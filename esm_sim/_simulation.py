@@ -1043,7 +1043,7 @@ class Simulation:
     def _forget_history(self) -> None:
         """
         Drop trace entries and invocations older than ``history_hours``, in
-        batches of an eighth of it (so the cost is amortised), keeping the
+        batches of a thirty-second of it (so the cost is amortised), keeping the
         metric points of the entries dropped.
         """
         history_ms = self._history_ms

@@ -7,6 +7,7 @@ from typing import Any
 import pytest
 
 from esm_sim import Simulation
+from esm_sim._metrics import METRIC_NAMES
 from esm_sim.errors import ConfigError
 from esm_sim.invariants import check_all
 
@@ -20,11 +21,35 @@ def _map(sim: Simulation, table: Any, function: str, **settings: Any) -> str:
     return str(response["UUID"])
 
 
-def _run(hours: int, *, history: float | None = None, factor: int = 1) -> tuple[Simulation, Any]:
+def _poison(event: dict[str, Any], context: Any) -> None:
+    """Fails a batch holding a record whose n ends in 07 (bisect isolates it)."""
+    for record in event["Records"]:
+        if record["dynamodb"]["NewImage"]["n"]["N"].endswith("07"):
+            raise ValueError("poison")
+
+
+def _run(
+    hours: int, *, history: float | None = None, factor: int = 1, faults: bool = False
+) -> tuple[Simulation, Any]:
     sim = Simulation(seed=3, history_hours=history)
     table = sim.create_table("tbl", partition_key="pk", shard_count=1)
-    sim.create_function("f", lambda event, context: None)
-    _map(sim, table, "f", BatchSize=100, ParallelizationFactor=factor)
+    if not faults:
+        sim.create_function("f", lambda event, context: None)
+        _map(sim, table, "f", BatchSize=100, ParallelizationFactor=factor)
+    else:  # failures, bisects, discards, a destination and the ESM metrics
+        sim.create_function("f", _poison)
+        dlq = sim.create_queue("dlq")
+        _map(
+            sim,
+            table,
+            "f",
+            BatchSize=100,
+            ParallelizationFactor=factor,
+            BisectBatchOnFunctionError=True,
+            MaximumRetryAttempts=1,
+            DestinationConfig={"OnFailure": {"Destination": dlq.arn}},
+            MetricsConfig={"Metrics": ["EventCount"]},
+        )
     i = 0
     for _ in range(hours * 6):
         for _ in range(60):
@@ -80,9 +105,10 @@ def test_default_history_keeps_everything() -> None:
 
 def test_history_hours_keeps_the_last_hours_and_exact_fates_and_metrics() -> None:
     """history_hours=N drops older trace entries and invocations, while fate counts
-    and metrics equal those of the same run keeping everything."""
-    full, _ = _run(30)
-    short, _ = _run(30, history=6)
+    and every metric equal those of the same run keeping everything (with failures,
+    bisects, discards to a destination and the ESM event counts)."""
+    full, _ = _run(30, faults=True)
+    short, _ = _run(30, history=6, faults=True)
     horizon = short.now_ms - 6 * 3_600_000
     assert short.trace.forgotten > 0
     assert short.trace[0].at_ms >= horizon - 6 * 3_600_000 // 32 - 1
@@ -92,11 +118,10 @@ def test_history_hours_keeps_the_last_hours_and_exact_fates_and_metrics() -> Non
     (mapping,) = short.mappings.values()
     assert list(short.functions["f"].invocations) == list(mapping.invocations)
     assert short.fate_counts() == full.fate_counts()
-    for name in ("Invocations", "Duration", "IteratorAge", "InvokedEventCount"):
+    assert full.fate_counts()["destination"] > 0
+    for name in METRIC_NAMES:
         assert short.metrics.series(name) == full.metrics.series(name), name
-    assert short.metrics.series("ConcurrentExecutions") == full.metrics.series(
-        "ConcurrentExecutions"
-    )
+    assert full.metrics.series("Errors") and full.metrics.series("PolledEventCount")
 
 
 @pytest.mark.parametrize("bad", [0, -1, float("nan"), float("inf"), True, "24"])
