@@ -215,6 +215,43 @@ def test_invariants_still_check_records_written_within_the_history_kept() -> Non
         invariants.check_at_least_once(sim)
 
 
+def test_invariants_still_check_key_order_and_checkpoints_within_the_history_kept() -> None:
+    """With history dropped, a recent first delivery out of key order and a recent
+    committed record sent again are still reported."""
+    from esm_sim import TraceEvent, invariants
+
+    sim, _ = _run(30, history=6)
+    (mapping,) = sim.mappings.values()
+    kept = list(mapping.invocations)
+    earlier, later = kept[-2], kept[-1]  # same keys (k0..k49), later writes
+    earlier.sequence_numbers, later.sequence_numbers = (
+        later.sequence_numbers,
+        earlier.sequence_numbers,
+    )
+    mapping.invocations = _Log(kept)  # type: ignore[assignment]
+    with pytest.raises(AssertionError, match="first delivered"):
+        invariants.check_key_order(sim)
+
+    sim, _ = _run(30, history=6)
+    (mapping,) = sim.mappings.values()
+    last = list(mapping.invocations)[-1]
+    seq = str(last.sequence_numbers[0])
+    sim.trace.append(
+        TraceEvent(
+            at_ms=sim.now_ms,
+            kind="invoke",
+            mapping=mapping.uuid,
+            shard=last.shard_id,
+            first_seq=seq,
+            last_seq=seq,
+            count=1,
+            data=(("request_id", "replayed"),),
+        )
+    )
+    with pytest.raises(AssertionError, match=f"sent record {seq}.*moved backwards"):
+        invariants.check_checkpoints(sim)
+
+
 def test_a_mapping_repointed_to_another_function_keeps_reading_its_rows() -> None:
     """With history_hours, a function keeps the rows a mapping's log still lists: a
     mapping repointed while a slow invocation runs lists rows of two functions and
