@@ -538,31 +538,16 @@ class InvocationLog(Sequence[Invocation]):
         """Keep a finished handler run (its fields no longer change); returns its row."""
         render = invocation._render
         compact = getattr(render, "compact", None) if self._expand is not None else None
-        exception: Any = invocation.exception
-        store = self._exceptions
-        if exception is not None and store is not None:
-            exception = store.put(exception)
-        frames = invocation._frames
-        row: Row = (
-            invocation.request_id,
-            invocation.started_ms,
-            invocation.ended_ms,
-            invocation.mapping_uuid,
-            invocation.shard_id,
-            invocation._seqs,
-            invocation.response,
-            invocation.response_json,
-            invocation.error,
-            invocation.error_type,
-            invocation.error_message,
-            exception,
-            invocation.outcome,
-            invocation.reason,
-            invocation.logs,
-            len(frames),
-            *frames,
+        row = self._row_of(
+            invocation,
+            ended_ms=invocation.ended_ms,
+            mapping_uuid=invocation.mapping_uuid,
+            shard_id=invocation.shard_id,
+            seqs=invocation._seqs,
+            outcome=invocation.outcome,
+            reason=invocation.reason,
+            render=(True, *compact()) if compact is not None else (False, render),
         )
-        row += (True, *compact()) if compact is not None else (False, render)
         self._add_own(row)
         return row
 
@@ -581,40 +566,64 @@ class InvocationLog(Sequence[Invocation]):
         Keep a mapping's handler run as one row; returns its index (for :meth:`append_ref`).
 
         ``compact`` is the event renderer's compact form (``render.compact()``):
-        the row is built in one pass, with no :class:`Invocation` made.
+        the row is built in one pass, with no :class:`Invocation` made. Its
+        sequence numbers are read from the records on use.
         """
         if self._expand is None:
             msg = "a handler run is kept in compact form only by a log that expands it"
             raise SimulationError(msg)
+        index = self._dropped + len(self._rows)
+        self._add_own(
+            self._row_of(
+                run,
+                ended_ms=ended_ms,
+                mapping_uuid=mapping_uuid,
+                shard_id=shard_id,
+                seqs=None,
+                outcome=outcome,
+                reason=reason,
+                render=(True, *compact),
+            )
+        )
+        return index
+
+    def _row_of(
+        self,
+        run: Invocation | HandlerRun,
+        *,
+        ended_ms: int,
+        mapping_uuid: str | None,
+        shard_id: str | None,
+        seqs: Any,
+        outcome: str | None,
+        reason: str | None,
+        render: tuple[Any, ...],
+    ) -> Row:
+        """The row of a handler run, in the order of ``_ROW_FIELDS``, then frames, then render."""
         exception: Any = run.exception
         if exception is not None and self._exceptions is not None:
             exception = self._exceptions.put(exception)
         frames = run._frames
-        index = self._dropped + len(self._rows)
-        self._add_own(
-            (
-                run.request_id,
-                run.started_ms,
-                ended_ms,
-                mapping_uuid,
-                shard_id,
-                None,  # the sequence numbers are read from the records on use
-                run.response,
-                run.response_json,
-                run.error,
-                run.error_type,
-                run.error_message,
-                exception,
-                outcome,
-                reason,
-                run.logs,
-                len(frames),
-                *frames,
-                True,
-                *compact,
-            )
+        return (
+            run.request_id,
+            run.started_ms,
+            ended_ms,
+            mapping_uuid,
+            shard_id,
+            seqs,
+            run.response,
+            run.response_json,
+            run.error,
+            run.error_type,
+            run.error_message,
+            exception,
+            outcome,
+            reason,
+            run.logs,
+            len(frames),
+            *frames,
+            *render,
         )
-        return index
 
     def _add_own(self, row: Row) -> None:
         refs = self._ref_source
