@@ -55,7 +55,10 @@ def key_hash(keys: Image) -> int:
     A stable 32-bit hash of an item's key (never ``hash()``, which varies per process).
 
     The CRC-32 of name, NUL, type code, NUL, value, NUL for each key attribute
-    in turn (partition key, then sort key), strings as UTF-8.
+    in turn (partition key, then sort key), strings as UTF-8. It picks a record's
+    ``ParallelizationFactor`` lane: records of one item key share a lane, so
+    their order holds (spec 5; the hash itself is an inferred choice, README
+    "Where AWS is silent").
     """
     if len(keys) == 3:  # a partition key alone: start from its prefix's CRC
         name, type_code, value = keys
