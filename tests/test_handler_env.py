@@ -210,6 +210,31 @@ class TestEnvironment:
         sim.run_until_idle()
         assert ["128", "512"] == seen
 
+    def test_a_replaced_handler_shows_in_its_handler_variable(self) -> None:
+        """_HANDLER names the handler that runs, also after fn.handler is replaced."""
+        seen: list[str | None] = []
+
+        def first(event: Any, context: Any) -> None:
+            seen.append(os.environ.get("_HANDLER"))
+
+        def second(event: Any, context: Any) -> None:
+            seen.append(os.environ.get("_HANDLER"))
+
+        sim = esm_sim.Simulation()
+        table = sim.create_table("orders", partition_key="pk")
+        fn = sim.create_function("fn", first)
+        sim.lambda_client.create_event_source_mapping(
+            EventSourceArn=table.stream_arn, FunctionName="fn", StartingPosition="TRIM_HORIZON"
+        )
+        table.put_item({"pk": "a"})
+        sim.run_until_idle()
+        fn.handler = second
+        table.put_item({"pk": "b"})
+        sim.run_until_idle()
+        assert 2 == len(seen)
+        assert seen[0] is not None and seen[0].endswith("first")
+        assert seen[1] is not None and seen[1].endswith("second")
+
     def test_user_callbacks_see_the_users_environment(self) -> None:
         """A call_at callback between invocations sees no function's variables."""
         seen: list[str | None] = []

@@ -894,12 +894,13 @@ class Function:
         self.environment: Mapping[str, str] = MappingProxyType(check_environment(environment))
         # What runs the handler in its environment (set by the simulation; None: bare).
         self.host: HandlerHost | None = None
-        self._variables: tuple[tuple[str, int], dict[str, str]] | None = None
+        self._variables: tuple[tuple[str, int, Handler], dict[str, str]] | None = None
 
     def environment_variables(self, region: str) -> dict[str, str]:
         """``os.environ`` for the handler: Lambda's reserved variables, then ``environment``."""
         cached = self._variables
-        key = (region, self.memory_size)  # memory_size is a plain attribute: keep up with it
+        # memory_size and handler (its _HANDLER) are plain attributes: keep up with them
+        key = (region, self.memory_size, self.handler)
         if cached is None or cached[0] != key:
             cached = self._variables = (
                 key,
