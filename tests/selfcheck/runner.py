@@ -9,7 +9,9 @@ when a mapping may legitimately block on a poison record.
 
 :func:`check` runs a scenario and returns its failures: anything the run
 raised, termination, ``esm_sim.invariants.check_all``, the independent fate
-count, and (with ``determinism=True``) a second run's trace digest.
+count, for a run that dropped history (``history_hours``) the same fate counts
+and metrics as the run keeping it, and (with ``determinism=True``) a second
+run's trace digest.
 """
 
 from __future__ import annotations
@@ -26,12 +28,13 @@ import time
 from collections import Counter
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager, suppress
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from typing import Any
 
 import esm_sim
 from esm_sim import errors, invariants
+from esm_sim._metrics import METRIC_NAMES
 from esm_sim._streams.records import CREATED_MS
 from tests.selfcheck.scenario import SETTLE_SECONDS, SINKS, Action, FunctionSpec, Spec
 
@@ -796,6 +799,8 @@ def check(spec: Spec, *, determinism: bool = False) -> tuple[World, list[Failure
             failures.extend(independent_failures(world))
         except Exception as exc:
             failures.append(Failure("books", f"fate queries raised {type(exc).__name__}: {exc}"))
+    if not crashed and world.sim._history_start_ms is not None:
+        failures.extend(_history_failures(world))
     if determinism:
         again = run(spec)
         first, second = world.sim.trace.digest(), again.sim.trace.digest()
@@ -814,6 +819,26 @@ def check(spec: Spec, *, determinism: bool = False) -> tuple[World, list[Failure
         with _wall_limit(WALL_LIMIT_SECONDS), suppress(Runaway, ScenarioHang):
             failures.extend(redrive_failures(world))
     return world, failures
+
+
+def _history_failures(world: World) -> list[Failure]:
+    """
+    A run that dropped history (history_hours) against the same scenario keeping
+    everything: equal fate counts per mapping and equal points of every metric.
+    """
+    full = run(replace(world.spec, sim_kwargs={**world.spec.sim_kwargs, "history_hours": None}))
+    out: list[Failure] = []
+    for label, uuid in world.uuids.items():
+        short_counts = world.sim.fate_counts(uuid)
+        full_counts = full.sim.fate_counts(full.uuids[label])
+        if short_counts != full_counts:
+            out.append(
+                Failure("history", f"mapping {label}: {short_counts} != {full_counts} in full")
+            )
+    for name in METRIC_NAMES:
+        if world.sim.metrics.series(name) != full.sim.metrics.series(name):
+            out.append(Failure("history", f"metric {name} differs from the run keeping history"))
+    return out
 
 
 def _first_difference(a: str, b: str) -> str:

@@ -81,7 +81,8 @@ class TestGenerator:
 class TestSelfCheck:
     def test_mixed_scenarios_keep_every_promise(self) -> None:
         """
-        Every mixed scenario passes check_all and the independent fate count,
+        Every mixed scenario passes check_all and the independent fate count
+        (and, when it dropped history, matches the run keeping it),
         finishes (past the retention only when a poison record may block it),
         never raises, and (every 10th seed) runs the same twice.
         """
