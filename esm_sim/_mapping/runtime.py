@@ -57,18 +57,24 @@ class Deliver(Protocol):
 DUPLICATE_REASON = "an injected duplicate delivery: its response is ignored (spec 3.7)"
 # Verdicts are immutable: the common ones are made once and shared.
 _DUPLICATE_VERDICT = Verdict(outcome=SUCCESS, reason=DUPLICATE_REASON)
-# What policies.judge answers for no error and no response outside a window
-# without ReportBatchItemFailures (nothing to read), asked once.
-_PLAIN_SUCCESS = judge(
-    error=None,
-    error_type=None,
-    response=None,
-    sequence_numbers=(),
-    report_batch_item_failures=False,
-    window=False,
-    final=False,
-    non_object_fails=False,
-)
+
+
+def _judged_plainly(error: str | None, error_type: str | None) -> Verdict:
+    """policies.judge with no response to read (outside a window, without RBIF)."""
+    return judge(
+        error=error,
+        error_type=error_type,
+        response=None,
+        sequence_numbers=(),
+        report_batch_item_failures=False,
+        window=False,
+        final=False,
+        non_object_fails=False,
+    )
+
+
+# What policies.judge answers for no error and nothing to read, asked once.
+_PLAIN_SUCCESS = _judged_plainly(None, None)
 _FAILED: dict[str | None, Verdict] = {}  # per error type: policies.judge on a function error
 
 
@@ -484,16 +490,7 @@ class MappingRuntime:
             # policies.judge's first rule (spec 3.1): one verdict per error type.
             failed = _FAILED.get(run.error_type)
             if failed is None:
-                failed = _FAILED[run.error_type] = judge(
-                    error=error,
-                    error_type=run.error_type,
-                    response=None,
-                    sequence_numbers=(),
-                    report_batch_item_failures=False,
-                    window=False,
-                    final=False,
-                    non_object_fails=False,
-                )
+                failed = _FAILED[run.error_type] = _judged_plainly(error, run.error_type)
             verdict = failed
         else:
             in_window, final = judge_as
