@@ -103,10 +103,14 @@ class TestEnvironment:
         monkeypatch.setenv("STAGE", "mine")
         monkeypatch.delenv("AWS_LAMBDA_FUNCTION_NAME", raising=False)
         monkeypatch.delenv("ONLY_IN_FN", raising=False)
+        monkeypatch.delenv("AWS_LAMBDA_LOG_STREAM_NAME", raising=False)
+        before = dict(os.environ)
         _run(lambda e, c: None, environment={"STAGE": "test", "ONLY_IN_FN": "x"})
         assert "mine" == os.environ["STAGE"]
         assert "AWS_LAMBDA_FUNCTION_NAME" not in os.environ
         assert "ONLY_IN_FN" not in os.environ
+        assert "AWS_LAMBDA_LOG_STREAM_NAME" not in os.environ
+        assert before == dict(os.environ)
 
     def test_what_a_handler_writes_to_os_environ_stays_in_the_simulation(
         self, monkeypatch: pytest.MonkeyPatch
@@ -125,6 +129,39 @@ class TestEnvironment:
         assert "SET_BY_HANDLER" not in os.environ
         assert "mine" == os.environ["STAGE"]
         assert "yes" == os.environ["KEEP_ME"]
+
+    @pytest.mark.skipif(sys.platform == "win32", reason="reads the C library's environment")
+    def test_the_process_environment_follows_os_environ(
+        self, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """
+        What C code and child processes read (the C library's environment) is what
+        os.environ holds: the function's variables while its handler runs, the
+        user's own again after the run, with nothing a handler set left behind.
+        """
+        import ctypes
+
+        libc = ctypes.CDLL(None)
+        libc.getenv.restype = ctypes.c_char_p
+        getenv = libc.getenv
+        monkeypatch.setenv("STAGE", "mine")
+        monkeypatch.delenv("ONLY_IN_FN", raising=False)
+        monkeypatch.delenv("SET_BY_HANDLER", raising=False)
+        monkeypatch.delenv("AWS_LAMBDA_LOG_STREAM_NAME", raising=False)
+        seen = []
+
+        def handler(event: Any, context: Any) -> None:
+            stream = getenv(b"AWS_LAMBDA_LOG_STREAM_NAME")
+            seen.append((getenv(b"STAGE"), getenv(b"ONLY_IN_FN"), getenv(b"SET_BY_HANDLER")))
+            assert stream == context.log_stream_name.encode()
+            os.environ["SET_BY_HANDLER"] = "1"
+
+        _run(handler, items=2, environment={"STAGE": "test", "ONLY_IN_FN": "x"})
+        assert [(b"test", b"x", None), (b"test", b"x", b"1")] == seen
+        after = (getenv(b"STAGE"), getenv(b"ONLY_IN_FN"), getenv(b"SET_BY_HANDLER"))
+        assert (b"mine", None, None) == after
+        assert getenv(b"AWS_LAMBDA_FUNCTION_NAME") is None
+        assert getenv(b"AWS_LAMBDA_LOG_STREAM_NAME") is None
 
     def test_each_function_sees_only_its_own_environment(self) -> None:
         """Two functions taking turns: each handler sees its own variables, never the other's."""

@@ -27,6 +27,7 @@ back as it was; the simulation calls it whenever control leaves the handlers
 
 from __future__ import annotations
 
+import functools
 import io
 import logging
 import os
@@ -277,13 +278,44 @@ def _diff(old: dict[Any, Any], new: dict[Any, Any]) -> dict[Any, Any]:
 def _write(changes: dict[Any, Any]) -> None:
     """Make ``changes`` (encoded keys and values, None for a removal) in ``os.environ``."""
     environ = os.environ
-    decodekey = getattr(environ, "decodekey", _identity)
-    decodevalue = getattr(environ, "decodevalue", _identity)
-    for key, value in changes.items():
+    data = _store(environ)
+    if data is not environ:
+        # CPython's os.environ: what its __setitem__ and __delitem__ do (putenv or
+        # unsetenv, then its store), on names and values encoded already.
+        for key, value in changes.items():
+            if value is None:
+                if key in data:
+                    os.unsetenv(key)
+                    del data[key]
+            else:
+                os.putenv(key, value)
+                data[key] = value
+        return
+    for key, value in changes.items():  # a plain mapping put in its place
         if value is None:
-            environ.pop(decodekey(key), None)
+            environ.pop(key, None)
         else:
-            environ[decodekey(key)] = decodevalue(value)
+            environ[key] = value
+
+
+@functools.lru_cache(maxsize=4096)
+def _encode_pair(key: str, value: str) -> tuple[Any, Any]:
+    # Functions' variables repeat across simulations (the reserved ones above all):
+    # each pair is encoded once, not once per run.
+    environ: Any = os.environ
+    return environ.encodekey(key), environ.encodevalue(value)
+
+
+def _encoded(variables: Mapping[str, str]) -> dict[Any, Any]:
+    """``variables`` as ``os.environ``'s store keeps them (encoded names and values)."""
+    if _store(os.environ) is os.environ:
+        return dict(variables)
+    return dict(_encode_pair(k, v) for k, v in variables.items())
+
+
+def _log_stream_key() -> Any:
+    """The log stream variable's name as ``os.environ``'s store keeps it."""
+    return getattr(os.environ, "encodekey", _identity)(LOG_STREAM_VARIABLE)
 
 
 def _become(target: dict[Any, Any]) -> None:
@@ -296,7 +328,16 @@ def _become(target: dict[Any, Any]) -> None:
 class HandlerHost:
     """The environment, clock and log capture around each handler run of one simulation."""
 
-    __slots__ = ("_applied", "_base", "_clock", "_kept", "_log_capture", "_user_store", "region")
+    __slots__ = (
+        "_applied",
+        "_base",
+        "_clock",
+        "_encoded",
+        "_kept",
+        "_log_capture",
+        "_user_store",
+        "region",
+    )
 
     def __init__(self, *, region: str, handler_clock: str = "wall") -> None:
         self.region = region
@@ -317,6 +358,9 @@ class HandlerHost:
         # function; only looked up, never iterated for output).
         self._kept: dict[Function, dict[Any, Any]] = {}
         self._log_capture = _LogCapture()
+        # Per function: its variables (the dict environment_variables gave), whether
+        # os.environ was a plain mapping, and those variables encoded for its store.
+        self._encoded: dict[Function, tuple[Mapping[str, str], bool, dict[Any, Any]]] = {}
 
     @property
     def handler_clock(self) -> str:
@@ -327,12 +371,10 @@ class HandlerHost:
         environ = os.environ
         if self._user_store is None:
             self._user_store = dict(_store(environ))
-        previous = self._applied
-        if previous is not None:
-            self._keep_changes(previous)
-            _become(self._user_store)
-        for name, value in function.environment_variables(self.region).items():
-            environ[name] = value
+        elif self._applied is not None:
+            self._hand_back(self._user_store)
+        _write(self._variables(function))
+        # The user's store and the function's variables (the invariant _hand_back uses).
         self._base = dict(_store(environ))
         changes = self._kept.pop(function, None)
         if changes:
@@ -341,16 +383,42 @@ class HandlerHost:
             )  # what its handlers wrote earlier in the run, on today's user environment
         self._applied = function
 
-    def _keep_changes(self, function: Function) -> None:
-        """Keep what ``function``'s handlers changed in os.environ (a handover)."""
+    def _variables(self, function: Function) -> dict[Any, Any]:
+        """``function``'s variables, encoded as os.environ's store keeps them (once per change)."""
+        variables = function.environment_variables(self.region)
+        plain = _store(os.environ) is os.environ
+        cached = self._encoded.get(function)
+        if cached is None or cached[0] is not variables or cached[1] != plain:
+            cached = self._encoded[function] = (variables, plain, _encoded(variables))
+        return cached[2]
+
+    def _keep_changes(self, function: Function) -> bool:
+        """Keep what ``function``'s handlers changed in os.environ (a handover); any?"""
         data, base = _store(os.environ), self._base
-        if data == base:
-            return
-        changes = _diff(base, data)
         # The log stream's name is set per invocation by run(), not by a handler.
-        changes.pop(getattr(os.environ, "encodekey", _identity)(LOG_STREAM_VARIABLE), None)
-        if changes:
-            self._kept[function] = changes
+        log_key = _log_stream_key()
+        if log_key in data:
+            base[log_key] = data[log_key]
+        else:
+            base.pop(log_key, None)
+        if data == base:
+            return False
+        self._kept[function] = _diff(base, data)
+        return True
+
+    def _hand_back(self, user: dict[Any, Any]) -> None:
+        """Make os.environ's store ``user``, keeping what the function's handlers changed."""
+        applied = self._applied
+        if applied is not None and not self._keep_changes(applied):
+            # The store is the user's with the function's variables and the log
+            # stream on top: only those go back (not a diff of the whole store).
+            changes = {key: user.get(key) for key in self._encoded[applied][2]}
+            log_key = _log_stream_key()
+            changes[log_key] = user.get(log_key)
+            _write(changes)
+        else:
+            _become(user)
+        self._applied = None
 
     def step_out(self) -> None:
         """
@@ -361,11 +429,8 @@ class HandlerHost:
         user = self._user_store
         if user is None:
             return
-        if self._applied is not None:
-            self._keep_changes(self._applied)
-        _become(user)
+        self._hand_back(user)
         self._user_store = None
-        self._applied = None
 
     def restore(self) -> None:
         """
@@ -390,7 +455,7 @@ class HandlerHost:
         """
         if self._applied is not function:
             self._apply(function)
-        os.environ[LOG_STREAM_VARIABLE] = context.log_stream_name
+        _write(_encoded({LOG_STREAM_VARIABLE: context.log_stream_name}))
         buffer = _InvocationOutput()
         saved_out, saved_err = sys.stdout, sys.stderr
         self._log_capture.install(buffer)
