@@ -313,6 +313,18 @@ def _encoded(variables: Mapping[str, str]) -> dict[Any, Any]:
     return dict(_encode_pair(k, v) for k, v in variables.items())
 
 
+def _set_log_stream(name: str) -> None:
+    """Set the log stream variable (a new name per invocation: not worth caching)."""
+    environ: Any = os.environ
+    data = _store(environ)
+    if data is environ:
+        environ[LOG_STREAM_VARIABLE] = name
+        return
+    key, value = environ.encodekey(LOG_STREAM_VARIABLE), environ.encodevalue(name)
+    os.putenv(key, value)
+    data[key] = value
+
+
 def _log_stream_key() -> Any:
     """The log stream variable's name as ``os.environ``'s store keeps it."""
     return getattr(os.environ, "encodekey", _identity)(LOG_STREAM_VARIABLE)
@@ -455,7 +467,7 @@ class HandlerHost:
         """
         if self._applied is not function:
             self._apply(function)
-        _write(_encoded({LOG_STREAM_VARIABLE: context.log_stream_name}))
+        _set_log_stream(context.log_stream_name)
         buffer = _InvocationOutput()
         saved_out, saved_err = sys.stdout, sys.stderr
         self._log_capture.install(buffer)
