@@ -1071,6 +1071,14 @@ class Simulation:
         for fn in self.functions.values():
             forgot = bool(fn.invocations.forget_ended_before(horizon)) or forgot
         if forgot:
+            # What the forgotten invocations raised: every exception of an
+            # invocation that started before the oldest one any log keeps.
+            oldest = self.now_ms
+            for fn in self.functions.values():
+                started = fn.invocations.first_started_ms()
+                if started is not None:
+                    oldest = min(oldest, started)
+            self._exceptions.forget_started_before(oldest)
             # Everything about a record written from here on is still kept
             # (invariants check only those records).
             self._history_start_ms = horizon

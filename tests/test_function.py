@@ -394,7 +394,7 @@ class TestExceptionStore:
     def test_plain_exceptions_are_rebuilt_equal(self, exc: BaseException) -> None:
         """A built-in-constructed exception with plain args reads back with the same type, args and text."""
         store = ExceptionStore()
-        back = store.get(store.put(exc))
+        back = store.get(store.put(exc, 0))
         assert (type(exc), exc.args, str(exc)) == (type(back), back.args, str(back))
         assert [] == store.kept
 
@@ -417,7 +417,7 @@ class TestExceptionStore:
             attribute_error,
         ]
         store = ExceptionStore()
-        refs = [store.put(e) for e in kept]
+        refs = [store.put(e, 0) for e in kept]
         assert [True] * 6 == [store.get(r) is e for r, e in zip(refs, kept, strict=True)]
 
     def test_a_sim_keeps_the_handler_exception_type_and_args(self) -> None:

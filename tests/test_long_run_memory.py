@@ -280,3 +280,48 @@ def test_a_mapping_repointed_to_another_function_keeps_reading_its_rows() -> Non
     assert fast.invocations.forgotten > 0
     assert len(log) < len(expected)
     check_all(sim)
+
+
+def _raising(event: dict[str, Any], context: Any) -> None:
+    """Raises for two records of three: a plain ValueError, or an OSError (kept as it is)."""
+    n = int(event["Records"][0]["dynamodb"]["NewImage"]["n"]["N"])
+    if n % 3 == 0:
+        raise ValueError("plain", n)  # stored as its type and args, rebuilt on read
+    if n % 3 == 1:
+        raise OSError(5, f"kept {n}")  # an OSError keeps more than args: stored whole
+
+
+def _raising_run(history: float | None) -> Simulation:
+    sim = Simulation(seed=5, history_hours=history)
+    table = sim.create_table("tbl", partition_key="pk", shard_count=1)
+    sim.create_function("f", _raising)
+    _map(sim, table, "f", BatchSize=1, MaximumRetryAttempts=0)
+    i = 0
+    for _ in range(12 * 6):
+        for _ in range(20):
+            table.put_item({"pk": f"k{i % 50}", "n": i})
+            i += 1
+        sim.run_for(600)
+    return sim
+
+
+def test_history_hours_frees_what_forgotten_invocations_raised() -> None:
+    """With history_hours, the exceptions of forgotten invocations are freed too (a
+    failing handler no longer grows memory without bound), and every invocation
+    kept still shows exactly what it raised."""
+    full, short = _raising_run(None), _raising_run(2)
+    kept = list(short.functions["f"].invocations)
+    assert short.functions["f"].invocations.forgotten > 0
+    raised = [inv for inv in kept if inv.exception is not None]
+    assert len(raised) > 100
+    assert len(short._exceptions) == len(raised)  # nothing older is held
+    assert len(short._exceptions) < len(full._exceptions) / 3
+    by_id = {inv.request_id: inv for inv in full.functions["f"].invocations}
+    kinds = set()
+    for inv in raised:
+        want = by_id[inv.request_id].exception
+        assert want is not None
+        assert (type(inv.exception), inv.exception.args) == (type(want), want.args)
+        kinds.add(type(want))
+    assert kinds == {ValueError, OSError}
+    assert short.fate_counts() == full.fate_counts()

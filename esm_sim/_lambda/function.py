@@ -391,7 +391,17 @@ class ExceptionStore:
     plain values. Any other is kept as it is.
     """
 
-    __slots__ = ("_class_index", "_plain", "_plain_class", "classes", "kept")
+    __slots__ = (
+        "_class_index",
+        "_kept_at",
+        "_kept_dropped",
+        "_plain",
+        "_plain_at",
+        "_plain_class",
+        "_plain_dropped",
+        "classes",
+        "kept",
+    )
 
     def __init__(self) -> None:
         self.classes: list[type[BaseException]] = []
@@ -400,9 +410,23 @@ class ExceptionStore:
         self._plain_class: dict[type[BaseException], bool] = {}
         self._plain = FlatRows()  # (type number, *args) of each plain exception
         self.kept: list[BaseException] = []
+        # When each entry's invocation started, and how many leading entries of
+        # each kind were forgotten (history_hours): references count from the
+        # first entry ever stored.
+        self._plain_at = array("q")
+        self._kept_at = array("q")
+        self._plain_dropped = 0
+        self._kept_dropped = 0
 
-    def put(self, exc: BaseException) -> int:
-        """A reference to ``exc`` for :meth:`get`: an int (no object is made for it)."""
+    def __len__(self) -> int:
+        """How many exceptions are stored now."""
+        return len(self._plain_at) + len(self._kept_at)
+
+    def put(self, exc: BaseException, started_ms: int) -> int:
+        """
+        A reference to ``exc`` (raised by an invocation that started at
+        ``started_ms``) for :meth:`get`: an int (no object is made for it).
+        """
         cls = type(exc)
         if self._rebuilds(exc):
             number = self._class_index.get(cls)
@@ -410,17 +434,42 @@ class ExceptionStore:
                 number = self._class_index[cls] = len(self.classes)
                 self.classes.append(cls)
             self._plain.append((number, *exc.args))
-            return len(self._plain) - 1
+            self._plain_at.append(started_ms)
+            return self._plain_dropped + len(self._plain) - 1
         self.kept.append(exc)
-        return -len(self.kept)
+        self._kept_at.append(started_ms)
+        return -(self._kept_dropped + len(self.kept))
 
     def get(self, ref: int) -> BaseException:
         """The exception ``put`` stored (rebuilt, or the same object)."""
         if ref < 0:
-            return self.kept[-ref - 1]
-        number, *args = self._plain.row(ref)
+            return self.kept[-ref - 1 - self._kept_dropped]
+        number, *args = self._plain.row(ref - self._plain_dropped)
         rebuilt: BaseException = self.classes[number](*args)
         return rebuilt
+
+    def forget_started_before(self, at_ms: int) -> int:
+        """
+        Drop the leading exceptions of invocations that started before ``at_ms``
+        (``Simulation(history_hours=...)``: no invocation kept started that
+        early); returns how many.
+        """
+        plain_at, kept_at = self._plain_at, self._kept_at
+        n = 0
+        while n < len(plain_at) and plain_at[n] < at_ms:
+            n += 1
+        k = 0
+        while k < len(kept_at) and kept_at[k] < at_ms:
+            k += 1
+        if n:
+            self._plain.forget(n)
+            del plain_at[:n]
+            self._plain_dropped += n
+        if k:
+            del self.kept[:k]
+            del kept_at[:k]
+            self._kept_dropped += k
+        return n + k
 
     def _rebuilds(self, exc: BaseException) -> bool:
         cls = type(exc)
@@ -472,6 +521,7 @@ _FRAMES = len(_ROW_FIELDS)
 _SEQS = _ROW_FIELDS.index("_seqs")
 _SHARD = _ROW_FIELDS.index("shard_id")
 _ENDED = _ROW_FIELDS.index("ended_ms")
+_STARTED = _ROW_FIELDS.index("started_ms")
 
 Row = tuple[Any, ...]
 Expand = Callable[[tuple[Any, ...]], Callable[[], dict[str, Any]]]
@@ -602,7 +652,7 @@ class InvocationLog(Sequence[Invocation]):
         """The row of a handler run, in the order of ``_ROW_FIELDS``, then frames, then render."""
         exception: Any = run.exception
         if exception is not None and self._exceptions is not None:
-            exception = self._exceptions.put(exception)
+            exception = self._exceptions.put(exception, run.started_ms)
         frames = run._frames
         return (
             run.request_id,
@@ -703,6 +753,15 @@ class InvocationLog(Sequence[Invocation]):
     def __len__(self) -> int:
         refs = self._ref_source
         return len(self._rows) if refs is None else len(refs)
+
+    def first_started_ms(self) -> int | None:
+        """
+        When the oldest of this log's own rows kept started (None: it keeps
+        none). Rows are kept as invocations start, on a clock that never goes
+        back, so no row kept started earlier.
+        """
+        rows = self._rows
+        return rows.row(0)[_STARTED] if len(rows) else None
 
     def forget_ended_before(self, at_ms: int) -> int:
         """

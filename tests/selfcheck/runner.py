@@ -838,7 +838,33 @@ def _history_failures(world: World) -> list[Failure]:
     for name in METRIC_NAMES:
         if world.sim.metrics.series(name) != full.sim.metrics.series(name):
             out.append(Failure("history", f"metric {name} differs from the run keeping history"))
+    # Each invocation kept reads as in the full run, what it raised included (the
+    # exceptions of forgotten invocations are freed; a kept one must survive).
+    for name, fn in world.sim.functions.items():
+        full_runs = {inv.request_id: inv for inv in full.sim.functions[name].invocations}
+        for inv in fn.invocations:
+            other = full_runs.get(inv.request_id)
+            if other is None or _raised(inv) != _raised(other):
+                out.append(
+                    Failure(
+                        "history",
+                        f"function {name}: kept invocation {inv.request_id} reads "
+                        f"{_raised(inv)}, in full {None if other is None else _raised(other)}",
+                    )
+                )
+                break
     return out
+
+
+def _raised(inv: Any) -> tuple[Any, ...]:
+    """What an invocation shows of its failure: outcome, error type, exception type and args."""
+    exc = inv.exception
+    return (
+        inv.outcome,
+        inv.error_type,
+        None if exc is None else type(exc).__name__,
+        None if exc is None else repr(exc.args),
+    )
 
 
 def _first_difference(a: str, b: str) -> str:
