@@ -376,6 +376,14 @@ _ARGS_ONLY = frozenset(
 )
 
 
+def _leading_before(times: array[int], at_ms: int) -> int:
+    """How many leading ``times`` are before ``at_ms`` (a scan: no order is assumed)."""
+    n = 0
+    while n < len(times) and times[n] < at_ms:
+        n += 1
+    return n
+
+
 class ExceptionStore:
     """
     What handlers raised, kept so the cyclic GC need not walk them for the run.
@@ -454,20 +462,14 @@ class ExceptionStore:
         (``Simulation(history_hours=...)``: no invocation kept started that
         early); returns how many.
         """
-        plain_at, kept_at = self._plain_at, self._kept_at
-        n = 0
-        while n < len(plain_at) and plain_at[n] < at_ms:
-            n += 1
-        k = 0
-        while k < len(kept_at) and kept_at[k] < at_ms:
-            k += 1
+        n, k = _leading_before(self._plain_at, at_ms), _leading_before(self._kept_at, at_ms)
         if n:
             self._plain.forget(n)
-            del plain_at[:n]
+            del self._plain_at[:n]
             self._plain_dropped += n
         if k:
             del self.kept[:k]
-            del kept_at[:k]
+            del self._kept_at[:k]
             self._kept_dropped += k
         return n + k
 

@@ -315,14 +315,7 @@ def _encoded(variables: Mapping[str, str]) -> dict[Any, Any]:
 
 def _set_log_stream(name: str) -> None:
     """Set the log stream variable (a new name per invocation: not worth caching)."""
-    environ: Any = os.environ
-    data = _store(environ)
-    if data is environ:
-        environ[LOG_STREAM_VARIABLE] = name
-        return
-    key, value = environ.encodekey(LOG_STREAM_VARIABLE), environ.encodevalue(name)
-    os.putenv(key, value)
-    data[key] = value
+    _write({_log_stream_key(): getattr(os.environ, "encodevalue", _identity)(name)})
 
 
 def _log_stream_key() -> Any:
