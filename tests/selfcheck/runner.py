@@ -119,6 +119,11 @@ def handler_clock(spec: Spec) -> str:
     return "virtual" if spec.seed % 4 == 0 else "wall"
 
 
+def handler_writes_environ(spec: Spec) -> bool:
+    """Handlers write os.environ themselves in a third of the seeds (from the seed, as above)."""
+    return spec.seed % 3 == 0
+
+
 class Handler:
     """A handler that keeps books, then misbehaves as its function's profile says."""
 
@@ -129,6 +134,7 @@ class Handler:
         self.names, self.weights = zip(*spec.actions, strict=True)
         self.poison = {t.name: set(t.poison) for t in world.spec.tables}
         self.timed_out: set[str] = set()
+        self.env_writes = 0  # how many times this function's handler wrote FN_OWN
 
     def _book(self, event: dict[str, Any]) -> str | None:
         records = event.get("Records") or []
@@ -158,6 +164,14 @@ class Handler:
         seen = (os.environ.get("FN_LABEL"), os.environ.get("AWS_LAMBDA_FUNCTION_NAME"))
         if seen != (name, name):
             self.world.sandbox_errors.append(f"{name} ran with FN_LABEL, function name {seen}")
+        if handler_writes_environ(self.world.spec):
+            # One execution environment per function: what its handler wrote is
+            # still there (or gone with the run that ended), never another's.
+            own, last = os.environ.get("FN_OWN"), f"{name}:{self.env_writes}"
+            if own is not None and own != last:
+                self.world.sandbox_errors.append(f"{name} saw FN_OWN={own!r}, wrote {last!r} last")
+            self.env_writes += 1
+            os.environ["FN_OWN"] = f"{name}:{self.env_writes}"
         if handler_clock(self.world.spec) == "virtual":
             now_ms = round(time.time() * 1000)
             if now_ms != self.world.sim.now_ms:
@@ -650,6 +664,8 @@ def independent_failures(world: World) -> list[Failure]:
     """The fates of every record, counted from the handlers' books and the destinations."""
     out = [Failure("books", f"delivery to no known mapping: {u}") for u in world.unknown_deliveries]
     out += [Failure("sandbox", problem) for problem in world.sandbox_errors[:5]]
+    if "FN_OWN" in os.environ:  # checked after the run: the user's environment is back
+        out.append(Failure("sandbox", f"FN_OWN={os.environ['FN_OWN']!r} left after the run"))
     records = _failure_records(world)
     for label in world.uuids:
         for problem in _problems(world, label, records):
