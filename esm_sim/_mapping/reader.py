@@ -160,7 +160,7 @@ class ReaderHost(Protocol):
     def take_duplicate(self) -> bool: ...
     def invoke_duplicate(self, reader: ShardReader, original: Sent) -> None: ...
     def processed(self, reader: ShardReader, records: list[Record], spans: list[Span]) -> None: ...
-    def filtered(self, reader: ShardReader, records: list[Record]) -> None: ...
+    def filtered(self, reader: ShardReader, runs: list[list[Record]]) -> None: ...
     def expire(self, reader: ShardReader, records: list[Record], spans: list[Span]) -> None: ...
     def discard(
         self,
@@ -476,7 +476,11 @@ class ShardReader:
         start = pos
         read = read_bytes = 0
         full = False
-        filtered: list[Record] = []
+        # Filtered records in runs of neighbours: each run is one trace row, so a
+        # row's first..last span holds only records it filtered (a record gathered
+        # between two filtered ones is not among them).
+        filtered: list[list[Record]] = []
+        run: list[Record] | None = None
         for rec in records:
             if read and read_bytes + rec[SIZE_BYTES] > GET_RECORDS_MAX_BYTES:
                 break
@@ -486,6 +490,7 @@ class ShardReader:
                 read += 1
                 read_bytes += rec[SIZE_BYTES]
                 pos += 1
+                run = None
                 continue
             if window is not None:
                 start_ms = window.window_of(rec)
@@ -505,8 +510,12 @@ class ShardReader:
             read_bytes += rec[SIZE_BYTES]
             pos += 1
             if render is not None and filters is not None and not filters.matches(render(rec)):
-                filtered.append(rec)
+                if run is None:
+                    run = []
+                    filtered.append(run)
+                run.append(rec)
                 continue
+            run = None
             gathering.add(rec, start)
         self.pos = pos
         if filtered:

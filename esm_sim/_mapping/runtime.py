@@ -665,11 +665,19 @@ class MappingRuntime:
             self.ledger.mark(records, "processed", None, None)
             reader.note_final(spans[-1][1])
 
-    def filtered(self, reader: ShardReader, records: list[Record]) -> None:
-        """These records did not match the filter criteria (spec 8): never sent."""
-        fresh = self.ledger.mark(records, "filtered", "FilterCriteria", None, strict=False)
-        if fresh:
-            self._trace("filter", reader, fresh, outcome="filtered")
+    def filtered(self, reader: ShardReader, runs: list[list[Record]]) -> None:
+        """
+        These records did not match the filter criteria (spec 8): never sent.
+
+        ``runs``: the filtered records in runs of neighbours (nothing the reader
+        kept between them); one ``filter`` row per run, so the row's span names
+        exactly the records it filtered.
+        """
+        mark = self.ledger.mark
+        for records in runs:
+            fresh = mark(records, "filtered", "FilterCriteria", None, strict=False)
+            if fresh:
+                self._trace("filter", reader, fresh, outcome="filtered")
 
     def expire(self, reader: ShardReader, records: list[Record], spans: list[Span]) -> None:
         """These records left the stream (retention) before they were processed (spec 7.1)."""

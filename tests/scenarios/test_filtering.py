@@ -427,3 +427,55 @@ class TestAFilteredFateIsFinal:
         assert {"expired": 2, "filtered": 1} == nonzero_fate_counts(w.sim, w.uuid)
         assert fates_by_record(w.sim, w.uuid, w.table) == nonzero_fate_counts(w.sim, w.uuid)
         check_all(w.sim)
+
+
+class TestFilterRows:
+    def test_each_filter_row_names_a_run_of_neighbours_it_filtered(self) -> None:
+        """A record gathered between filtered ones splits their trace row: a row's span holds only records it filtered (spec 8)."""
+        w = World(KEEP)
+        for key in ("drop1", "drop2", "keep1", "drop3", "keep2", "drop4"):
+            w.table.put_item({"pk": key})
+        w.sim.run_until_idle()
+        assert ["keep1", "keep2"] == w.got
+        seqs = w.seqs()
+        rows = [
+            (e.first_seq, e.last_seq, e.count)
+            for e in w.sim.trace.events(kind="filter", mapping=w.uuid)
+        ]
+        assert [(seqs[0], seqs[1], 2), (seqs[3], seqs[3], 1), (seqs[5], seqs[5], 1)] == rows
+        check_all(w.sim)
+
+    def test_a_window_record_filtered_after_its_delivery_is_no_false_alarm(self) -> None:
+        """A record delivered into a tumbling window, then filtered when an update re-reads the uncommitted window, keeps every promise (spec 6, 8)."""
+        sim = esm_sim.Simulation(seed=0)
+        table = sim.create_table("orders", partition_key="pk")
+        got: list[str] = []
+
+        def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+            got.extend(r["dynamodb"]["Keys"]["pk"]["S"] for r in event["Records"])
+            return {"state": {}}
+
+        sim.create_function("fn", handler)
+        lam = sim.lambda_client
+        uuid = lam.create_event_source_mapping(
+            FunctionName="fn",
+            EventSourceArn=table.stream_arn,
+            StartingPosition="TRIM_HORIZON",
+            TumblingWindowInSeconds=60,
+            FilterCriteria=KEEP,
+        )["UUID"]
+        for key in ("drop1", "keep1", "drop2"):
+            table.put_item({"pk": key})
+        sim.run_for(7)
+        assert ["keep1"] == got  # delivered to the open window, not yet committed
+        lam.update_event_source_mapping(  # new lanes: the window is read again
+            UUID=uuid,
+            FilterCriteria=pattern({"dynamodb": {"Keys": {"pk": {"S": ["none"]}}}}),
+            ParallelizationFactor=2,
+        )
+        sim.run_until_idle()
+        assert 1 == len(list(sim.trace.events(kind="release", mapping=uuid)))
+        seqs = table.shards[0].sequence_numbers
+        assert ["filtered"] * 3 == [sim.fate(s).outcome for s in seqs]
+        assert {"filtered": 3} == nonzero_fate_counts(sim, uuid)
+        check_all(sim)
