@@ -662,14 +662,21 @@ class ShardReader:
         window = self.window
         assert window is not None
         now = rt.now_ms()
+        # The window's spans stay open until it closes, so a record cut from it is
+        # noted final: if the window is then released (a disable, an update), the
+        # re-read from the checkpoint passes it over instead of judging it again.
         k = expired_prefix(window.records, now, rt.behaviour.retention_ms)
         if k:
-            rt.expire(self, window.drop_prefix(k), [])
+            gone = window.drop_prefix(k)
+            self.note_final(self.position_of(gone[-1]) + 1)
+            rt.expire(self, gone, [])
         k = aged_prefix(window.records, now, rt.config.maximum_record_age_ms)
         if k:
+            gone = window.drop_prefix(k)
+            self.note_final(self.position_of(gone[-1]) + 1)
             rt.discard(
                 self,
-                window.drop_prefix(k),
+                gone,
                 [],
                 condition="RecordAgeExceeded",
                 invoke_count=max(rt.behaviour.record_age_min_invoke_count, batch.invocations),

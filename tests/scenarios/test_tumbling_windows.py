@@ -363,6 +363,27 @@ class TestAFinalThatNeverSucceeds:
             assert all(i.outcome == "failure" for i in w.fn.invocations[1:])
         check_all(w.sim)
 
+    def test_a_record_cut_from_the_window_is_not_judged_again_after_a_release(self) -> None:
+        """A record the failing final cut from its window (past MaximumRecordAge) keeps its one fate when a disable releases the window and the enable reads it again: one failure record each (spec 6.1, 3.2, 1.4)."""
+        w = build(final_fails, records=1, TumblingWindowInSeconds=60, MaximumRecordAgeInSeconds=60)
+        w.sim.call_later(30, w.table.put_item, {"pk": "late"})
+        w.sim.run_for(70)  # the final fails from 00:01:00; k0 ages out and is cut at 60 s old
+        first, late = w.table.shards[0].sequence_numbers
+        assert ("destination", "pending") == (w.sim.fate(first).outcome, w.sim.fate(late).outcome)
+        assert 1 == len(w.queue.messages)
+        lam = w.sim.lambda_client
+        lam.update_event_source_mapping(UUID=w.uuid, Enabled=False)  # the window is released
+        w.sim.run_for(30)
+        lam.update_event_source_mapping(UUID=w.uuid, Enabled=True)
+        w.sim.run_until_idle()
+        assert [("destination", "RecordAgeExceeded")] * 2 == [
+            (w.sim.fate(s).outcome, w.sim.fate(s).reason) for s in (first, late)
+        ]
+        named = [m["DDBStreamBatchInfo"]["startSequenceNumber"] for m in w.queue.messages]
+        assert [first, late] == named  # one failure record each, none repeated
+        assert {"destination": 2} == nonzero_fate_counts(w.sim, w.uuid)
+        check_all(w.sim)
+
 
 class TestWindowSizeUpdate:
     @pytest.mark.parametrize(
