@@ -715,7 +715,10 @@ def redrive_failures(world: World) -> list[Failure]:
         for seq in shard.sequence_numbers
         if (f := sim.fate(seq, uuid=u)).final
     }
-    for arn, bodies in records.items():
+    for arn in records:
+        # Read again just before this redrive: an earlier redrive takes virtual time,
+        # in which the mappings go on and may send this destination new failure records.
+        bodies = _failure_records(world)[arn]
         if not bodies:
             continue
         sink = next(s for s in world.sinks.values() if s.arn == arn)
