@@ -34,7 +34,7 @@ KINDS = (
     "split",  # bisect split a failing batch in two
     "discard",  # records left the mapping: destination or dropped
     "expire",  # records aged out of the stream before being processed
-    "filter",  # records did not match the filter criteria
+    "filter",  # a run of neighbouring records that did not match the filter criteria
     "user",  # scheduled user work ran
     "shard",  # a shard opened or closed
     "delivery-failure",  # an on-failure destination could not take the record
