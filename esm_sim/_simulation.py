@@ -65,6 +65,9 @@ if TYPE_CHECKING:
     from esm_sim._aws import MockAws
 
 DEFAULT_START = datetime(2026, 1, 1, tzinfo=UTC)
+# How many user calls in a row may each schedule the next for the same instant
+# before a run stops with SimulationLimitExceeded: such a chain never ends.
+MAX_USER_CHAIN = 100_000
 _FUNCTION_NAME = re.compile(r"[A-Za-z0-9_-]{1,64}")
 _REGION = re.compile(r"[a-z]{2}(-[a-z]+)+-\d")
 _ACCOUNT_ID = re.compile(r"\d{12}")
@@ -355,6 +358,11 @@ class Simulation:
         self._seq_counter = 0
         self._busy = 0  # readers with work, plus mappings settling toward Enabled
         self._user_pending = 0  # call_at / call_later work not yet run
+        # User calls that ran at one instant each scheduled for that instant by the
+        # user call before it (call_later(0, ...) chains): at, how many in a row.
+        self._user_chain_at = -1
+        self._user_chain = 0
+        self._in_user = False
         self._running = False
         self._concurrency = Concurrency(self.behaviour.account_concurrency)
         self.trace = Trace(
@@ -642,22 +650,50 @@ class Simulation:
         if at < self.now_ms:
             msg = f"when={iso_ms(at)} is before now={iso_ms(self.now_ms)}"
             raise ConfigError(msg)
-        self._user_pending += 1
-        self._scheduler.call_at(at, self._run_user, fn, args)
+        self._schedule_user(at, fn, args)
 
     def call_later(self, seconds: float, fn: Callable[..., object], *args: Any) -> None:
-        """Run ``fn(*args)`` ``seconds`` from now."""
+        """
+        Run ``fn(*args)`` ``seconds`` from now.
+
+        A call that schedules itself again at zero delay would hold the virtual clock
+        still forever: after ``MAX_USER_CHAIN`` (100,000) such calls in a row at one
+        instant, the run raises :class:`SimulationLimitExceeded`.
+        """
         at = self._later_ms("seconds", seconds)
         _check_callable(fn)
-        self._user_pending += 1
-        self._scheduler.call_at(at, self._run_user, fn, args)
+        self._schedule_user(at, fn, args)
 
-    def _run_user(self, fn: Callable[..., object], args: tuple[Any, ...]) -> None:
+    def _schedule_user(self, at: int, fn: Callable[..., object], args: tuple[Any, ...]) -> None:
+        # Scheduled for now by a user call running now: a link of a zero-delay chain.
+        chained = self._in_user and at <= self.now_ms
+        self._user_pending += 1
+        self._scheduler.call_at(at, self._run_user, fn, args, chained)
+
+    def _run_user(self, fn: Callable[..., object], args: tuple[Any, ...], chained: bool) -> None:
         self._user_pending -= 1
-        self._host.step_out()  # user code sees the user's environment, not a function's
+        now = self.now_ms
         name = getattr(fn, "__qualname__", type(fn).__name__)
-        self.trace.append(TraceEvent(at_ms=self.now_ms, kind="user", detail=name))
-        fn(*args)
+        if not chained or now != self._user_chain_at:
+            self._user_chain_at, self._user_chain = now, 0
+        else:
+            self._user_chain += 1
+            if self._user_chain >= MAX_USER_CHAIN:
+                # The clock can never move again: every run would spin here forever.
+                msg = (
+                    f"{MAX_USER_CHAIN} user calls in a row ran at {iso_ms(now)}, each "
+                    f"scheduled for that same instant by the one before (last: {name}): "
+                    "a call_later(0, ...) or call_at(now, ...) that reschedules itself "
+                    "never lets the virtual clock move; give it a delay above 0"
+                )
+                raise SimulationLimitExceeded(msg)
+        self._host.step_out()  # user code sees the user's environment, not a function's
+        self.trace.append(TraceEvent(at_ms=now, kind="user", detail=name))
+        self._in_user = True
+        try:
+            fn(*args)
+        finally:
+            self._in_user = False
 
     # -- resources -----------------------------------------------------------------------
 

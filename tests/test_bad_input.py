@@ -24,10 +24,12 @@ import esm_sim
 from esm_sim import testing
 from esm_sim._engine.timefmt import MAX_MS, ms_to_datetime
 from esm_sim._lambda.concurrency import INJECTABLE_ERRORS
+from esm_sim._simulation import MAX_USER_CHAIN
 from esm_sim._streams.wire import creation_seconds
 from esm_sim.errors import (
     ConfigError,
     InvalidParameterValueException,
+    SimulationLimitExceeded,
     ValidationException,
     _declared_class,
 )
@@ -517,6 +519,43 @@ class TestClockLimits:
         """create_function takes a timeout down to 1 ms, and any finite duration (past the timeout it times out)."""
         fn = esm_sim.Simulation().create_function("fn", noop, timeout=0.001, duration=10**400)
         assert 1 == fn.timeout_ms
+
+    @pytest.mark.parametrize("run", ["run_until_idle", "run_for", "run_until"])
+    def test_a_user_call_rescheduling_itself_at_zero_delay_stops_the_run(self, run: str) -> None:
+        """call_later(0, itself) forever would hold the clock still: the run raises SimulationLimitExceeded naming it, and the simulation goes on afterwards."""
+        sim = esm_sim.Simulation()
+        calls = [0]
+
+        def again() -> None:
+            calls[0] += 1
+            sim.call_later(0, again)
+
+        sim.call_later(0, again)
+        runs = {
+            "run_until_idle": lambda: sim.run_until_idle(max_seconds=60),
+            "run_for": lambda: sim.run_for(60),
+            "run_until": lambda: sim.run_until(sim.now + timedelta(seconds=60)),
+        }
+        with pytest.raises(
+            SimulationLimitExceeded, match=r"^100000 user calls in a row .*\(last: .*again\)"
+        ):
+            runs[run]()
+        assert MAX_USER_CHAIN == calls[0]
+        sim.run_for(1)  # the chain is broken: the clock moves again
+        assert sim.is_idle()
+
+    def test_many_user_calls_at_one_instant_are_not_a_chain(self) -> None:
+        """Calls scheduled for one instant from outside a run, or by one call for later, are not counted as a zero-delay chain."""
+        sim = esm_sim.Simulation()
+        calls = [0]
+
+        def count() -> None:
+            calls[0] += 1
+
+        for _ in range(MAX_USER_CHAIN + 5):
+            sim.call_later(1, count)
+        sim.run_until_idle()
+        assert MAX_USER_CHAIN + 5 == calls[0]
 
 
 class TestInjectInvokeErrors:
