@@ -47,7 +47,7 @@ from esm_sim._streams.attributes import Image, render_image
 from esm_sim._streams.records import SEQ
 from esm_sim._streams.table import Table
 from esm_sim._streams.wire import image_from_wire
-from esm_sim.errors import ClientError, ConfigError
+from esm_sim.errors import ClientError, ConfigError, UnsupportedFeatureError
 
 INSTALL = "pip install 'esm_sim[aws]'"
 
@@ -360,6 +360,25 @@ class MockAws:
         bridge = self
 
         def set_stream_specification(moto_table: Any, streams: Any) -> None:
+            known = bridge.sim.tables.get(moto_table.name)
+            if (
+                known is not None
+                and bridge._backend("dynamodb").tables.get(moto_table.name) is moto_table
+            ):
+                # UpdateTable on a simulated table (moto has refused re-enabling an
+                # enabled stream already, with DynamoDB's own answer).
+                enable = bool(
+                    streams and (streams.get("StreamEnabled") or streams.get("StreamViewType"))
+                )
+                if enable != known.has_stream:
+                    what = "enabling" if enable else "disabling"
+                    msg = (
+                        f"UpdateTable TableName={moto_table.name!r}: {what} a simulated "
+                        "table's stream is not simulated (spec 7.1: disabling closes the "
+                        "open shards, re-enabling makes a new stream); make the table "
+                        "with the stream it keeps for the whole run"
+                    )
+                    raise UnsupportedFeatureError(msg)
             original(moto_table, streams)
             if moto_table.stream_shard is None:
                 return

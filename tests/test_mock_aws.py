@@ -13,7 +13,7 @@ import pytest
 
 import esm_sim
 import esm_sim.sources
-from esm_sim.errors import ConfigError
+from esm_sim.errors import ConfigError, UnsupportedFeatureError
 
 boto3 = pytest.importorskip("boto3")
 pytest.importorskip("moto")
@@ -161,6 +161,33 @@ class TestDynamoDB:
         assert {"pk": {"S": "b"}, "n": {"N": "5"}} == seen
         assert {"N": "1"} == before["n"]
         assert [] == streams["Streams"]
+
+    def test_changing_a_simulated_tables_stream_is_refused_and_changes_nothing(self) -> None:
+        """update_table disabling a simulated table's stream (or enabling one on a simulated table without) raises UnsupportedFeatureError and leaves both sides as they were; later writes still stream, as the table says."""
+        sim, table = _sim()
+        totals = sim.create_table("totals", partition_key=("pk", "S"), stream_view_type=None)
+        with sim.mock_aws():
+            ddb = boto3.client("dynamodb")
+            with pytest.raises(
+                UnsupportedFeatureError, match=r"^UpdateTable TableName='orders': disabling"
+            ):
+                ddb.update_table(TableName="orders", StreamSpecification={"StreamEnabled": False})
+            with pytest.raises(
+                UnsupportedFeatureError, match=r"^UpdateTable TableName='totals': enabling"
+            ):
+                ddb.update_table(
+                    TableName="totals",
+                    StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_IMAGE"},
+                )
+            described = ddb.describe_table(TableName="orders")["Table"]
+            ddb.put_item(TableName="orders", Item={"pk": {"S": "a"}})
+            plain = boto3.client("dynamodbstreams").list_streams(TableName="totals")["Streams"]
+        assert {"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"} == described[
+            "StreamSpecification"
+        ]
+        assert table.stream_arn == described["LatestStreamArn"]
+        assert [("INSERT", "a")] == _events(table)
+        assert [] == plain and not totals.has_stream
 
 
 class TestLambda:
