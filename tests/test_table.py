@@ -672,13 +672,19 @@ class TestUpdateItem:
         assert {"S": "x"} == record["dynamodb"]["OldImage"]["note"]
         assert "note" not in record["dynamodb"]["NewImage"]
 
-    def test_positional_set_none_is_null(self) -> None:
-        """The api-contract form takes the attributes to set positionally; None is NULL there, as in put_item."""
+    def test_none_in_set_removes_the_attribute(self) -> None:
+        """As the API contract says (set n, remove note), an attribute set to None is removed, not stored as NULL; absent already, it is no change."""
         _, t = _table()
         t.put_item({"pk": "a", "n": 1, "note": "x"})
         t.update_item({"pk": "a"}, {"n": 2, "note": None})
-        assert {"pk": "a", "n": 2, "note": None} == t.get_item({"pk": "a"})
-        assert {"NULL": True} == _records(t)[-1]["dynamodb"]["NewImage"]["note"]
+        assert {"pk": "a", "n": 2} == t.get_item({"pk": "a"})
+        record = _records(t)[-1]
+        assert "note" not in record["dynamodb"]["NewImage"]
+        assert {"S": "x"} == record["dynamodb"]["OldImage"]["note"]
+        t.update_item({"pk": "a"}, {"note": None})
+        assert 2 == len(_records(t))  # nothing changed: no record (spec 7.1)
+        with pytest.raises(ValidationException, match="This attribute is part of the key"):
+            t.update_item({"pk": "a"}, {"pk": None})
 
     def test_update_of_missing_item_inserts(self) -> None:
         """An update of a key with no item creates it from the key and the set attributes (INSERT)."""

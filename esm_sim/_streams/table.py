@@ -571,10 +571,10 @@ class Table:
         Set some attributes of an item and remove others, as ``UpdateItem`` does.
 
         ``set`` maps attribute names to plain Python values, as ``put_item`` takes
-        them: ``None`` is DynamoDB's NULL, not a removal (name the attribute in
-        ``remove`` to drop it). Both forms work::
+        them, except that ``None`` removes the attribute (the API contract's form;
+        ``put_item`` stores a NULL there). Both forms remove ``note``::
 
-            table.update_item({"pk": "a"}, {"n": 2, "note": None})  # note is NULL
+            table.update_item({"pk": "a"}, {"n": 2, "note": None})
             table.update_item({"pk": "a"}, set={"n": 2}, remove=["note"])
 
         Like UpdateItem, it creates the item (the key plus what is set) when there is
@@ -594,11 +594,17 @@ class Table:
         keys = self._keys(image, "UpdateItem")
         if size > _SMALL_ITEM_BYTES:  # no key value is larger than the whole key
             _check_key_sizes(keys, "UpdateItem")
-        updates = self._sized("set", {} if set is None else set, "UpdateItem")[0]
+        given: object = {} if set is None else set
+        nulled: list[str] = []
+        if isinstance(given, Mapping):  # None removes, as the contract's form says
+            nulled = [name for name, value in given.items() if value is None]
+            if nulled:
+                given = {name: value for name, value in given.items() if value is not None}
+        updates = self._sized("set", given, "UpdateItem")[0]
         if isinstance(remove, (str, bytes)) or not isinstance(remove, Iterable):
             msg = f"remove={remove!r} must be an iterable of attribute names, such as a list"
             raise ConfigError(msg)
-        removed = list(remove)
+        removed = [*nulled, *remove]
         for name in removed:
             if not isinstance(name, str) or not name:
                 msg = f"remove={removed!r} must hold attribute names (non-empty strings)"
