@@ -63,6 +63,8 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+from esm_sim._engine.timefmt import duration_arg_ms
+from esm_sim._lambda.sandbox import check_handler_clock
 from esm_sim._simulation import Simulation
 from esm_sim.errors import ClientError, ConfigError, ParamValidationError
 
@@ -199,7 +201,10 @@ def build(scenario: Scenario) -> Simulation:
         kwargs["start"] = when
     clock = sc.get(("handler_clock",), str)
     if clock is not None:
-        kwargs["handler_clock"] = clock
+        try:
+            kwargs["handler_clock"] = check_handler_clock(clock)
+        except ConfigError as exc:
+            raise sc.error(("handler_clock",), str(exc)) from None
     wrap = _fault_wrapper(sc)
     template = sc.get(("template",), str)
     try:
@@ -283,6 +288,8 @@ def _resources(
     for path, entry in sc.items("mappings"):
         params = dict(entry)
         table_name = params.pop("table", None)
+        if table_name is not None and "EventSourceArn" in params:
+            raise sc.error((*path, "table"), "give table: or EventSourceArn:, not both")
         if table_name is not None:
             if table_name not in sim.tables:
                 raise sc.error((*path, "table"), f"table={table_name!r} is not a table above")
@@ -406,6 +413,10 @@ def run_command(path: str, *, as_json: bool, fail_on: tuple[str, ...] = ("invari
         aws = _aws_block(scenario)
         sim = build(scenario)
         max_seconds = scenario.get(("max_seconds",), (int, float), 2 * 86_400)
+        try:
+            duration_arg_ms("max_seconds", max_seconds)
+        except ConfigError as exc:
+            raise scenario.error(("max_seconds",), str(exc)) from None
         with sim.mock_aws() if aws else contextlib.nullcontext():
             sim.run_until_idle(max_seconds=max_seconds)
         broken = _invariants(sim)

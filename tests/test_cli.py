@@ -185,6 +185,24 @@ class TestRun:
                 id="fault",
             ),
             pytest.param("seed: 1", "seed: [1", "not valid YAML", id="yaml-syntax"),
+            pytest.param(
+                "seed: 1",
+                "seed: 1\nmax_seconds: -5",
+                "scenario.yaml:2: max_seconds: max_seconds=-5 must be a number of seconds from 0",
+                id="max-seconds",
+            ),
+            pytest.param(
+                "seed: 1",
+                "seed: 1\nhandler_clock: sundial",
+                "scenario.yaml:2: handler_clock: handler_clock='sundial' must be one of wall, virtual",
+                id="handler-clock",
+            ),
+            pytest.param(
+                "    table: orders\n",
+                "    table: orders\n    EventSourceArn: arn:aws:dynamodb:us-east-1:123456789012:table/x/stream/y\n",
+                "scenario.yaml:8: mappings[0].table: give table: or EventSourceArn:, not both",
+                id="table-and-arn",
+            ),
         ],
     )
     def test_bad_scenarios_name_field_and_line(
