@@ -300,7 +300,13 @@ class FatesSummary(Mapping[str, dict[str, int]]):
         return f"<FatesSummary {len(self)} mapping(s)>\n{self.text()}"
 
     def reasons(self, uuid: str) -> dict[str, int]:
-        """Counts of ``"outcome/reason"`` (e.g. ``"destination/RetryAttemptsExhausted"``)."""
+        """
+        Counts of ``"outcome/reason"`` (e.g. ``"destination/RetryAttemptsExhausted"``).
+
+        Raises:
+            ConfigError: ``uuid`` names no mapping of the simulation.
+        """
+        check_uuid(self._sim.mappings, uuid)
         mapping = self._sim.mappings[uuid]
         out: dict[str, int] = {}
         for outcome, reason, _ in mapping.ledger.entries.values():

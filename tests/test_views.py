@@ -105,6 +105,14 @@ class TestFates:
         assert demo.fate_counts(uuid) == summary[uuid]
         assert {"destination/RetryAttemptsExhausted": 1} == summary.reasons(uuid)
 
+    def test_reasons_of_an_unknown_mapping_is_a_config_error_naming_it(
+        self, demo: esm_sim.Simulation
+    ) -> None:
+        """fates().reasons(uuid) with a uuid the simulation lacks raises ConfigError naming it and the known ones."""
+        (uuid,) = demo.mappings
+        with pytest.raises(ConfigError, match=rf"^uuid='zz' is not a mapping .*'{uuid}'"):
+            demo.fates().reasons("zz")
+
     def test_text_table_has_a_row_per_mapping(self, demo: esm_sim.Simulation) -> None:
         """The text table shows invocations, failed ones and each outcome."""
         (uuid,) = demo.mappings
