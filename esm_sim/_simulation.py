@@ -358,11 +358,9 @@ class Simulation:
         self._seq_counter = 0
         self._busy = 0  # readers with work, plus mappings settling toward Enabled
         self._user_pending = 0  # call_at / call_later work not yet run
-        # User calls that ran at one instant each scheduled for that instant by the
-        # user call before it (call_later(0, ...) chains): at, how many in a row.
-        self._user_chain_at = -1
-        self._user_chain = 0
-        self._in_user = False
+        # The depth of the user call running now (-1: none): how many calls before it
+        # each scheduled the next for the same instant (a call_later(0, ...) chain).
+        self._user_depth = -1
         self._running = False
         self._concurrency = Concurrency(self.behaviour.account_concurrency)
         self.trace = Trace(
@@ -644,7 +642,11 @@ class Simulation:
         return StepResult(at=ms_to_datetime(entry[0]), at_ms=entry[0], callback=name)
 
     def call_at(self, when: datetime | float, fn: Callable[..., object], *args: Any) -> None:
-        """Run ``fn(*args)`` at ``when`` (datetime or epoch seconds), e.g. to write items."""
+        """
+        Run ``fn(*args)`` at ``when`` (datetime or epoch seconds), e.g. to write items.
+
+        The bound on zero-delay chains of :meth:`call_later` holds here too.
+        """
         at = instant_arg_ms("when", when)
         _check_callable(fn)
         if at < self.now_ms:
@@ -657,43 +659,42 @@ class Simulation:
         Run ``fn(*args)`` ``seconds`` from now.
 
         A call that schedules itself again at zero delay would hold the virtual clock
-        still forever: after ``MAX_USER_CHAIN`` (100,000) such calls in a row at one
-        instant, the run raises :class:`SimulationLimitExceeded`.
+        still forever: when a chain of calls, each scheduled for the same instant by
+        the one before, reaches ``MAX_USER_CHAIN`` (100,000) links, the run raises
+        :class:`SimulationLimitExceeded` (a call scheduling a finite burst at zero
+        delay is one link for each call of the burst, however many there are).
         """
         at = self._later_ms("seconds", seconds)
         _check_callable(fn)
         self._schedule_user(at, fn, args)
 
     def _schedule_user(self, at: int, fn: Callable[..., object], args: tuple[Any, ...]) -> None:
-        # Scheduled for now by a user call running now: a link of a zero-delay chain.
-        chained = self._in_user and at <= self.now_ms
+        # Scheduled for now by a user call running now: one link deeper in its chain.
+        depth = self._user_depth + 1 if self._user_depth >= 0 and at <= self.now_ms else 0
         self._user_pending += 1
-        self._scheduler.call_at(at, self._run_user, fn, args, chained)
+        self._scheduler.call_at(at, self._run_user, fn, args, depth)
 
-    def _run_user(self, fn: Callable[..., object], args: tuple[Any, ...], chained: bool) -> None:
+    def _run_user(self, fn: Callable[..., object], args: tuple[Any, ...], depth: int) -> None:
         self._user_pending -= 1
         now = self.now_ms
         name = getattr(fn, "__qualname__", type(fn).__name__)
-        if not chained or now != self._user_chain_at:
-            self._user_chain_at, self._user_chain = now, 0
-        else:
-            self._user_chain += 1
-            if self._user_chain >= MAX_USER_CHAIN:
-                # The clock can never move again: every run would spin here forever.
-                msg = (
-                    f"{MAX_USER_CHAIN} user calls in a row ran at {iso_ms(now)}, each "
-                    f"scheduled for that same instant by the one before (last: {name}): "
-                    "a call_later(0, ...) or call_at(now, ...) that reschedules itself "
-                    "never lets the virtual clock move; give it a delay above 0"
-                )
-                raise SimulationLimitExceeded(msg)
+        if depth >= MAX_USER_CHAIN:
+            # The clock can never move again: every run would spin here forever.
+            # This link is dropped, so the chain ends and the simulation goes on.
+            msg = (
+                f"a chain of {MAX_USER_CHAIN} user calls ran at {iso_ms(now)}, each "
+                f"scheduled for that same instant by the one before (last: {name}): "
+                "a call_later(0, ...) or call_at(now, ...) that reschedules itself "
+                "never lets the virtual clock move; give it a delay above 0"
+            )
+            raise SimulationLimitExceeded(msg)
         self._host.step_out()  # user code sees the user's environment, not a function's
         self.trace.append(TraceEvent(at_ms=now, kind="user", detail=name))
-        self._in_user = True
+        self._user_depth = depth
         try:
             fn(*args)
         finally:
-            self._in_user = False
+            self._user_depth = -1
 
     # -- resources -----------------------------------------------------------------------
 

@@ -537,7 +537,8 @@ class TestClockLimits:
             "run_until": lambda: sim.run_until(sim.now + timedelta(seconds=60)),
         }
         with pytest.raises(
-            SimulationLimitExceeded, match=r"^100000 user calls in a row .*\(last: .*again\)"
+            SimulationLimitExceeded,
+            match=r"^a chain of 100000 user calls ran at .*\(last: .*again\)",
         ):
             runs[run]()
         assert MAX_USER_CHAIN == calls[0]
@@ -545,17 +546,27 @@ class TestClockLimits:
         assert sim.is_idle()
 
     def test_many_user_calls_at_one_instant_are_not_a_chain(self) -> None:
-        """Calls scheduled for one instant from outside a run, or by one call for later, are not counted as a zero-delay chain."""
+        """Calls scheduled for one instant from outside a run, or as a burst by one call, or as many short chains, are not a zero-delay chain however many run: only a chain's depth is bounded."""
         sim = esm_sim.Simulation()
         calls = [0]
 
-        def count() -> None:
+        def count(left: int = 0) -> None:
             calls[0] += 1
+            if left:
+                sim.call_later(0, count, left - 1)
+
+        def burst() -> None:
+            for _ in range(MAX_USER_CHAIN + 5):
+                sim.call_later(0, count)
 
         for _ in range(MAX_USER_CHAIN + 5):
             sim.call_later(1, count)
+        sim.call_later(2, burst)
+        for _ in range(3):
+            sim.call_later(3, count, MAX_USER_CHAIN // 2)  # interleaved chains
         sim.run_until_idle()
-        assert MAX_USER_CHAIN + 5 == calls[0]
+        assert 2 * (MAX_USER_CHAIN + 5) + 3 * (MAX_USER_CHAIN // 2 + 1) == calls[0]
+        assert sim.is_idle()
 
 
 class TestInjectInvokeErrors:
