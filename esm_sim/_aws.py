@@ -34,6 +34,7 @@ simulation's) are set in ``os.environ`` for the block and restored after it.
 from __future__ import annotations
 
 import base64
+import inspect
 import json
 import os
 import threading
@@ -173,6 +174,7 @@ class MockAws:
             self._undo.append(unhook)
             self._patch(MotoTable, "set_stream_specification", self._set_stream_specification)
             self._patch(DynamoDBBackend, "transact_write_items", self._transact_write_items)
+            self._patch(DynamoDBBackend, "update_table", self._update_table)
             self._mock = moto.mock_aws()
             self._mock.start()
             self._undo.append(self._mock.stop)
@@ -360,25 +362,6 @@ class MockAws:
         bridge = self
 
         def set_stream_specification(moto_table: Any, streams: Any) -> None:
-            known = bridge.sim.tables.get(moto_table.name)
-            if (
-                known is not None
-                and bridge._backend("dynamodb").tables.get(moto_table.name) is moto_table
-            ):
-                # UpdateTable on a simulated table (moto has refused re-enabling an
-                # enabled stream already, with DynamoDB's own answer).
-                enable = bool(
-                    streams and (streams.get("StreamEnabled") or streams.get("StreamViewType"))
-                )
-                if enable != known.has_stream:
-                    what = "enabling" if enable else "disabling"
-                    msg = (
-                        f"UpdateTable TableName={moto_table.name!r}: {what} a simulated "
-                        "table's stream is not simulated (spec 7.1: disabling closes the "
-                        "open shards, re-enabling makes a new stream); make the table "
-                        "with the stream it keeps for the whole run"
-                    )
-                    raise UnsupportedFeatureError(msg)
             original(moto_table, streams)
             if moto_table.stream_shard is None:
                 return
@@ -407,6 +390,33 @@ class MockAws:
             moto_table.stream_shard = _ShardBridge(bridge, table)
 
         return set_stream_specification
+
+    def _update_table(self, original: Any) -> Any:
+        bridge = self
+        signature = inspect.signature(original)
+
+        def update_table(backend: Any, *args: Any, **kwargs: Any) -> Any:
+            call = signature.bind(backend, *args, **kwargs)
+            known = bridge.sim.tables.get(call.arguments.get("name"))
+            spec = call.arguments.get("stream_spec")
+            if known is not None and spec:
+                # Checked before moto changes anything, so a refusal changes nothing.
+                enable = bool(spec.get("StreamEnabled"))  # DynamoDB's rule (moto's differs)
+                if enable != known.has_stream:
+                    what = "enabling" if enable else "disabling"
+                    msg = (
+                        f"UpdateTable TableName={known.name!r}: {what} a simulated "
+                        "table's stream is not simulated (spec 7.1: disabling closes the "
+                        "open shards, re-enabling makes a new stream); make the table "
+                        "with the stream it keeps for the whole run"
+                    )
+                    raise UnsupportedFeatureError(msg)
+                if not enable:
+                    call.arguments["stream_spec"] = None  # no stream, and none wanted
+                # Enabling an enabled stream: moto answers as DynamoDB does.
+            return original(*call.args, **call.kwargs)
+
+        return update_table
 
     def _transact_write_items(self, original: Any) -> Any:
         bridge = self

@@ -163,7 +163,7 @@ class TestDynamoDB:
         assert [] == streams["Streams"]
 
     def test_changing_a_simulated_tables_stream_is_refused_and_changes_nothing(self) -> None:
-        """update_table disabling a simulated table's stream (or enabling one on a simulated table without) raises UnsupportedFeatureError and leaves both sides as they were; later writes still stream, as the table says."""
+        """update_table disabling a simulated table's stream (or enabling one on a simulated table without) raises UnsupportedFeatureError before any of the call is applied; later writes still stream, as the table says; disabling where there is no stream changes nothing."""
         sim, table = _sim()
         totals = sim.create_table("totals", partition_key=("pk", "S"), stream_view_type=None)
         with sim.mock_aws():
@@ -171,7 +171,12 @@ class TestDynamoDB:
             with pytest.raises(
                 UnsupportedFeatureError, match=r"^UpdateTable TableName='orders': disabling"
             ):
-                ddb.update_table(TableName="orders", StreamSpecification={"StreamEnabled": False})
+                ddb.update_table(
+                    TableName="orders",
+                    BillingMode="PROVISIONED",
+                    ProvisionedThroughput={"ReadCapacityUnits": 5, "WriteCapacityUnits": 5},
+                    StreamSpecification={"StreamEnabled": False},
+                )
             with pytest.raises(
                 UnsupportedFeatureError, match=r"^UpdateTable TableName='totals': enabling"
             ):
@@ -181,13 +186,22 @@ class TestDynamoDB:
                 )
             described = ddb.describe_table(TableName="orders")["Table"]
             ddb.put_item(TableName="orders", Item={"pk": {"S": "a"}})
+            # No stream, and none wanted: nothing to change (DynamoDB reads StreamEnabled).
+            for spec in (
+                {"StreamEnabled": False},
+                {"StreamEnabled": False, "StreamViewType": "NEW_IMAGE"},
+            ):
+                ddb.update_table(TableName="totals", StreamSpecification=spec)
+            ddb.put_item(TableName="totals", Item={"pk": {"S": "t"}})
             plain = boto3.client("dynamodbstreams").list_streams(TableName="totals")["Streams"]
         assert {"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"} == described[
             "StreamSpecification"
         ]
         assert table.stream_arn == described["LatestStreamArn"]
+        assert "PAY_PER_REQUEST" == described["BillingModeSummary"]["BillingMode"]
         assert [("INSERT", "a")] == _events(table)
         assert [] == plain and not totals.has_stream
+        assert {"pk": "t"} == totals.get_item({"pk": "t"})
 
 
 class TestLambda:
