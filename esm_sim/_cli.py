@@ -63,7 +63,6 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from esm_sim._engine.timefmt import duration_arg_ms
 from esm_sim._lambda.sandbox import check_handler_clock
 from esm_sim._simulation import Simulation
 from esm_sim.errors import ClientError, ConfigError, ParamValidationError
@@ -414,7 +413,7 @@ def run_command(path: str, *, as_json: bool, fail_on: tuple[str, ...] = ("invari
         sim = build(scenario)
         max_seconds = scenario.get(("max_seconds",), (int, float), 2 * 86_400)
         try:
-            duration_arg_ms("max_seconds", max_seconds)
+            sim._later_ms("max_seconds", max_seconds)  # a duration the clock can run
         except ConfigError as exc:
             raise scenario.error(("max_seconds",), str(exc)) from None
         with sim.mock_aws() if aws else contextlib.nullcontext():

@@ -304,9 +304,11 @@ class FatesSummary(Mapping[str, dict[str, int]]):
         Counts of ``"outcome/reason"`` (e.g. ``"destination/RetryAttemptsExhausted"``).
 
         Raises:
-            ConfigError: ``uuid`` names no mapping of the simulation.
+            ConfigError: ``uuid`` names no mapping of this summary.
         """
-        check_uuid(self._sim.mappings, uuid)
+        if uuid not in self._uuids:
+            msg = f"uuid={uuid!r} is not a mapping of this summary; one of {self._uuids}"
+            raise ConfigError(msg)
         mapping = self._sim.mappings[uuid]
         out: dict[str, int] = {}
         for outcome, reason, _ in mapping.ledger.entries.values():

@@ -193,6 +193,12 @@ class TestRun:
             ),
             pytest.param(
                 "seed: 1",
+                "seed: 1\nmax_seconds: 253402300000",
+                "scenario.yaml:2: max_seconds: max_seconds=253402300000 from now=",
+                id="max-seconds-past-the-clock",
+            ),
+            pytest.param(
+                "seed: 1",
                 "seed: 1\nhandler_clock: sundial",
                 "scenario.yaml:2: handler_clock: handler_clock='sundial' must be one of wall, virtual",
                 id="handler-clock",

@@ -685,6 +685,9 @@ class TestUpdateItem:
         assert 2 == len(_records(t))  # nothing changed: no record (spec 7.1)
         with pytest.raises(ValidationException, match="This attribute is part of the key"):
             t.update_item({"pk": "a"}, {"pk": None})
+        for bad in ({5: None}, {"": None}):  # refused as a bad name in set, not in remove
+            with pytest.raises(ValidationException, match="an attribute name must be a non-empty"):
+                t.update_item({"pk": "a"}, bad)
 
     def test_update_of_missing_item_inserts(self) -> None:
         """An update of a key with no item creates it from the key and the set attributes (INSERT)."""

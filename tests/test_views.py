@@ -112,6 +112,8 @@ class TestFates:
         (uuid,) = demo.mappings
         with pytest.raises(ConfigError, match=rf"^uuid='zz' is not a mapping .*'{uuid}'"):
             demo.fates().reasons("zz")
+        with pytest.raises(ConfigError, match=r"^uuid=None is not a mapping"):
+            demo.fates().reasons(None)  # type: ignore[arg-type]
 
     def test_text_table_has_a_row_per_mapping(self, demo: esm_sim.Simulation) -> None:
         """The text table shows invocations, failed ones and each outcome."""

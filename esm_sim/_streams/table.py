@@ -597,9 +597,10 @@ class Table:
         given: object = {} if set is None else set
         nulled: list[str] = []
         if isinstance(given, Mapping):  # None removes, as the contract's form says
-            nulled = [name for name, value in given.items() if value is None]
+            # (a bad name stays in set, to be refused there as put_item would)
+            nulled = [n for n, v in given.items() if v is None and isinstance(n, str) and n]
             if nulled:
-                given = {name: value for name, value in given.items() if value is not None}
+                given = {n: v for n, v in given.items() if not (v is None and n in nulled)}
         updates = self._sized("set", given, "UpdateItem")[0]
         if isinstance(remove, (str, bytes)) or not isinstance(remove, Iterable):
             msg = f"remove={remove!r} must be an iterable of attribute names, such as a list"
