@@ -722,8 +722,16 @@ def redrive_failures(world: World) -> list[Failure]:
         if not bodies:
             continue
         sink = next(s for s in world.sinks.values() if s.arn == arn)
+
+        # BatchSize as each redrive starts: an update still settling may apply while
+        # the redrive's invocations run, and the redrive keeps the size it began with.
+        def redrive(**kwargs: Any) -> tuple[Any, int]:
+            sizes = {u: m.config.batch_size for u, m in sim.mappings.items()}
+            result = sim.redrive(sink, **kwargs)  # noqa: B023 (called in this iteration)
+            return result, sizes[result.mapping_uuid]
+
         try:
-            results = [sim.redrive(sink)]
+            results = [redrive()]
             shared = False
         except errors.ConfigError as exc:
             if "redrive one with uuid=" not in str(exc):
@@ -734,15 +742,15 @@ def redrive_failures(world: World) -> list[Failure]:
             results = []
             for u in sim.mappings:
                 try:
-                    results.append(sim.redrive(sink, uuid=u))
+                    results.append(redrive(uuid=u))
                 except errors.ConfigError as again:
                     if "holds no failure records of mapping" not in str(again):
                         out.append(Failure("redrive", f"redrive of {arn} raised {again}"))
         except Exception as exc:
             out.append(Failure("redrive", f"redrive of {arn} raised {type(exc).__name__}: {exc}"))
             continue
-        for result in results:
-            out += _redrive_problems(world, arn, bodies, result, shared=shared)[:1]
+        for result, size in results:
+            out += _redrive_problems(world, arn, bodies, result, size, shared=shared)[:1]
     moved = [
         f"record {seq} of mapping {u[:8]}: {was} -> {now}"
         for (u, seq), was in before.items()
@@ -758,7 +766,7 @@ def redrive_failures(world: World) -> list[Failure]:
 
 
 def _redrive_problems(
-    world: World, arn: str, bodies: list[dict[str, Any]], result: Any, *, shared: bool
+    world: World, arn: str, bodies: list[dict[str, Any]], result: Any, size: int, *, shared: bool
 ) -> list[Failure]:
     """What one redrive broke of its promises (``shared``: other mappings' records too)."""
     sim = world.sim
@@ -778,7 +786,6 @@ def _redrive_problems(
     sent = [q for inv in result.invocations for q in inv.sequence_numbers]
     if sent != list(result.redriven):
         problems.append("the invocations do not carry exactly the redriven records")
-    size = sim.mappings[result.mapping_uuid].config.batch_size
     if any(len(inv.sequence_numbers) > size for inv in result.invocations):
         problems.append(f"a redrive batch is larger than BatchSize {size}")
     if not set(result.failed) <= set(result.redriven):
