@@ -9,7 +9,9 @@ happened: ``--fail-on dropped,destination,expired,errors,invariants`` (default
 ``invariants``) exits 1 when a named outcome occurred: records dropped, sent to
 an on-failure destination or expired; function errors; an invariant of
 ``esm_sim.invariants`` broken (or, without that module, a record still
-pending). ``validate`` checks a SAM or CloudFormation template as AWS would
+pending); a run still busy after ``max_seconds`` exits 1 too, reporting what
+happened until then (``--json``: ``"not_idle"``, the reason, else null).
+``validate`` checks a SAM or CloudFormation template as AWS would
 (SAM's own translator, then every function and mapping setting) and lists what
 AWS would refuse, and handlers whose module is missing from their CodeUri. Exit 2
 means the input is wrong (the message names the field and its line) or an
@@ -65,7 +67,12 @@ from typing import Any
 
 from esm_sim._lambda.sandbox import check_handler_clock
 from esm_sim._simulation import Simulation
-from esm_sim.errors import ClientError, ConfigError, ParamValidationError
+from esm_sim.errors import (
+    ClientError,
+    ConfigError,
+    ParamValidationError,
+    SimulationLimitExceeded,
+)
 
 Path_ = tuple[str | int, ...]
 _TOP_LEVEL = (
@@ -131,7 +138,11 @@ class Scenario:
         for p in path[:-1]:
             node = node[p]
         value = node.get(path[-1], default) if isinstance(node, dict) else default
-        if value is not default and not isinstance(value, kind):
+        kinds = (kind,) if isinstance(kind, type) else kind
+        # YAML's true is a bool, which Python counts as an int: not a number here.
+        if value is not default and (
+            not isinstance(value, kind) or (isinstance(value, bool) and bool not in kinds)
+        ):
             names = (
                 kind.__name__ if isinstance(kind, type) else " or ".join(k.__name__ for k in kind)
             )
@@ -163,6 +174,9 @@ def load_handler(spec: object, what: str = "handler") -> Callable[..., Any]:
         found = getattr(module, attr)
     except (ImportError, AttributeError) as exc:
         msg = f"{what}={spec!r} cannot be imported: {exc}"
+        raise ConfigError(msg) from None
+    except Exception as exc:  # the module failed while imported (SyntaxError, ...)
+        msg = f"{what}={spec!r} cannot be imported: {type(exc).__name__}: {exc}"
         raise ConfigError(msg) from None
     if not callable(found):
         msg = f"{what}={spec!r} is not callable"
@@ -221,16 +235,25 @@ def build(scenario: Scenario) -> Simulation:
                     sc.path.parent / template, handlers=handlers, seed=seed, **kwargs
                 )
             except ConfigError as exc:
-                raise sc.error(("template",), str(exc)) from None
+                raise sc.error((_field_of(exc, "template"),), str(exc)) from None
             for fn in sim.functions.values():  # given or imported from CodeUri alike
                 fn.handler = wrap(fn.handler)
         else:
-            sim = Simulation(seed, **kwargs)
+            try:
+                sim = Simulation(seed, **kwargs)
+            except ConfigError as exc:
+                raise sc.error((_field_of(exc, "seed"),), str(exc)) from None
             _resources(sc, sim, wrap)
     except (ClientError, ParamValidationError) as exc:
         raise ScenarioError(f"{sc.path}: {exc}") from None
     _writes(sc, sim)
     return sim
+
+
+def _field_of(exc: ConfigError, default: str) -> str:
+    """The scenario field a Simulation argument error names (``seed=...``), else ``default``."""
+    name = str(exc).partition("=")[0]
+    return name if name in ("seed", "start", "handler_clock") else default
 
 
 def _handler(sc: Scenario, path: Path_, spec: object) -> Callable[..., Any]:
@@ -290,7 +313,7 @@ def _resources(
         if table_name is not None and "EventSourceArn" in params:
             raise sc.error((*path, "table"), "give table: or EventSourceArn:, not both")
         if table_name is not None:
-            if table_name not in sim.tables:
+            if not isinstance(table_name, str) or table_name not in sim.tables:
                 raise sc.error((*path, "table"), f"table={table_name!r} is not a table above")
             params["EventSourceArn"] = sim.tables[table_name].stream_arn
         try:
@@ -400,7 +423,7 @@ def run_command(path: str, *, as_json: bool, fail_on: tuple[str, ...] = ("invari
     """
     ``run``: build, run until idle, print; 1 when an outcome named in ``fail_on``
     occurred (records dropped, sent to a destination or expired, function errors,
-    a broken invariant), else 0.
+    a broken invariant) or when the run was still busy after ``max_seconds``, else 0.
 
     Handlers' output is captured per invocation (``Invocation.logs``); with
     ``as_json`` whatever else prints (the handlers' module, when imported) goes to
@@ -416,8 +439,14 @@ def run_command(path: str, *, as_json: bool, fail_on: tuple[str, ...] = ("invari
             sim._later_ms("max_seconds", max_seconds)  # a duration the clock can run
         except ConfigError as exc:
             raise scenario.error(("max_seconds",), str(exc)) from None
+        not_idle: str | None = None
         with sim.mock_aws() if aws else contextlib.nullcontext():
-            sim.run_until_idle(max_seconds=max_seconds)
+            try:
+                sim.run_until_idle(max_seconds=max_seconds)
+            except SimulationLimitExceeded as exc:
+                # The run never settled (a shard blocked, a loop): a result, not a
+                # crash; what happened up to max_seconds is still reported.
+                not_idle = str(exc)
         broken = _invariants(sim)
         occurred = _occurred(sim, broken)
     failed = [name for name in fail_on if occurred[name]]
@@ -432,6 +461,7 @@ def run_command(path: str, *, as_json: bool, fail_on: tuple[str, ...] = ("invari
             "invariants": "ok" if broken is None else broken,
             "fail_on": list(fail_on),
             "failed": failed,
+            "not_idle": not_idle,
         }
         print(json.dumps(out, indent=2, sort_keys=True))
     else:
@@ -443,7 +473,9 @@ def run_command(path: str, *, as_json: bool, fail_on: tuple[str, ...] = ("invari
         verdict = f"failed on {', '.join(failed)}" if failed else "ok"
         print(f"fail-on {','.join(fail_on)}: {counts}: {verdict}")
         print("invariants: ok" if broken is None else f"invariant broken: {broken}")
-    return 1 if failed else 0
+    if not_idle is not None:
+        print(f"error: {not_idle}", file=sys.stderr)
+    return 1 if failed or not_idle is not None else 0
 
 
 def validate_command(path: str) -> int:

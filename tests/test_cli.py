@@ -60,6 +60,7 @@ Resources:
 @pytest.fixture
 def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     (tmp_path / "cli_handlers.py").write_text(HANDLERS)
+    (tmp_path / "cli_broken.py").write_text("def ok(event, context)\n    return None\n")
     monkeypatch.syspath_prepend(str(tmp_path))
     monkeypatch.chdir(tmp_path)
     return tmp_path
@@ -89,6 +90,21 @@ class TestRun:
         assert (1, 2, 0) == (fates["dropped"], fates["processed"], fates["pending"])
         assert "ok" == out["invariants"]
         assert 1 == out["seed"]
+
+    def test_a_run_still_busy_at_max_seconds_reports_and_exits_1(
+        self, workdir: Path, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        """A run not idle after max_seconds is a result, not a crash: exit 1, the JSON says why in not_idle (null otherwise) and stderr has one error line."""
+        assert 0 == _run(workdir, SCENARIO, "--json")
+        assert None is json.loads(capsys.readouterr().out)["not_idle"]
+        assert 1 == _run(workdir, SCENARIO + "max_seconds: 5\n", "--json")
+        captured = capsys.readouterr()
+        out = json.loads(captured.out)
+        assert out["not_idle"].startswith("not idle after max_seconds=5: ")
+        assert 1 == len(out["fates"]) and "ok" == out["invariants"]  # reported all the same
+        assert [f"error: {out['not_idle']}"] == captured.err.splitlines()
+        assert 1 == _run(workdir, SCENARIO + "max_seconds: 5\n")
+        assert "not idle after max_seconds=5" in capsys.readouterr().err
 
     def test_same_seed_same_digest(self, workdir: Path, capsys: pytest.CaptureFixture[str]) -> None:
         """Two runs of one scenario print the same trace digest."""
@@ -185,6 +201,31 @@ class TestRun:
                 id="fault",
             ),
             pytest.param("seed: 1", "seed: [1", "not valid YAML", id="yaml-syntax"),
+            pytest.param(
+                "seed: 1",
+                "seed: true",
+                "scenario.yaml:1: seed: seed=True must be a int",
+                id="seed-bool",
+            ),
+            pytest.param(
+                "seed: 1",
+                'seed: 1\nstart: "0001-01-01T00:00:00Z"',
+                "scenario.yaml:2: start: start=",
+                id="start-before-the-epoch",
+            ),
+            pytest.param(
+                '"cli_handlers:ok"',
+                '"cli_broken:ok"',
+                "scenario.yaml:5: functions[0].handler: handler='cli_broken:ok' cannot be "
+                "imported: SyntaxError:",
+                id="handler-module-syntax-error",
+            ),
+            pytest.param(
+                "    table: orders\n",
+                "    table: [1]\n",
+                "scenario.yaml:8: mappings[0].table: table=[1] is not a table above",
+                id="mapping-table-not-a-name",
+            ),
             pytest.param(
                 "seed: 1",
                 "seed: 1\nmax_seconds: -5",
