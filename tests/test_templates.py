@@ -144,6 +144,28 @@ class TestFromTemplate:
         (mapping,) = sim.mappings.values()
         assert 50 == mapping.fields["BatchSize"]
 
+    def test_mapping_numbers_and_booleans_given_as_text_are_converted(self, tmp_path: Path) -> None:
+        """As CloudFormation does, a mapping's Integer and Boolean properties may be text ("7", "false"), a Number parameter's Ref included."""
+        text = CFN.replace(
+            "      BatchSize: !Ref Batch\n",
+            '      BatchSize: !Ref Batch\n      MaximumRetryAttempts: "3"\n'
+            '      BisectBatchOnFunctionError: "true"\n      Enabled: "False"\n',
+        )
+        assert text != CFN
+        sim = templates.from_template(
+            _write(tmp_path, text), handlers={"Fn": _ok}, parameters={"Batch": "50"}
+        )
+        (mapping,) = sim.mappings.values()
+        fields = mapping.fields
+        assert (50, 3, True) == (
+            fields["BatchSize"],
+            fields["MaximumRetryAttempts"],
+            fields["BisectBatchOnFunctionError"],
+        )
+        sim.run_for(60)
+        assert "Disabled" == mapping.fields["State"]
+        assert [] == templates.validate_template(_write(tmp_path, text))
+
     def test_key_types_are_enforced(self, tmp_path: Path) -> None:
         """AttributeDefinitions types become the table's key types, checked on writes."""
         sim = templates.from_template(_write(tmp_path, CFN), handlers={"Fn": _ok})

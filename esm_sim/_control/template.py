@@ -41,6 +41,17 @@ _SAM_TRANSFORM = "AWS::Serverless-2016-10-31"
 _NO_VALUE = object()  # AWS::NoValue: the property is left out
 # CloudFormation's AWS::Lambda::EventSourceMapping names that differ from the API's.
 _CFN_RENAMES = {"KmsKeyArn": "KMSKeyArn"}
+# Its Integer and Boolean properties: CloudFormation takes them as text too ("10",
+# "true"), as a Ref to a Number parameter always is, and converts them.
+_CFN_INTEGERS = (
+    "BatchSize",
+    "MaximumBatchingWindowInSeconds",
+    "MaximumRecordAgeInSeconds",
+    "MaximumRetryAttempts",
+    "ParallelizationFactor",
+    "TumblingWindowInSeconds",
+)
+_CFN_BOOLEANS = ("BisectBatchOnFunctionError", "Enabled")
 # The SAM event property the translator makes EventSourceArn of, by event type
 # (SAM specification, event source types), to name the user's own in errors.
 _SAM_SOURCE_NAMES = {"DynamoDB": "Stream", "Kinesis": "Stream", "MSK": "Stream", "SQS": "Queue"}
@@ -1090,6 +1101,14 @@ class _Builder:
             )
             raise ConfigError(msg)
         params = {_CFN_RENAMES.get(k, k): v for k, v in props.items()}
+        for name in _CFN_INTEGERS:
+            value = params.get(name)
+            if isinstance(value, str) and _int(value) is not None:
+                params[name] = _int(value)
+        for name in _CFN_BOOLEANS:
+            value = params.get(name)
+            if isinstance(value, str) and value.strip().lower() in ("true", "false"):
+                params[name] = value.strip().lower() == "true"
         if "Tags" in params:
             params["Tags"] = _cfn_tags(params["Tags"])
         self.aws_call(("Resources", logical_id), functools.partial(self.create_mapping, params))
