@@ -106,8 +106,8 @@ class Scenario:
         self.path = path
         try:
             text = path.read_text(encoding="utf-8")
-        except OSError as exc:
-            msg = f"path={str(path)!r} cannot be read: {exc}"
+        except (OSError, UnicodeDecodeError) as exc:
+            msg = f"path={str(path)!r} cannot be read as UTF-8 text: {exc}"
             raise ScenarioError(msg) from None
         from esm_sim._control.template import _yaml, yaml_lines
 

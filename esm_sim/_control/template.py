@@ -278,8 +278,8 @@ def load_template(path: str | Path) -> tuple[dict[str, Any], dict[Path_, int]]:
     where = str(path)
     try:
         text = Path(path).read_text(encoding="utf-8")
-    except OSError as exc:
-        msg = f"path={where!r} cannot be read: {exc}"
+    except (OSError, UnicodeDecodeError) as exc:
+        msg = f"path={where!r} cannot be read as UTF-8 text: {exc}"
         raise ConfigError(msg) from None
     lines: dict[Path_, int] = {}
     is_json = text.lstrip().startswith("{")
@@ -312,6 +312,12 @@ def load_template(path: str | Path) -> tuple[dict[str, Any], dict[Path_, int]]:
     if not isinstance(data, dict) or not isinstance(data.get("Resources"), dict):
         msg = f"path={where!r} is not a template: it has no Resources map"
         raise ConfigError(msg)
+    for section in ("Parameters", "Mappings", "Conditions", "Globals"):
+        if data.get(section) is not None and not isinstance(data[section], dict):
+            line = lines.get((section,))
+            at = f"{section} (line {line})" if line is not None else section
+            msg = f"path={where!r}: {at} must be a map, not {data[section]!r}"
+            raise ConfigError(msg)
     return data, lines
 
 
@@ -424,8 +430,10 @@ class _Sam:
         for prop in fn_globals:
             if prop not in props:
                 self.origins[(*own, prop)] = ("Globals", "Function", prop)
-        own_vars = (props.get("Environment") or {}).get("Variables") or {}
-        global_vars = (fn_globals.get("Environment") or {}).get("Variables") or {}
+        # Not maps: SAM's translator names what is wrong with them, with lines.
+        own_env, global_env = props.get("Environment"), fn_globals.get("Environment")
+        own_vars = (own_env.get("Variables") if isinstance(own_env, dict) else None) or {}
+        global_vars = (global_env.get("Variables") if isinstance(global_env, dict) else None) or {}
         if isinstance(global_vars, dict) and isinstance(own_vars, dict):
             for var in global_vars:
                 if var not in own_vars:
