@@ -166,6 +166,17 @@ class TestFromTemplate:
         assert "Disabled" == mapping.fields["State"]
         assert [] == templates.validate_template(_write(tmp_path, text))
 
+    def test_fifo_queues_and_topics_without_names_are_fifo(self, tmp_path: Path) -> None:
+        """FifoQueue/FifoTopic true without a QueueName/TopicName make a FIFO sink named logical id + .fifo, as CloudFormation names it."""
+        text = CFN + (
+            "  Q:\n    Type: AWS::SQS::Queue\n    Properties: {FifoQueue: true}\n"
+            "  T:\n    Type: AWS::SNS::Topic\n    Properties: {FifoTopic: true}\n"
+            "  Plain:\n    Type: AWS::SNS::Topic\n"
+        )
+        sim = templates.from_template(_write(tmp_path, text), handlers={"Fn": _ok})
+        assert sim.queues["Q.fifo"].fifo and sim.topics["T.fifo"].fifo
+        assert not sim.topics["Plain"].fifo
+
     def test_key_types_are_enforced(self, tmp_path: Path) -> None:
         """AttributeDefinitions types become the table's key types, checked on writes."""
         sim = templates.from_template(_write(tmp_path, CFN), handlers={"Fn": _ok})

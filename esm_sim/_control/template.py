@@ -976,7 +976,11 @@ class _Builder:
                 attrs[(logical_id, "QueueName")] = name
                 attrs[(logical_id, "QueueUrl")] = queue.url
             elif kind == _TOPIC:
-                topic = self.sim.create_topic(_text(prop("TopicName", logical_id)))
+                name = _text(prop("TopicName", logical_id))
+                # A FIFO topic's name ends .fifo, as CloudFormation names one it generates.
+                if prop("FifoTopic") in (True, "true") and not name.endswith(".fifo"):
+                    name += ".fifo"
+                topic = self.sim.create_topic(name)
                 refs[logical_id] = attrs[(logical_id, "TopicArn")] = topic.arn
                 attrs[(logical_id, "TopicName")] = topic.name
             else:
