@@ -177,6 +177,26 @@ class TestFromTemplate:
         assert sim.queues["Q.fifo"].fifo and sim.topics["T.fifo"].fifo
         assert not sim.topics["Plain"].fifo
 
+    def test_a_function_may_name_one_defined_after_it(self, tmp_path: Path) -> None:
+        """Functions are built after those they reference (Ref, Fn::GetAtt, Fn::Sub), as CloudFormation orders by dependency, not file order."""
+        text = (
+            "Resources:\n"
+            "  First:\n    Type: AWS::Lambda::Function\n    Properties:\n"
+            "      Environment:\n        Variables:\n"
+            "          NEXT_ARN: !GetAtt Second.Arn\n"
+            "          NEXT_NAME: !Ref Second\n"
+            "          THIRD: !Sub '${Third.Arn}'\n"
+            "  Second:\n    Type: AWS::Lambda::Function\n    Properties: {FunctionName: second}\n"
+            "  Third:\n    Type: AWS::Lambda::Function\n"
+        )
+        sim = templates.from_template(
+            _write(tmp_path, text), handlers={"First": _ok, "Second": _ok, "Third": _ok}
+        )
+        env = sim.functions["First"].environment
+        assert sim.functions["second"].arn == env["NEXT_ARN"]
+        assert "second" == env["NEXT_NAME"]
+        assert sim.functions["Third"].arn == env["THIRD"]
+
     def test_key_types_are_enforced(self, tmp_path: Path) -> None:
         """AttributeDefinitions types become the table's key types, checked on writes."""
         sim = templates.from_template(_write(tmp_path, CFN), handlers={"Fn": _ok})

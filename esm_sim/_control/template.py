@@ -859,7 +859,7 @@ class _Builder:
             self.table(logical_id, resource)
         for logical_id, resource in self.resources(_QUEUE, _TOPIC, _BUCKET):
             self.sink(logical_id, resource)
-        for logical_id, resource in self.resources(_FUNCTION):
+        for logical_id, resource in _dependencies_first(self.resources(_FUNCTION)):
             self.function(logical_id, resource)
         for logical_id, resource in self.resources(_MAPPING):
             self.mapping(logical_id, resource)
@@ -1124,6 +1124,64 @@ class _Builder:
         if "Tags" in params:
             params["Tags"] = _cfn_tags(params["Tags"])
         self.aws_call(("Resources", logical_id), functools.partial(self.create_mapping, params))
+
+
+def _referenced(value: Any) -> set[str]:
+    """The logical ids a property value names through Ref, Fn::GetAtt or Fn::Sub."""
+    found: set[str] = set()
+    stack = [value]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, list):
+            stack.extend(node)
+        elif isinstance(node, dict):
+            for key, inner in node.items():
+                if key == "Ref" and isinstance(inner, str):
+                    found.add(inner)
+                elif key == "Fn::GetAtt":
+                    target = inner[0] if isinstance(inner, list) and inner else inner
+                    if isinstance(target, str):
+                        found.add(target.split(".", 1)[0])
+                elif key == "Fn::Sub":
+                    text = inner[0] if isinstance(inner, list) and inner else inner
+                    if isinstance(text, str):
+                        found.update(
+                            m.split(".", 1)[0] for m in re.findall(r"\$\{([^!}][^}]*)\}", text)
+                        )
+                stack.append(inner)
+    return found
+
+
+def _dependencies_first(
+    resources: list[tuple[str, dict[str, Any]]],
+) -> list[tuple[str, dict[str, Any]]]:
+    """
+    Resources ordered so each comes after those of the list it references (a
+    function's environment naming another's Arn), as CloudFormation orders them by
+    its dependency graph; otherwise in file order. A cycle keeps file order
+    (the reference then fails, naming what it could not resolve).
+    """
+    ids = [logical_id for logical_id, _ in resources]
+    needs = {
+        logical_id: sorted((_referenced(resource) & set(ids)) - {logical_id}, key=ids.index)
+        for logical_id, resource in resources
+    }
+    ordered: list[str] = []
+    visiting: set[str] = set()
+
+    def visit(logical_id: str) -> None:
+        if logical_id in ordered or logical_id in visiting:
+            return
+        visiting.add(logical_id)
+        for other in needs[logical_id]:
+            visit(other)
+        visiting.discard(logical_id)
+        ordered.append(logical_id)
+
+    for logical_id in ids:
+        visit(logical_id)
+    by_id = dict(resources)
+    return [(logical_id, by_id[logical_id]) for logical_id in ordered]
 
 
 def _cfn_tags(tags: Any) -> Any:
