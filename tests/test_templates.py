@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -429,6 +430,22 @@ class TestValidateTemplate:
         )
         assert problems[1].startswith("Resources.ProcessFn.Properties.Events.Stream (line 31): ")
         assert "Invalid value for parameter BatchSize, value: 0" in problems[1]
+
+    def test_refused_function_settings_are_listed_at_their_own_lines(self, tmp_path: Path) -> None:
+        """A function setting esm_sim refuses (Timeout over 900 in Globals, MemorySize) is one problem each, at the line it is written, and the rest are still found."""
+        text = SAM.replace("    Timeout: 10\n", "    Timeout: 1000\n").replace(
+            "BatchSize: 10", "BatchSize: 0"
+        )
+        text = text.replace("      MemorySize: 256\n", "      MemorySize: 64\n")
+        assert "Timeout: 1000" in text and "MemorySize: 64" in text
+        problems = templates.validate_template(_write(tmp_path, text))
+        assert 3 == len(problems), problems
+        assert problems[0].startswith("Globals.Function.Timeout (line 5): timeout=1000 ")
+        assert re.match(
+            r"Resources\.ProcessFn\.Properties\.MemorySize \(line \d+\): memory_size=64 ",
+            problems[1],
+        )
+        assert "Invalid value for parameter BatchSize, value: 0" in problems[2]
 
 
 STACK = """\

@@ -39,6 +39,12 @@ _QUEUE, _TOPIC, _BUCKET = "AWS::SQS::Queue", "AWS::SNS::Topic", "AWS::S3::Bucket
 _SAM_FUNCTION = "AWS::Serverless::Function"
 _SAM_TRANSFORM = "AWS::Serverless-2016-10-31"
 _NO_VALUE = object()  # AWS::NoValue: the property is left out
+# create_function's arguments from function properties: the property, its default.
+_FUNCTION_SETTINGS: dict[str, tuple[str, Any]] = {
+    "timeout": ("Timeout", 3),
+    "memory_size": ("MemorySize", 128),
+    "environment": ("Environment", {}),
+}
 # CloudFormation's AWS::Lambda::EventSourceMapping names that differ from the API's.
 _CFN_RENAMES = {"KmsKeyArn": "KMSKeyArn"}
 # Its Integer and Boolean properties: CloudFormation takes them as text too ("10",
@@ -1024,17 +1030,28 @@ class _Builder:
         environment = self.environment(props.get("Environment"), (*path, "Environment"))
         name = _text(props.get("FunctionName", logical_id))
         handler = self.handler(logical_id, resource, props, environment)
-        try:
-            fn = self.sim.create_function(
-                name,
-                handler,
-                timeout=self.number(props, "Timeout", 3),  # CloudFormation's default: 3 s
-                memory_size=self.number(props, "MemorySize", 128),
-                environment=environment,
-            )
-        except ConfigError as exc:
-            msg = f"{self.where(path)}: {exc}"
-            raise ConfigError(msg) from None
+        settings: dict[str, Any] = {
+            "timeout": self.number(props, "Timeout", 3),  # CloudFormation's default: 3 s
+            "memory_size": self.number(props, "MemorySize", 128),
+            "environment": environment,
+        }
+        while True:
+            try:
+                fn = self.sim.create_function(name, handler, **settings)
+                break
+            except ConfigError as exc:
+                arg = next((a for a in _FUNCTION_SETTINGS if str(exc).startswith(a)), None)
+                at = path if arg is None else (*path, _FUNCTION_SETTINGS[arg][0])
+                msg = f"{self.where(at)}: {exc}"
+                if (
+                    self.problems is None
+                    or arg is None
+                    or settings[arg] == _FUNCTION_SETTINGS[arg][1]  # refused even so
+                ):
+                    raise ConfigError(msg) from None
+                # validate: list it, and go on with the default to find the rest.
+                self.problems.append(msg)
+                settings[arg] = _FUNCTION_SETTINGS[arg][1]
         self.function_aliases[logical_id] = name
         self.resolver.refs[logical_id] = name
         self.resolver.attrs[(logical_id, "Arn")] = fn.arn
