@@ -36,7 +36,8 @@ import pytest
 if TYPE_CHECKING:
     from esm_sim import Simulation
 
-_SIM_KEY = pytest.StashKey["Simulation"]()
+# The simulations of the test's fixtures, by fixture name, in the order they were made.
+_SIM_KEY = pytest.StashKey[dict[str, "Simulation"]]()
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -65,7 +66,7 @@ def simulation(request: pytest.FixtureRequest) -> Generator[Simulation, None, No
     from esm_sim._mapping.advice import warn_pending
 
     sim = Simulation(seed=request.config.getoption("esm_sim_seed"))
-    request.node.stash[_SIM_KEY] = sim
+    request.node.stash.setdefault(_SIM_KEY, {})["simulation"] = sim
     yield sim
     warn_pending(sim, "the test")
 
@@ -84,7 +85,7 @@ def aws_simulation(request: pytest.FixtureRequest) -> Generator[Simulation, None
     from esm_sim._mapping.advice import warn_pending
 
     sim = Simulation(seed=request.config.getoption("esm_sim_seed"), handler_clock="virtual")
-    request.node.stash[_SIM_KEY] = sim
+    request.node.stash.setdefault(_SIM_KEY, {})["aws_simulation"] = sim
     with sim.mock_aws():
         yield sim
     warn_pending(sim, "the test")
@@ -97,7 +98,8 @@ def pytest_runtest_makereport(
     """Add the trace of the test's simulation to the report of a failing test."""
     report = yield
     if report.failed:
-        sim = item.stash.get(_SIM_KEY, None)
-        if sim is not None:
-            report.sections.append(("esm_sim trace", sim.trace.text()))
+        sims = item.stash.get(_SIM_KEY, {})
+        for name, sim in sims.items():
+            title = "esm_sim trace" if len(sims) == 1 else f"esm_sim trace ({name})"
+            report.sections.append((title, sim.trace.text()))
     return report

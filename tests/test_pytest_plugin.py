@@ -35,6 +35,23 @@ class TestSimulationFixture:
         result.assert_outcomes(failed=1)
         result.stdout.fnmatch_lines(["*esm_sim trace*", "# esm_sim trace seed=3 *"])
 
+    def test_a_test_with_both_fixtures_shows_both_traces(self, pytester: pytest.Pytester) -> None:
+        """A failing test that used simulation and aws_simulation gets one trace section per fixture, each named."""
+        pytest.importorskip("moto")
+        pytester.makepyfile(
+            """
+def test_both(simulation, aws_simulation):
+    simulation.create_table("orders", partition_key="pk")
+    aws_simulation.create_table("events", partition_key="pk")
+    assert False
+"""
+        )
+        result = pytester.runpytest("-p", "no:cacheprovider")
+        result.assert_outcomes(failed=1)
+        result.stdout.fnmatch_lines(
+            ["*esm_sim trace (simulation)*", "*esm_sim trace (aws_simulation)*"]
+        )
+
     def test_failing_test_without_the_fixture_shows_no_trace(
         self, pytester: pytest.Pytester
     ) -> None:
