@@ -239,6 +239,10 @@ def build(scenario: Scenario) -> Simulation:
             for fn in sim.functions.values():  # given or imported from CodeUri alike
                 fn.handler = wrap(fn.handler)
         else:
+            if sc.data.get("handlers") is not None:
+                raise sc.error(
+                    ("handlers",), "handlers: names a template's functions; give template: too"
+                )
             try:
                 sim = Simulation(seed, **kwargs)
             except ConfigError as exc:

@@ -203,6 +203,12 @@ class TestRun:
             pytest.param("seed: 1", "seed: [1", "not valid YAML", id="yaml-syntax"),
             pytest.param(
                 "seed: 1",
+                "seed: 1\nhandlers: {Fn: 'cli_handlers:ok'}",
+                "scenario.yaml:2: handlers: handlers: names a template's functions",
+                id="handlers-without-template",
+            ),
+            pytest.param(
+                "seed: 1",
                 "seed: true",
                 "scenario.yaml:1: seed: seed=True must be a int",
                 id="seed-bool",

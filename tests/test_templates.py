@@ -198,6 +198,33 @@ class TestFromTemplate:
         assert "second" == env["NEXT_NAME"]
         assert sim.functions["Third"].arn == env["THIRD"]
 
+    def test_parameters_are_checked_as_cloudformation_checks_them(self, tmp_path: Path) -> None:
+        """A CommaDelimitedList parameter's Ref is a list; a value outside AllowedValues, an undeclared parameters= name and a parameter with no value are refused, naming it."""
+        text = CFN.replace(
+            "Parameters:\n",
+            "Parameters:\n  Types:\n    Type: CommaDelimitedList\n"
+            "    Default: ReportBatchItemFailures\n"
+            "  Stage: {Type: String, Default: dev, AllowedValues: [dev, prod]}\n",
+        ).replace(
+            "      BatchSize: !Ref Batch\n",
+            "      BatchSize: !Ref Batch\n      FunctionResponseTypes: !Ref Types\n",
+        )
+        path = _write(tmp_path, text)
+        sim = templates.from_template(path, handlers={"Fn": _ok}, parameters={"Stage": "prod"})
+        (mapping,) = sim.mappings.values()
+        assert ["ReportBatchItemFailures"] == mapping.fields["FunctionResponseTypes"]
+        with pytest.raises(
+            ConfigError,
+            match=r"Parameters\.Stage \(line 5\): parameter 'Stage'='qa' must be one of",
+        ):
+            templates.from_template(path, handlers={"Fn": _ok}, parameters={"Stage": "qa"})
+        with pytest.raises(ConfigError, match=r"\['Stag'\] are not in the template's Parameters"):
+            templates.from_template(path, handlers={"Fn": _ok}, parameters={"Stag": "prod"})
+        no_default = text.replace("    Default: 7\n", "")
+        assert no_default != text
+        with pytest.raises(ConfigError, match=r"parameter 'Batch' has no Default"):
+            templates.from_template(_write(tmp_path, no_default), handlers={"Fn": _ok})
+
     def test_key_types_are_enforced(self, tmp_path: Path) -> None:
         """AttributeDefinitions types become the table's key types, checked on writes."""
         sim = templates.from_template(_write(tmp_path, CFN), handlers={"Fn": _ok})

@@ -540,9 +540,18 @@ class _Resolver:
         }
         for name, spec in (template.get("Parameters") or {}).items():
             if name in parameters:
-                self.refs[name] = parameters[name]
+                value = parameters[name]
             elif isinstance(spec, dict) and "Default" in spec:
-                self.refs[name] = spec["Default"]
+                value = spec["Default"]
+            else:
+                continue  # _check_parameters refused it already, unless SAM's own
+            kind = spec.get("Type") if isinstance(spec, dict) else None
+            if isinstance(value, str) and (
+                kind == "CommaDelimitedList" or (isinstance(kind, str) and kind.startswith("List<"))
+            ):
+                # A list parameter's Ref is the list, each member space-trimmed.
+                value = [part.strip() for part in value.split(",")]
+            self.refs[name] = value
         self.attrs: dict[tuple[str, str], str] = {}
         self.resources = template["Resources"]
         self.mappings = template.get("Mappings") or {}
@@ -759,6 +768,7 @@ class _Builder:
         self.origins: dict[Path_, Path_] = {}
         self.code: dict[str, tuple[str | None, Path_]] = {}
         self.sam_functions: list[str] = []
+        self.check_parameters(template.get("Parameters") or {}, parameters)
         if _is_sam(template):
             sam = _Sam(template, self.where)
             self.sam_functions = list(sam.code)
@@ -768,6 +778,29 @@ class _Builder:
         self.resolver = _Resolver(sim, template, parameters, stack_name, self.where)
         self.table_aliases: dict[str, str] = {}
         self.function_aliases: dict[str, str] = {}
+
+    def check_parameters(self, declared: dict[str, Any], given: Mapping[str, Any]) -> None:
+        """CloudFormation's checks of a stack's parameter values, before anything is built."""
+        unknown = [name for name in given if name not in declared]
+        if unknown:
+            msg = (
+                f"parameters={dict(given)!r}: {unknown!r} are not in the template's "
+                f"Parameters ({list(declared)!r})"
+            )
+            raise ConfigError(msg)
+        for name, spec in declared.items():
+            at = self.where(("Parameters", str(name)))
+            if not isinstance(spec, dict):
+                msg = f"{at}: a parameter must be a map with a Type"
+                raise ConfigError(msg)
+            if name not in given and "Default" not in spec:
+                msg = f"{at}: parameter {name!r} has no Default: give it in parameters="
+                raise ConfigError(msg)
+            value = given[name] if name in given else spec["Default"]
+            allowed = spec.get("AllowedValues")
+            if isinstance(allowed, list) and _text(value) not in [_text(v) for v in allowed]:
+                msg = f"{at}: parameter {name!r}={value!r} must be one of AllowedValues {allowed!r}"
+                raise ConfigError(msg)
 
     def origin(self, path: Path_) -> Path_:
         """Where ``path`` of the built template came from in the user's template."""
