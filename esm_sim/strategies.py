@@ -322,6 +322,13 @@ def _key_text(value: Any) -> str:
     return str(value)
 
 
+def _final(event: dict[str, Any]) -> tuple[str, str]:
+    """A tumbling window's final invocation, as its shard and window start."""
+    window = event.get("window")
+    start = window.get("start") if isinstance(window, dict) else None
+    return str(event.get("shardId")), str(start)
+
+
 class _Harness:
     """The fault plan wrapped around one user handler, for one run."""
 
@@ -333,9 +340,11 @@ class _Harness:
         report_batch_item_failures: bool,
         timeout_s: float,
         only: frozenset[int] | None = None,
+        only_finals: frozenset[tuple[str, str]] = frozenset(),
         partition_key: str = "pk",
     ) -> None:
         self.handler = handler
+        self.only_finals = only_finals
         self.partition_key = partition_key
         self.plan = plan
         self.rbif = report_batch_item_failures
@@ -345,6 +354,8 @@ class _Harness:
         self.fired = [0] * len(plan.faults)
         self.timed_out: set[str] = set()
         self.seen: set[int] = set()  # sequence numbers the user's handler was given
+        # (shardId, window start) of the final invocations the user's handler was given
+        self.finals: set[tuple[str, str]] = set()
         self.item_keys: dict[int, str] = {}  # sequence number -> "pk=k0 sk=s1"
 
     def _pick(self, records: list[dict[str, Any]]) -> tuple[Fault, int] | None:
@@ -364,12 +375,19 @@ class _Harness:
     def _call(self, event: dict[str, Any], context: Context, records: list[dict[str, Any]]) -> Any:
         if self.only is not None:
             kept = [r for r in records if int(r["dynamodb"]["SequenceNumber"]) in self.only]
-            if records and not kept:
+            if (records and not kept) or (
+                not records
+                and event.get("isFinalInvokeForWindow")
+                and _final(event) not in self.only_finals
+            ):
                 # Nothing for the handler: a tumbling window's state passes through
-                # unchanged (spec 6.2); a final invocation (no records) still runs it.
+                # unchanged (spec 6.2); a final invocation (no records) still runs it
+                # if the run compared with it gave that window's final to the handler.
                 return {"state": event["state"]} if "window" in event else None
             records = kept
         self.seen.update(int(r["dynamodb"]["SequenceNumber"]) for r in records)
+        if event.get("isFinalInvokeForWindow"):
+            self.finals.add(_final(event))
         return self.handler({**event, "Records": records}, context)
 
     def __call__(self, event: dict[str, Any], context: Context) -> Any:
@@ -518,6 +536,7 @@ class Scenario:
         max_seconds: float = 3 * 86_400,
         faults: FaultPlan | None = None,
         only: frozenset[int] | None = None,
+        only_finals: frozenset[tuple[str, str]] = frozenset(),
     ) -> tuple[Simulation, _Harness]:
         plan = self.faults if faults is None else faults
         sim = Simulation(seed=self.seed, **self.settings)
@@ -535,6 +554,7 @@ class Scenario:
             in self.mapping.get("FunctionResponseTypes", ()),
             timeout_s=self.timeout,
             only=only,
+            only_finals=only_finals,
             partition_key=_key_name(self.partition_key),
         )
         sim.create_function(_FUNCTION, harness, timeout=self.timeout, duration=harness.duration)

@@ -564,6 +564,41 @@ class TestCheckRedriveIdempotent:
         with pytest.raises(AssertionError, match=r"records redriven: \d+ \(pk=k0\)"):
             testing.check_redrive_idempotent(_counting, _scenario("raise_after"))
 
+    def test_the_clean_pass_delivers_records_an_age_limit_dropped(self) -> None:
+        """With no faults, a record MaximumRecordAgeInSeconds drops is redriven, and the clean pass (no age limit) gives it to the handler too: an idempotent handler passes."""
+
+        def latest() -> tuple[Any, Any]:
+            seen: dict[str, str] = {}
+
+            def handler(event: dict[str, Any], context: Any) -> None:
+                for r in event["Records"]:
+                    seen[r["dynamodb"]["Keys"]["pk"]["S"]] = r["eventName"]
+
+            return handler, lambda: dict(seen)
+
+        scenario = Scenario(
+            writes=(Write(at_ms=0, op="put", item={"pk": "k0", "v": 0}),),
+            mapping={
+                "StartingPosition": "TRIM_HORIZON",
+                "BatchSize": 2,
+                "MaximumBatchingWindowInSeconds": 56,
+                "MaximumRecordAgeInSeconds": 60,
+            },
+        )
+        assert 1 == scenario.run(latest()[0]).fate_counts()["dropped"]  # by age, no fault
+        testing.check_redrive_idempotent(latest, scenario)
+
+    def test_a_tumbling_window_scenario_is_refused(self) -> None:
+        """A redrive's events carry no window, so a windowed scenario is refused with ConfigError naming the setting."""
+        scenario = _scenario("raise_before")
+        windowed = Scenario(
+            writes=scenario.writes,
+            mapping={**scenario.mapping, "TumblingWindowInSeconds": 30},
+            faults=scenario.faults,
+        )
+        with pytest.raises(ConfigError, match=r"^TumblingWindowInSeconds=30: check_redrive"):
+            testing.check_redrive_idempotent(_latest_by_sequence, windowed)
+
     def test_a_handler_failing_in_the_redrive_is_reported(self) -> None:
         """A handler that fails without faults cannot be compared: AssertionError says so."""
 

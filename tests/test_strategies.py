@@ -519,6 +519,39 @@ class TestTumblingWindows:
         )
         check_idempotent(make_handler, scenario)
 
+    @pytest.mark.parametrize(
+        "fault",
+        [
+            pytest.param(Fault(kind="raise_before", keys=("k0",), times=1), id="record-dropped"),
+            pytest.param(Fault(kind="raise_before", attempts=(2,), times=1), id="final-dropped"),
+        ],
+    )
+    def test_a_window_final_the_handler_never_got_is_not_in_the_clean_pass(
+        self, fault: Fault
+    ) -> None:
+        """check_idempotent gives the clean pass a window's final invocation only if the faulty run's handler got it: a correct windowed handler whose record or final was dropped passes."""
+        from esm_sim.testing import check_idempotent
+
+        def make_handler() -> tuple[Any, Any]:
+            totals: dict[str, int] = {}
+
+            def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+                n = event["state"].get("n", 0) + len(event["Records"])
+                if event["isFinalInvokeForWindow"]:
+                    totals[event["window"]["start"]] = n  # idempotent: set, not add
+                return {"state": {"n": n}}
+
+            return handler, lambda: dict(totals)
+
+        scenario = _scenario(
+            (0, "put", "k0"),
+            faults=FaultPlan(faults=(fault,)),
+            BatchSize=1,
+            MaximumRetryAttempts=0,
+            TumblingWindowInSeconds=1,
+        )
+        check_idempotent(make_handler, scenario)
+
     def test_mapping_configs_draw_short_windows(self) -> None:
         """A window of a minute or less, which a scenario's writes outlast, is drawn."""
         found = find(
