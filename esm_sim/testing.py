@@ -78,7 +78,10 @@ def _check_times(times: int | None) -> None:
 
 
 def _run_inner(handler: Handler | None, event: dict[str, Any], context: Context) -> Any:
-    return None if handler is None else handler(event, context)
+    if handler is None:
+        # Nothing to do; a tumbling window's state passes through (spec 6.2).
+        return {"state": event["state"]} if "window" in event else None
+    return handler(event, context)
 
 
 def fail_on_keys(
@@ -174,7 +177,9 @@ def partial_failures(
     A handler that answers a partial batch failure (spec 4) naming every record
     of one of ``keys``; the inner ``handler`` runs on the records before the
     first of them. Takes effect only on a mapping with ``FunctionResponseTypes:
-    ["ReportBatchItemFailures"]`` (AWS ignores the response otherwise).
+    ["ReportBatchItemFailures"]`` (AWS ignores the response otherwise). In a
+    tumbling window the response keeps the state the inner handler returned
+    (with no inner handler, the state it was given).
 
     Args:
         times: report each key at most this many times; None: every time.
@@ -196,12 +201,13 @@ def partial_failures(
         if not failed:
             return _run_inner(handler, event, context)
         first = records.index(failed[0])
-        _run_inner(handler, {**event, "Records": records[:first]}, context)
-        return {
-            "batchItemFailures": [
-                {"itemIdentifier": r["dynamodb"]["SequenceNumber"]} for r in failed
-            ]
-        }
+        response = _run_inner(handler, {**event, "Records": records[:first]}, context)
+        failures = [{"itemIdentifier": r["dynamodb"]["SequenceNumber"]} for r in failed]
+        if "window" in event and isinstance(response, dict):
+            # A tumbling window keeps the state the inner handler returned for the
+            # records before the first failure (spec 4, 6.3).
+            return {**response, "batchItemFailures": failures}
+        return {"batchItemFailures": failures}
 
     return scripted
 

@@ -120,6 +120,40 @@ class TestPartialFailures:
         } == response
         assert [1] == seen
 
+    @pytest.mark.parametrize("inner", ["windowed", "none"])
+    def test_in_a_tumbling_window_the_state_is_kept(self, inner: str) -> None:
+        """In a tumbling window the partial response keeps the inner handler's state (or the state given, with no inner handler): only the failed tail is retried, the window goes on."""
+        seen: list[list[str]] = []
+
+        def windowed(event: dict[str, Any], context: Any) -> dict[str, Any]:
+            seen.append([r["dynamodb"]["Keys"]["pk"]["S"] for r in event["Records"]])
+            return {"state": {"n": event["state"].get("n", 0) + len(event["Records"])}}
+
+        sim = esm_sim.Simulation(seed=0)
+        table = sim.create_table("orders", partition_key="pk")
+        fn = sim.create_function(
+            "f",
+            testing.partial_failures(
+                {"b"}, times=1, handler=windowed if inner == "windowed" else None
+            ),
+        )
+        sim.lambda_client.create_event_source_mapping(
+            FunctionName="f",
+            EventSourceArn=table.stream_arn,
+            StartingPosition="TRIM_HORIZON",
+            TumblingWindowInSeconds=60,
+            BatchSize=10,
+            FunctionResponseTypes=["ReportBatchItemFailures"],
+        )
+        for key in "abc":
+            table.put_item({"pk": key})
+        sim.run_until_idle()
+        assert ["partial", "success", "success"] == [i.outcome for i in fn.invocations]
+        assert 3 == sim.fate_counts()["processed"]
+        if inner == "windowed":
+            assert [["a"], ["b", "c"], []] == seen
+            assert {"n": 3} == fn.invocations[-1].event["state"]
+
 
 class TestAssertDeterministic:
     def test_same_build_passes(self) -> None:
