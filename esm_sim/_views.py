@@ -103,16 +103,18 @@ def invocation_spans(trace: Trace, *, uuid: str | None = None) -> list[Span]:
     results: dict[str, TraceEvent] = {
         e.get("request_id", ""): e for e in trace.events(kind="result", mapping=uuid)
     }
-    tries: dict[tuple[str, str, int, str, str], int] = {}
+    tries: dict[tuple[str, str, int, str, str, object], int] = {}
     high_water: dict[tuple[str, str, int], int] = {}
     spans: list[Span] = []
     for e in trace.events(kind="invoke", mapping=uuid):
         rid = e.get("request_id", e.detail)
         lane = (e.mapping, e.shard, e.lane)
-        key = (*lane, e.first_seq, e.last_seq)
+        # A tumbling window's final invocation carries no records: its tries are
+        # counted per window, and it redelivers nothing.
+        window = None if e.first_seq else e.get("window_start_ms")
+        key = (*lane, e.first_seq, e.last_seq, window)
         tries[key] = tries.get(key, 0) + 1
-        first = int(e.first_seq) if e.first_seq else 0
-        redelivery = first <= high_water.get(lane, -1)
+        redelivery = bool(e.first_seq) and int(e.first_seq) <= high_water.get(lane, -1)
         if e.last_seq:
             high_water[lane] = max(high_water.get(lane, -1), int(e.last_seq))
         result = results.get(rid)

@@ -95,6 +95,34 @@ class TestSpans:
         flags = [s.redelivery for s in invocation_spans(demo.trace)]
         assert [False, False, *[True] * 8, False] == flags
 
+    def test_window_finals_count_tries_per_window_and_redeliver_nothing(self) -> None:
+        """A tumbling window's final invocation (no records) is attempt 1 of its own window, never a redelivery; a retried final is attempt 2 of that window."""
+        sim = esm_sim.Simulation(seed=0)
+        table = sim.create_table("orders", partition_key="pk")
+        finals = [0]
+
+        def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+            if event["isFinalInvokeForWindow"]:
+                finals[0] += 1
+                if finals[0] == 2:
+                    raise RuntimeError("second window's first final fails")
+            return {"state": {}}
+
+        sim.create_function("fn", handler)
+        sim.lambda_client.create_event_source_mapping(
+            FunctionName="fn",
+            EventSourceArn=table.stream_arn,
+            StartingPosition="TRIM_HORIZON",
+            TumblingWindowInSeconds=30,
+        )
+        for i in range(3):
+            sim.call_later(40 * i, table.put_item, {"pk": f"k{i}"})
+        sim.run_until_idle()
+        finals_seen = [
+            (s.attempt, s.redelivery) for s in invocation_spans(sim.trace) if not s.count
+        ]
+        assert [(1, False), (1, False), (2, False), (1, False)] == finals_seen
+
 
 class TestFates:
     def test_summary_counts_equal_fate_counts(self, demo: esm_sim.Simulation) -> None:
