@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -51,6 +52,29 @@ class TestFailOnKeys:
             with pytest.raises(testing.ScriptedFailure):
                 handler(_event("k1"), None)
         assert None is handler(_event("k1"), None)
+
+    @pytest.mark.parametrize(
+        ("key_type", "written", "given"),
+        [
+            pytest.param("B", b"k0", b"k0", id="bytes"),
+            pytest.param("N", 7, 7.0, id="float-for-int"),
+            pytest.param("N", Decimal("7.0"), Decimal("7.0"), id="decimal"),
+            pytest.param("N", 7, "7", id="text"),
+        ],
+    )
+    def test_keys_match_as_the_record_shows_them(
+        self, key_type: str, written: object, given: object
+    ) -> None:
+        """A key given as bytes, float or Decimal matches the record whose Keys show it (base64, normalised number), in a run."""
+        sim = esm_sim.Simulation()
+        table = sim.create_table("orders", partition_key=("pk", key_type))
+        fn = sim.create_function("fn", testing.fail_on_keys({given}, times=1))
+        sim.lambda_client.create_event_source_mapping(
+            FunctionName="fn", EventSourceArn=table.stream_arn, StartingPosition="TRIM_HORIZON"
+        )
+        table.put_item({"pk": written})
+        sim.run_until_idle()
+        assert ["ScriptedFailure", None] == [i.error_type for i in fn.invocations]
 
     @pytest.mark.parametrize(
         ("kwargs", "message"),
