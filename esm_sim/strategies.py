@@ -641,7 +641,9 @@ def items(
         raise InvalidArgument(msg)
     _check_int("max_attributes", max_attributes, 0, len(_ATTRIBUTE_NAMES))
     key = draw(_sampled(key_values) if key_values else _TEXT_KEYS)
-    item: dict[str, Any] = {partition_key: key, "v": draw(_V)}
+    item: dict[str, Any] = {partition_key: key}
+    if partition_key != "v":  # a key named v is the key, not the int v
+        item["v"] = draw(_V)
     names = draw(_attribute_names(max_attributes))
     for name in names:
         if name != partition_key:

@@ -59,6 +59,14 @@ class TestItems:
         assert isinstance(item["v"], int)
 
     @FAST
+    @given(ess.scenarios(partition_key="v", max_keys=1, min_writes=1))
+    def test_a_partition_key_named_v_takes_its_values_from_the_key_pool(
+        self, scenario: Any
+    ) -> None:
+        """With a partition key named v, every write's key is from the key pool (the default items' int v does not overwrite it)."""
+        assert {"k0"} == {w.item["v"] for w in scenario.writes}
+
+    @FAST
     @given(ess.items())
     def test_items_are_accepted_by_put_item(self, item: dict[str, Any]) -> None:
         """Every drawn item is a valid put_item argument."""
