@@ -38,6 +38,7 @@ from hypothesis.errors import InvalidArgument
 from esm_sim._lambda.function import Context, Handler
 from esm_sim._mapping.config import SETTINGS, Setting
 from esm_sim._simulation import Simulation
+from esm_sim.errors import ConfigError
 
 __all__ = [
     "BEHAVIOUR_KEYWORDS",
@@ -216,6 +217,17 @@ def _key_values(prefix: str, kind: str, count: int) -> tuple[Any, ...]:
 # ---------------------------------------------------------------------------
 
 
+def _one_of(choices: tuple[str, ...]) -> Any:
+    """An attrs validator: the value is one of ``choices`` (ConfigError naming it)."""
+
+    def check(instance: object, attribute: Any, value: object) -> None:
+        if value not in choices:
+            msg = f"{attribute.name}={value!r} must be one of {', '.join(map(repr, choices))}"
+            raise ConfigError(msg)
+
+    return check
+
+
 @attrs.frozen(kw_only=True, eq=True, hash=False)
 class Write:
     """
@@ -226,7 +238,7 @@ class Write:
     """
 
     at_ms: int
-    op: str
+    op: str = attrs.field(validator=_one_of(("put", "delete")))
     item: dict[str, Any]
 
     def _repr_pretty_(self, p: Any, cycle: bool) -> None:
@@ -250,7 +262,7 @@ class Fault:
     a chosen key, or the middle record for an attempt-chosen invocation.
     """
 
-    kind: str
+    kind: str = attrs.field(validator=_one_of(FAULT_KINDS))
     keys: tuple[str, ...] = ()
     attempts: tuple[int, ...] = ()
     times: int | None = 1

@@ -95,6 +95,12 @@ def _check_times(times: int | None) -> None:
         raise ConfigError(msg)
 
 
+def _check_handler(handler: object) -> None:
+    if handler is not None and not callable(handler):
+        msg = f"handler={handler!r} must be None or a callable(event, context)"
+        raise ConfigError(msg)
+
+
 def _run_inner(handler: Handler | None, event: dict[str, Any], context: Context) -> Any:
     if handler is None:
         # Nothing to do; a tumbling window's state passes through (spec 6.2).
@@ -116,6 +122,7 @@ def fail_on_keys(
     """
     wanted = _wanted(keys)
     _check_times(times)
+    _check_handler(handler)
     failures: dict[object, int] = {}
 
     def scripted(event: dict[str, Any], context: Context) -> Any:
@@ -144,6 +151,7 @@ def fail_on_attempts(attempts: Collection[int], *, handler: Handler | None = Non
         if not isinstance(n, int) or isinstance(n, bool) or n < 1:
             msg = f"attempts={attempts!r} must hold ints >= 1 (got {n!r})"
             raise ConfigError(msg)
+    _check_handler(handler)
     numbers = frozenset(attempts)
     calls = [0]
 
@@ -169,8 +177,19 @@ def fail_on_schedule(
     timezone-aware datetimes or epoch seconds.
     """
 
+    if not isinstance(sim, Simulation):
+        msg = f"sim={sim!r} must be the Simulation whose clock the outage follows"
+        raise ConfigError(msg)
+    _check_handler(handler)
+    if isinstance(windows, str | bytes) or not isinstance(windows, Sequence):
+        msg = f"windows={windows!r} must be a list of (start, end) pairs"
+        raise ConfigError(msg)
     spans = []
-    for start, end in windows:
+    for window in windows:
+        if not isinstance(window, Sequence) or isinstance(window, str | bytes) or len(window) != 2:
+            msg = f"windows={windows!r} must be a list of (start, end) pairs, not {window!r}"
+            raise ConfigError(msg)
+        start, end = window
         lo, hi = instant_arg_ms("start", start), instant_arg_ms("end", end)
         if hi < lo:
             msg = f"windows: end={end!r} is before start={start!r}"
@@ -204,6 +223,7 @@ def partial_failures(
     """
     wanted = _wanted(keys)
     _check_times(times)
+    _check_handler(handler)
     reported: dict[object, int] = {}
 
     def scripted(event: dict[str, Any], context: Context) -> Any:

@@ -89,6 +89,50 @@ class TestFailOnKeys:
             testing.fail_on_keys(**kwargs)
 
 
+class TestScriptedArguments:
+    @pytest.mark.parametrize(
+        ("make", "message"),
+        [
+            pytest.param(
+                lambda: testing.fail_on_keys({"k"}, handler=42),
+                r"^handler=42 must be None or a callable",
+                id="fail_on_keys-handler",
+            ),
+            pytest.param(
+                lambda: testing.fail_on_attempts({1}, handler="h"),
+                r"^handler='h' must be None or a callable",
+                id="fail_on_attempts-handler",
+            ),
+            pytest.param(
+                lambda: testing.partial_failures({"k"}, handler=[]),
+                r"^handler=\[\] must be None or a callable",
+                id="partial_failures-handler",
+            ),
+            pytest.param(
+                lambda: testing.fail_on_schedule(None, [(0, 1)]),  # type: ignore[arg-type]
+                r"^sim=None must be the Simulation",
+                id="schedule-sim",
+            ),
+            pytest.param(
+                lambda: testing.fail_on_schedule(esm_sim.Simulation(), (0, 10)),  # type: ignore[arg-type]
+                r"^windows=\(0, 10\) must be a list of \(start, end\) pairs, not 0",
+                id="schedule-one-pair",
+            ),
+        ],
+    )
+    def test_bad_arguments_are_refused_at_the_call(self, make: Any, message: str) -> None:
+        """A scripted handler's bad argument raises ConfigError naming it when the handler is made, not a function error in the run."""
+        with pytest.raises(ConfigError, match=message):
+            make()
+
+    def test_a_hand_written_scenario_with_a_typo_is_refused(self) -> None:
+        """Write(op=...) and Fault(kind=...) take only their documented values: a typo raises ConfigError naming it, instead of running as something else."""
+        with pytest.raises(ConfigError, match=r"^op='PUT' must be one of 'put', 'delete'"):
+            Write(at_ms=0, op="PUT", item={"pk": "k0"})
+        with pytest.raises(ConfigError, match=r"^kind='raise_befor' must be one of 'raise_before'"):
+            Fault(kind="raise_befor", keys=("k0",))
+
+
 class TestFailOnAttempts:
     def test_fails_the_numbered_invocations(self) -> None:
         """Invocations 2 and 3 fail, 1 and 4 pass."""
