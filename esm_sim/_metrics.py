@@ -283,6 +283,9 @@ class Metrics:
             else:
                 msg = f"period={period!r} needs timezone-aware datetimes or epoch seconds"
                 raise ConfigError(msg)
+        if bounds[1] < bounds[0]:
+            msg = f"period={period!r} ends before it starts: give (start, end)"
+            raise ConfigError(msg)
         return bounds[0], bounds[1]
 
     def _opted_in(self) -> set[str]:

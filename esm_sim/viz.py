@@ -174,6 +174,15 @@ def _draw_metric(
     if name not in METRIC_NAMES:
         msg = f"name={name!r} is not a metric; choose one of {list(METRIC_NAMES)}"
         raise ConfigError(msg)
+    if period_seconds is not None and (
+        not isinstance(period_seconds, int)
+        or isinstance(period_seconds, bool)
+        or period_seconds < 1
+    ):
+        msg = (
+            f"period_seconds={period_seconds!r} must be None (chosen from the span) or an int >= 1"
+        )
+        raise ConfigError(msg)
     metrics = sim.metrics
     lo, hi = span
     if name not in GAUGES and name != "Duration":

@@ -295,6 +295,11 @@ class TestQueries:
                 r"period=\(1,\) must be a \(start, end\) pair",
                 id="bad-period",
             ),
+            pytest.param(
+                lambda m: m.sum("Errors", period=(20, 10)),
+                r"period=\(20, 10\) ends before it starts",
+                id="reversed-period",
+            ),
         ],
     )
     def test_bad_arguments_raise_config_error(self, call: Any, message: str) -> None:

@@ -347,6 +347,13 @@ class TestPlotMetric:
         with pytest.raises(ConfigError, match="is not a metric"):
             viz.plot_metric(demo, "Nope")
 
+    @pytest.mark.parametrize("name", ["Invocations", "IteratorAge"])
+    @pytest.mark.parametrize("period", [0, -5, 1.5])
+    def test_a_bad_period_raises(self, demo: esm_sim.Simulation, name: str, period: object) -> None:
+        """period_seconds is None or an int >= 1, for counts and gauges alike: else ConfigError naming it."""
+        with pytest.raises(ConfigError, match=rf"^period_seconds={period!r} must be None"):
+            viz.plot_metric(demo, name, period_seconds=period)
+
 
 class TestCommandLine:
     def test_demo_writes_png(self, tmp_path: object, capsys: pytest.CaptureFixture[str]) -> None:
