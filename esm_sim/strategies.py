@@ -36,6 +36,7 @@ from hypothesis import strategies as st
 from hypothesis.errors import InvalidArgument
 
 from esm_sim._lambda.function import Context, Handler
+from esm_sim._lambda.validation import _DESTINATION_ARN
 from esm_sim._mapping.config import SETTINGS, Setting
 from esm_sim._simulation import Simulation
 from esm_sim.errors import ConfigError
@@ -870,6 +871,13 @@ def mapping_configs(
     _check_bool_or_none("bisect_batch_on_function_error", bisect_batch_on_function_error)
     _check_bool_or_none("report_batch_item_failures", report_batch_item_failures)
     arns = _check_strings("destination_arns", destination_arns)
+    for arn in arns:
+        if not _DESTINATION_ARN.fullmatch(arn):
+            msg = (
+                f"Expected ARNs of SQS queues, SNS topics or S3 buckets (spec 3.6) but got "
+                f"destination_arns={arns!r}: the control plane refuses {arn!r}"
+            )
+            raise InvalidArgument(msg)
     if not isinstance(allow_filters, bool):
         msg = f"Expected bool but got allow_filters={allow_filters!r}"
         raise InvalidArgument(msg)

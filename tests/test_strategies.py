@@ -281,6 +281,12 @@ class TestInvalidArguments:
                 id="scenarios(settings=just(1))",
             ),
             pytest.param(
+                ess.mapping_configs(destination_arns=("foo",)),
+                "Expected ARNs of SQS queues, SNS topics or S3 buckets (spec 3.6) but got "
+                "destination_arns=('foo',)",
+                id="mapping_configs(destination_arns=('foo',))",
+            ),
+            pytest.param(
                 ess.simulation_settings(keywords=("retention",)),
                 "Invalid element 'retention' in keywords=('retention',)",
                 id="simulation_settings(keywords=('retention',))",
