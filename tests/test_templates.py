@@ -368,6 +368,12 @@ class TestTemplateErrors:
             ),
             pytest.param(
                 "Timeout: 10",
+                "Timeout: 2.5",
+                r"Globals\.Function\.Timeout \(line 5\): Timeout=2\.5 must be an Integer",
+                id="fraction-for-an-integer",
+            ),
+            pytest.param(
+                "Timeout: 10",
                 "Timeout: !ImportValue Other",
                 r"Globals\.Function\.Timeout \(line 5\): Fn::ImportValue is not resolved by esm_sim",
                 id="unsupported-intrinsic",

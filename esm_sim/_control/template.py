@@ -1051,9 +1051,19 @@ class _Builder:
             out[str(name)] = _text(v)
         return out
 
-    def number(self, props: dict[str, Any], name: str, default: int | None) -> Any:
-        """A numeric property; a parameter's text (``"10"``) is its number, as in CloudFormation."""
+    def number(self, props: dict[str, Any], name: str, default: int | None, path: Path_) -> Any:
+        """
+        An Integer property; a parameter's text (``"10"``) is its number, as in
+        CloudFormation, which refuses a fraction (``2.5``): so does esm_sim (in
+        validate, listed, and the default used to go on).
+        """
         value = props.get(name, default)
+        if isinstance(value, float):
+            msg = f"{self.where((*path, name))}: {name}={value!r} must be an Integer"
+            if self.problems is None:
+                raise ConfigError(msg)
+            self.problems.append(msg)
+            return default
         number = _int(value) if isinstance(value, str) else None
         return value if number is None else number
 
@@ -1064,8 +1074,8 @@ class _Builder:
         name = _text(props.get("FunctionName", logical_id))
         handler = self.handler(logical_id, resource, props, environment)
         settings: dict[str, Any] = {
-            "timeout": self.number(props, "Timeout", 3),  # CloudFormation's default: 3 s
-            "memory_size": self.number(props, "MemorySize", 128),
+            "timeout": self.number(props, "Timeout", 3, path),  # CloudFormation's default: 3 s
+            "memory_size": self.number(props, "MemorySize", 128, path),
             "environment": environment,
         }
         while True:
@@ -1088,7 +1098,7 @@ class _Builder:
         self.function_aliases[logical_id] = name
         self.resolver.refs[logical_id] = name
         self.resolver.attrs[(logical_id, "Arn")] = fn.arn
-        reserved = self.number(props, "ReservedConcurrentExecutions", None)
+        reserved = self.number(props, "ReservedConcurrentExecutions", None, path)
         if reserved is not None:
             self.aws_call(
                 (*path, "ReservedConcurrentExecutions"),
