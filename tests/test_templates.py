@@ -367,6 +367,13 @@ class TestTemplateErrors:
                 id="unknown-condition",
             ),
             pytest.param(
+                "          KeyType: HASH\n",
+                "          KeyType: HASH\n        - AttributeName: other\n          KeyType: HASH\n",
+                r"Resources\.OrdersTable\.Properties\.KeySchema\.1 \(line \d+\): KeySchema has a "
+                r"second HASH key",
+                id="two-hash-keys",
+            ),
+            pytest.param(
                 "Timeout: 10",
                 "Timeout: 2.5",
                 r"Globals\.Function\.Timeout \(line 5\): Timeout=2\.5 must be an Integer",

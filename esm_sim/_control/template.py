@@ -948,6 +948,12 @@ class _Builder:
                     "needs AttributeName and KeyType HASH or RANGE"
                 )
                 raise ConfigError(msg)
+            if kind in keys:
+                msg = (
+                    f"{self.where((*path, 'KeySchema', i))}: KeySchema has a second {kind} "
+                    "key: a table has one HASH key and at most one RANGE key"
+                )
+                raise ConfigError(msg)
             key_type = types.get(name)
             keys[kind] = (name, key_type) if isinstance(key_type, str) else name
         if "HASH" not in keys:
