@@ -167,6 +167,24 @@ class TestFromTemplate:
         assert "Disabled" == mapping.fields["State"]
         assert [] == templates.validate_template(_write(tmp_path, text))
 
+    def test_unnamed_resources_with_short_logical_ids_get_the_stack_name(
+        self, tmp_path: Path
+    ) -> None:
+        """A table or bucket without a name whose logical id is too short for one (T, b) is named stack-logical id, as CloudFormation's generated names begin; longer ids stay their names."""
+        text = (
+            "Resources:\n"
+            "  T:\n    Type: AWS::DynamoDB::Table\n    Properties:\n"
+            "      KeySchema: [{AttributeName: pk, KeyType: HASH}]\n"
+            "      StreamSpecification: {StreamViewType: KEYS_ONLY}\n"
+            "  b:\n    Type: AWS::S3::Bucket\n"
+            "  Orders:\n    Type: AWS::DynamoDB::Table\n    Properties:\n"
+            "      KeySchema: [{AttributeName: pk, KeyType: HASH}]\n"
+        )
+        sim = templates.from_template(_write(tmp_path, text), handlers={})
+        assert "esm-sim-T" == sim.tables["T"].name
+        assert "Orders" == sim.tables["Orders"].name
+        assert "esm-sim-b" in sim.buckets
+
     def test_fifo_queues_and_topics_without_names_are_fifo(self, tmp_path: Path) -> None:
         """FifoQueue/FifoTopic true without a QueueName/TopicName make a FIFO sink named logical id + .fifo, as CloudFormation names it."""
         text = CFN + (

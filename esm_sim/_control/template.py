@@ -776,6 +776,7 @@ class _Builder:
             template = sam.translate(parameters, sim.region, sim.account_id)
         self.template = template
         self.resolver = _Resolver(sim, template, parameters, stack_name, self.where)
+        self.stack_name = stack_name
         self.table_aliases: dict[str, str] = {}
         self.function_aliases: dict[str, str] = {}
 
@@ -962,7 +963,7 @@ class _Builder:
         ttl = self.ttl_attribute(
             props.get("TimeToLiveSpecification"), (*path, "TimeToLiveSpecification")
         )
-        name = _text(props.get("TableName", logical_id))
+        name = _text(props.get("TableName", self.generated_name(logical_id)))
         try:
             table = self.sim.create_table(
                 name,
@@ -981,6 +982,15 @@ class _Builder:
             self.resolver.attrs[(logical_id, "StreamArn")] = table.stream_arn
         else:
             self.resolver.no_stream.append(logical_id)
+
+    def generated_name(self, logical_id: str) -> str:
+        """
+        The name of a resource the template leaves unnamed: its logical id, or,
+        when that is too short for a table or bucket name (under 3 characters),
+        the stack's name and the logical id, as CloudFormation's generated names
+        begin (they end with a random suffix, left out to stay deterministic).
+        """
+        return logical_id if len(logical_id) >= 3 else f"{self.stack_name}-{logical_id}"
 
     def ttl_attribute(self, spec: object, path: Path_) -> str | None:
         """TimeToLiveSpecification's AttributeName when Enabled, else None."""
@@ -1029,7 +1039,7 @@ class _Builder:
                 refs[logical_id] = attrs[(logical_id, "TopicArn")] = topic.arn
                 attrs[(logical_id, "TopicName")] = topic.name
             else:
-                name = _text(prop("BucketName", logical_id.lower()))
+                name = _text(prop("BucketName", self.generated_name(logical_id).lower()))
                 bucket = self.sim.create_bucket(name)
                 refs[logical_id], attrs[(logical_id, "Arn")] = name, bucket.arn
         except ConfigError as exc:
