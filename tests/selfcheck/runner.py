@@ -383,7 +383,10 @@ def _write(world: World, action: Action) -> None:
         table.delete_item(item)
     elif op == "update" and hasattr(table, "update_item"):
         key = {k: item[k] for k in ("pk", "sk") if k in item}
-        table.update_item(key, {k: v for k, v in item.items() if k not in key})
+        updates = {k: v for k, v in item.items() if k not in key}
+        if int(item["v"]) % 4 == 0:
+            updates["flag"] = None  # None removes the attribute (api-contract.md)
+        table.update_item(key, updates)
     else:
         table.put_item(item)
 
