@@ -109,7 +109,7 @@ def invocation_spans(trace: Trace, *, uuid: str | None = None) -> list[Span]:
     for e in trace.events(kind="invoke", mapping=uuid):
         rid = e.get("request_id", e.detail)
         lane = (e.mapping, e.shard, e.lane)
-        # A tumbling window's final invocation carries no records: its tries are
+        # A tumbling window's final invocation (spec 6.2) carries no records: its tries are
         # counted per window, and it redelivers nothing.
         window = None if e.first_seq else e.get("window_start_ms")
         key = (*lane, e.first_seq, e.last_seq, window)

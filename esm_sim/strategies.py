@@ -25,7 +25,6 @@ faults cause), runs it until idle and returns the finished simulation.
 
 from __future__ import annotations
 
-import base64
 import functools
 from collections.abc import Sequence
 from datetime import timedelta
@@ -39,6 +38,7 @@ from esm_sim._lambda.function import Context, Handler
 from esm_sim._lambda.validation import _DESTINATION_ARN
 from esm_sim._mapping.config import SETTINGS, Setting
 from esm_sim._simulation import Simulation
+from esm_sim._streams.attributes import key_value_text
 from esm_sim.errors import ConfigError
 
 __all__ = [
@@ -316,7 +316,7 @@ class FaultPlan:
 
 def _record_key(record: dict[str, Any], partition_key: str = "pk") -> str:
     # The partition key's value as text, as the stream record has it (spec 7.3):
-    # S as is, N as its decimal text, B as base64 (see _key_text).
+    # S as is, N as its decimal text, B as base64 (see key_value_text).
     keys = record["dynamodb"]["Keys"]
     value = keys.get(partition_key) or next(iter(keys.values()))
     return str(next(iter(value.values())))
@@ -326,13 +326,6 @@ def _item_key_text(record: dict[str, Any]) -> str:
     # The record's whole item key, e.g. "pk=k0 sk=s1" (partition key first, spec 7.3).
     keys = record["dynamodb"]["Keys"]
     return " ".join(f"{name}={next(iter(v.values()))}" for name, v in keys.items())
-
-
-def _key_text(value: Any) -> str:
-    """A key value as a stream record's Keys show it: what :class:`Fault` ``keys`` hold."""
-    if isinstance(value, bytes | bytearray):
-        return base64.b64encode(bytes(value)).decode()
-    return str(value)
 
 
 def _final(event: dict[str, Any]) -> tuple[str, str]:
@@ -1219,7 +1212,7 @@ def scenarios(
             destination_arns=(_DEFAULT_DESTINATION,),
         )
     )
-    used = tuple(dict.fromkeys(_key_text(w.item[pk_name]) for w in write_schedule))
+    used = tuple(dict.fromkeys(key_value_text(w.item[pk_name]) for w in write_schedule))
     plan = draw(
         _built(
             fault_plans,

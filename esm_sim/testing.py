@@ -16,17 +16,15 @@ batches) it does not fail.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Collection, Sequence
 from datetime import datetime
-from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from esm_sim._engine.timefmt import instant_arg_ms
 from esm_sim._lambda.function import Context, Handler
 from esm_sim._simulation import Simulation
-from esm_sim._streams.attributes import _render_value, _serialize_value
-from esm_sim.errors import ConfigError, EsmSimError
+from esm_sim._streams.attributes import key_value_text
+from esm_sim.errors import ConfigError
 
 if TYPE_CHECKING:
     from esm_sim.strategies import Scenario
@@ -64,24 +62,13 @@ def record_key(record: dict[str, Any]) -> str | tuple[str, ...]:
     return values[0] if len(values) == 1 else values
 
 
-def _key_text(value: object) -> str:
-    """A key value as a record's Keys show it: bytes as base64, numbers normalised."""
-    if isinstance(value, float) and math.isfinite(value):
-        value = Decimal(repr(value))  # 7.0 is the N key 7
-    if isinstance(value, bytes | bytearray | int | Decimal) and not isinstance(value, bool):
-        try:
-            code, wire = _serialize_value(value)
-        except (TypeError, ValueError, EsmSimError):
-            return str(value)  # not a DynamoDB number: matches nothing but its text
-        return str(next(iter(_render_value(code, wire).values())))
-    return str(value)
-
-
 def _wanted(keys: Collection[object]) -> set[object]:
     if isinstance(keys, str | bytes) or not isinstance(keys, Collection):
         msg = f"keys={keys!r} must be a collection of key values, e.g. {{'k1'}}"
         raise ConfigError(msg)
-    return {tuple(map(_key_text, k)) if isinstance(k, tuple) else _key_text(k) for k in keys}
+    return {
+        tuple(map(key_value_text, k)) if isinstance(k, tuple) else key_value_text(k) for k in keys
+    }
 
 
 def _matches(record: dict[str, Any], wanted: set[object]) -> bool:

@@ -50,6 +50,19 @@ def _scenario(
     )
 
 
+def _window_totals() -> tuple[Any, Any]:
+    """A correct windowed handler: it sets each window's count at its final invocation."""
+    totals: dict[str, int] = {}
+
+    def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+        n = event["state"].get("n", 0) + len(event["Records"])
+        if event["isFinalInvokeForWindow"]:
+            totals[event["window"]["start"]] = n  # idempotent: set, not add
+        return {"state": {"n": n}}
+
+    return handler, lambda: dict(totals)
+
+
 class TestItems:
     @FAST
     @given(ess.items(keys=("a", "b")))
@@ -516,22 +529,11 @@ class TestTumblingWindows:
         """check_idempotent runs a tumbling window's final invocations in its clean pass too."""
         from esm_sim.testing import check_idempotent
 
-        def make_handler() -> tuple[Any, Any]:
-            totals: dict[str, int] = {}
-
-            def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-                n = event["state"].get("n", 0) + len(event["Records"])
-                if event["isFinalInvokeForWindow"]:
-                    totals[event["window"]["start"]] = n  # idempotent: set, not add
-                return {"state": {"n": n}}
-
-            return handler, lambda: dict(totals)
-
         plan = FaultPlan(faults=(Fault(kind="raise_after", keys=("k1",), times=1),))
         scenario = _scenario(
             (0, "put", "k0"), (0, "put", "k1"), faults=plan, TumblingWindowInSeconds=30
         )
-        check_idempotent(make_handler, scenario)
+        check_idempotent(_window_totals, scenario)
 
     @pytest.mark.parametrize(
         "fault",
@@ -546,17 +548,6 @@ class TestTumblingWindows:
         """check_idempotent gives the clean pass a window's final invocation only if the faulty run's handler got it: a correct windowed handler whose record or final was dropped passes."""
         from esm_sim.testing import check_idempotent
 
-        def make_handler() -> tuple[Any, Any]:
-            totals: dict[str, int] = {}
-
-            def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-                n = event["state"].get("n", 0) + len(event["Records"])
-                if event["isFinalInvokeForWindow"]:
-                    totals[event["window"]["start"]] = n  # idempotent: set, not add
-                return {"state": {"n": n}}
-
-            return handler, lambda: dict(totals)
-
         scenario = _scenario(
             (0, "put", "k0"),
             faults=FaultPlan(faults=(fault,)),
@@ -564,7 +555,7 @@ class TestTumblingWindows:
             MaximumRetryAttempts=0,
             TumblingWindowInSeconds=1,
         )
-        check_idempotent(make_handler, scenario)
+        check_idempotent(_window_totals, scenario)
 
     def test_mapping_configs_draw_short_windows(self) -> None:
         """A window of a minute or less, which a scenario's writes outlast, is drawn."""

@@ -403,12 +403,24 @@ class TestTemplateErrors:
                 r"Globals\.Function\.Timeout \(line 5\): Fn::ImportValue is not resolved by esm_sim",
                 id="unsupported-intrinsic",
             ),
+            pytest.param(
+                "    Timeout: 10\n",
+                "    Timeout: 10\n    Environment: [x]\n",
+                r"Resources\.ProcessFn \(line \d+\): SAM: .*Type of property 'Environment' is invalid",
+                id="globals-environment-list",
+            ),
+            pytest.param(
+                'AWSTemplateFormatVersion: "2010-09-09"\n',
+                'AWSTemplateFormatVersion: "2010-09-09"\nParameters: [1]\n',
+                r"Parameters \(line 2\) must be a map, not \[1\]",
+                id="parameters-list",
+            ),
         ],
     )
     def test_templates_esm_sim_cannot_read_name_the_place(
         self, tmp_path: Path, old: str, new: str, pattern: str
     ) -> None:
-        """A template esm_sim cannot build raises ConfigError naming the resource, field and line."""
+        """A template esm_sim cannot build (malformed sections included) raises ConfigError naming the resource, field and line, never a Python crash."""
         assert old in SAM
         path = _write(tmp_path, SAM.replace(old, new))
         with pytest.raises(ConfigError, match=pattern):
@@ -431,32 +443,6 @@ class TestTemplateErrors:
             templates.from_template(
                 _write(tmp_path, SAM), handlers={"ProcessFn": _ok, "Other": _ok}
             )
-
-    @pytest.mark.parametrize(
-        ("old", "new", "pattern"),
-        [
-            pytest.param(
-                "    Timeout: 10\n",
-                "    Timeout: 10\n    Environment: [x]\n",
-                r"Resources\.ProcessFn \(line \d+\): SAM: .*Type of property 'Environment' is invalid",
-                id="globals-environment-list",
-            ),
-            pytest.param(
-                'AWSTemplateFormatVersion: "2010-09-09"\n',
-                'AWSTemplateFormatVersion: "2010-09-09"\nParameters: [1]\n',
-                r"Parameters \(line 2\) must be a map, not \[1\]",
-                id="parameters-list",
-            ),
-        ],
-    )
-    def test_malformed_sections_are_named_not_crashed_on(
-        self, tmp_path: Path, old: str, new: str, pattern: str
-    ) -> None:
-        """A section or property of the wrong shape raises ConfigError naming it, never a Python crash."""
-        assert old in SAM
-        path = _write(tmp_path, SAM.replace(old, new))
-        with pytest.raises(ConfigError, match=pattern):
-            templates.from_template(path, handlers={"ProcessFn": _ok})
 
     def test_a_file_that_is_not_utf8_is_named(self, tmp_path: Path) -> None:
         """A template that is not UTF-8 text raises ConfigError naming the file, not UnicodeDecodeError."""

@@ -538,20 +538,7 @@ class _Resolver:
             "AWS::NotificationARNs": [],
             "AWS::NoValue": _NO_VALUE,
         }
-        for name, spec in (template.get("Parameters") or {}).items():
-            if name in parameters:
-                value = parameters[name]
-            elif isinstance(spec, dict) and "Default" in spec:
-                value = spec["Default"]
-            else:
-                continue  # _check_parameters refused it already, unless SAM's own
-            kind = spec.get("Type") if isinstance(spec, dict) else None
-            if isinstance(value, str) and (
-                kind == "CommaDelimitedList" or (isinstance(kind, str) and kind.startswith("List<"))
-            ):
-                # A list parameter's Ref is the list, each member space-trimmed.
-                value = [part.strip() for part in value.split(",")]
-            self.refs[name] = value
+        self.refs.update(parameters)  # every parameter's value (_Builder.parameter_values)
         self.attrs: dict[tuple[str, str], str] = {}
         self.resources = template["Resources"]
         self.mappings = template.get("Mappings") or {}
@@ -768,20 +755,25 @@ class _Builder:
         self.origins: dict[Path_, Path_] = {}
         self.code: dict[str, tuple[str | None, Path_]] = {}
         self.sam_functions: list[str] = []
-        self.check_parameters(template.get("Parameters") or {}, parameters)
+        values = self.parameter_values(template.get("Parameters") or {}, parameters)
         if _is_sam(template):
             sam = _Sam(template, self.where)
             self.sam_functions = list(sam.code)
             self.code, self.origins = sam.code, sam.origins
             template = sam.translate(parameters, sim.region, sim.account_id)
         self.template = template
-        self.resolver = _Resolver(sim, template, parameters, stack_name, self.where)
+        self.resolver = _Resolver(sim, template, values, stack_name, self.where)
         self.stack_name = stack_name
         self.table_aliases: dict[str, str] = {}
         self.function_aliases: dict[str, str] = {}
 
-    def check_parameters(self, declared: dict[str, Any], given: Mapping[str, Any]) -> None:
-        """CloudFormation's checks of a stack's parameter values, before anything is built."""
+    def parameter_values(
+        self, declared: dict[str, Any], given: Mapping[str, Any]
+    ) -> dict[str, Any]:
+        """
+        Each parameter's value (given, else its Default) after CloudFormation's
+        checks, before anything is built; a list parameter's value is the list.
+        """
         unknown = [name for name in given if name not in declared]
         if unknown:
             msg = (
@@ -789,6 +781,7 @@ class _Builder:
                 f"Parameters ({list(declared)!r})"
             )
             raise ConfigError(msg)
+        values: dict[str, Any] = {}
         for name, spec in declared.items():
             at = self.where(("Parameters", str(name)))
             if not isinstance(spec, dict):
@@ -802,6 +795,14 @@ class _Builder:
             if isinstance(allowed, list) and _text(value) not in [_text(v) for v in allowed]:
                 msg = f"{at}: parameter {name!r}={value!r} must be one of AllowedValues {allowed!r}"
                 raise ConfigError(msg)
+            kind = str(spec.get("Type", ""))
+            if isinstance(value, str) and (
+                kind == "CommaDelimitedList" or kind.startswith("List<")
+            ):
+                # A list parameter's Ref is the list, each member space-trimmed.
+                value = [part.strip() for part in value.split(",")]
+            values[name] = value
+        return values
 
     def origin(self, path: Path_) -> Path_:
         """Where ``path`` of the built template came from in the user's template."""

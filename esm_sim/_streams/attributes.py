@@ -23,6 +23,7 @@ notation); ``B`` bytes; ``BOOL`` bool; ``NULL`` True; ``SS`` sorted tuple of str
 from __future__ import annotations
 
 import base64
+import math
 from collections.abc import Iterator, Mapping, Sequence
 from collections.abc import Set as AbstractSet
 from decimal import Decimal
@@ -30,7 +31,7 @@ from itertools import chain
 from json.encoder import encode_basestring_ascii
 from typing import Any, TypeAlias
 
-from esm_sim.errors import ValidationException
+from esm_sim.errors import EsmSimError, ValidationException
 
 __all__ = [
     "MAX_ATTRIBUTE_NAME_BYTES",
@@ -697,3 +698,20 @@ def project(image: Image, names: Sequence[str]) -> Image:
                 out.extend(entry)
                 break
     return tuple(out)
+
+
+def key_value_text(value: object) -> str:
+    """
+    A key value as a stream record's Keys show it: bytes as base64, numbers
+    normalised as DynamoDB stores them (7, 7.0 and Decimal("7.0") are "7"),
+    anything else as its text. Scripted handlers and fault plans match keys so.
+    """
+    if isinstance(value, float) and math.isfinite(value):
+        value = Decimal(repr(value))  # 7.0 is the N key 7
+    if isinstance(value, bytes | bytearray | int | Decimal) and not isinstance(value, bool):
+        try:
+            code, wire = _serialize_value(value)
+        except (TypeError, ValueError, EsmSimError):
+            return str(value)  # not a DynamoDB number: matches nothing but its text
+        return str(next(iter(_render_value(code, wire).values())))
+    return str(value)
