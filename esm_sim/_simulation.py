@@ -65,8 +65,9 @@ if TYPE_CHECKING:
     from esm_sim._aws import MockAws
 
 DEFAULT_START = datetime(2026, 1, 1, tzinfo=UTC)
-# How many user calls in a row may each schedule the next for the same instant
-# before a run stops with SimulationLimitExceeded: such a chain never ends.
+# How deep a chain of user calls, each scheduled for the same instant by the one
+# before, may go before a run stops with SimulationLimitExceeded: such a chain
+# (call_later(0, itself)) would never let the virtual clock move.
 MAX_USER_CHAIN = 100_000
 _FUNCTION_NAME = re.compile(r"[A-Za-z0-9_-]{1,64}")
 _REGION = re.compile(r"[a-z]{2}(-[a-z]+)+-\d")
